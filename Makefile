@@ -1,0 +1,93 @@
+# ckube build. `make` builds build/ckube; `make test` installs what is missing, builds and runs
+# every test; `make run` starts a single-node cluster; see the README for the rest.
+
+CC ?= gcc
+BUILD ?= build
+PKGS := libmicrohttpd jansson sqlite3 libcurl yaml-0.1 libnl-3.0 libnl-route-3.0 libmnl \
+	libnftnl libseccomp libcap
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wno-missing-field-initializers
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 $(WARNINGS) -D_GNU_SOURCE -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+
+# Each top-level folder with sources is one static library; cmd/ holds the multi-call entry.
+FOLDERS := kubectl apiserver kubelet runtime cgroup netns iptables volume lib
+# Listed users before what they use, the order static linking needs.
+MODULES := $(foreach m,$(FOLDERS),$(if $(wildcard $(m)/*.c $(m)/*.S),$(m)))
+
+objs_of = $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) \
+	$(patsubst %.S,$(BUILD)/%.o,$(wildcard $(1)/*.S))
+lib_of = $(BUILD)/lib$(1).a
+ARCHIVES := $(foreach m,$(MODULES),$(call lib_of,$(m)))
+BIN := $(BUILD)/ckube
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+
+.PHONY: all deps deps-build test unit e2e run bench lint format asan clean
+all: $(BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+define module_rule
+$(call lib_of,$(1)): $(call objs_of,$(1))
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
+
+$(BIN): $(BUILD)/cmd/main.o $(ARCHIVES)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(ARCHIVES)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(ARCHIVES) $(LDLIBS) -lcmocka
+
+# Installing needs root; building alone only needs the -dev packages.
+deps:
+	./scripts/deps.sh all
+
+deps-build:
+	./scripts/deps.sh build
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+e2e: $(BIN)
+	CKUBE_BIN=$(abspath $(BIN)) /usr/bin/python3 -m pytest -q tests/e2e
+
+test: deps
+	$(MAKE) all unit
+	$(MAKE) e2e
+
+run: deps
+	$(MAKE) all
+	$(BIN) server
+
+bench: deps
+	$(MAKE) all
+	CKUBE_BIN=$(abspath $(BIN)) ./bench/run.sh
+
+lint:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+# The unit and end-to-end tests again, under AddressSanitizer and UndefinedBehaviorSanitizer.
+asan: deps
+	$(MAKE) BUILD=build-asan CC=clang \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		LDFLAGS="-fsanitize=address,undefined" all unit e2e
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,68 @@
+/* The shape of every kind the API server stores: field names, value types and the strategic
+ * merge metadata of lists. Loaded once at start from the embedded schema documents
+ * (schema/*.yaml). Used to refuse unknown fields (fieldValidation=Strict), to refuse values of
+ * the wrong type, to drop unknown fields otherwise, and to merge lists by key in strategic
+ * merge patches. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/error.h"
+
+enum schema_kind {
+	SCHEMA_STRING,
+	SCHEMA_INTEGER,
+	SCHEMA_NUMBER,
+	SCHEMA_BOOLEAN,
+	SCHEMA_INT_OR_STRING, /* e.g. a Service's targetPort: 8080 or "http" */
+	SCHEMA_QUANTITY,      /* "100m", "64Mi", or a plain number */
+	SCHEMA_OBJECT,        /* a struct with named fields */
+	SCHEMA_ARRAY,         /* []element */
+	SCHEMA_MAP,           /* map[string]element */
+	SCHEMA_ANY,           /* free-form JSON, kept as sent */
+};
+
+/* How a strategic merge patch treats a field (Kubernetes' patchStrategy tag). */
+enum patch_strategy {
+	PATCH_STRATEGY_DEFAULT, /* lists are replaced, objects and maps merged */
+	PATCH_STRATEGY_MERGE,   /* lists merged: by merge_key for objects, as a set for scalars */
+	PATCH_STRATEGY_REPLACE, /* replaced whole, also objects */
+	PATCH_STRATEGY_RETAIN_KEYS,
+	PATCH_STRATEGY_MERGE_RETAIN_KEYS, /* "merge,retainKeys" */
+};
+
+struct schema_type;
+
+struct schema_field {
+	const char *name;
+	const struct schema_type *type;
+	enum patch_strategy strategy;
+	const char *merge_key; /* for lists of objects with PATCH_STRATEGY_MERGE; else NULL */
+};
+
+struct schema_type {
+	enum schema_kind kind;
+	const char *name;                  /* "PodSpec"; the kind name for top-level types */
+	const struct schema_type *element; /* items of SCHEMA_ARRAY, values of SCHEMA_MAP */
+	const struct schema_field *fields; /* SCHEMA_OBJECT: sorted by name */
+	size_t field_count;
+};
+
+/* Loads the embedded schema documents. Idempotent and thread-safe; returns 0 or -errno. */
+int schema_init(struct ck_error *err);
+/* The type of a top-level kind ("Pod") or a named type ("ObjectMeta"); NULL when unknown. */
+const struct schema_type *schema_lookup(const char *type_name);
+/* The field of an object type; NULL when `type` is not an object or has no such field. */
+const struct schema_field *schema_field(const struct schema_type *type, const char *name);
+
+/* Checks `value` against `type`. Wrong types are always errors. Unknown fields are errors when
+ * `strict`, else they are removed from `value`. Every problem is appended to `problems` as
+ * {"field": "spec.containers[0].imagee", "message": ..., "reason": ...}; returns the number of
+ * problems found. Messages follow Kubernetes' strict decoding wording:
+ *   unknown field "spec.containers[0].imagee"
+ *   json: cannot unmarshal string into Go struct field Container.spec.containers.ports of type
+ * int32
+ */
+size_t schema_check(const struct schema_type *type, json_t *value, bool strict, json_t *problems);

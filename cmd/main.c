@@ -1,0 +1,55 @@
+/* ckube: one binary, several roles, chosen by the first argument. It never installs itself as
+ * `kubectl`; the kubectl role is `ckube kubectl`. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/commands.h"
+#include "lib/log.h"
+#include "lib/version.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static int cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("ckube %s (Kubernetes API %s)\n", CKUBE_VERSION, CKUBE_KUBERNETES_GIT_VERSION);
+	return 0;
+}
+
+static const struct command commands[] = {
+    {"server", server_main, "run the API server, controllers and this node's agent"},
+    {"kubectl", kubectl_main, "talk to the API server like kubectl"},
+    {"version", cmd_version, "print the version"},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: ckube COMMAND [ARGS...]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+	log_init_from_env();
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "ckube: unknown command \"%s\"\n", argv[1]);
+	usage(stderr);
+	return 2;
+}
