@@ -5,8 +5,9 @@ CC ?= gcc
 BUILD ?= build
 PKGS := libmicrohttpd jansson sqlite3 libcurl yaml-0.1 libnl-3.0 libnl-route-3.0 libmnl \
 	libnftnl libseccomp libcap
+# snprintf truncation is how bounded buffers are meant to behave, so it is not a warning here.
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-	-Wno-missing-field-initializers
+	-Wno-missing-field-initializers -Wno-format-truncation
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 $(WARNINGS) -D_GNU_SOURCE -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
@@ -89,5 +90,7 @@ asan: deps
 
 clean:
 	rm -rf build build-asan
+
+$(BUILD)/apiserver/schema_data.o: $(wildcard apiserver/schema/*.yaml)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,8 +1,19 @@
 /* The shape of every kind the API server stores: field names, value types and the strategic
  * merge metadata of lists. Loaded once at start from the embedded schema documents
- * (schema/*.yaml). Used to refuse unknown fields (fieldValidation=Strict), to refuse values of
- * the wrong type, to drop unknown fields otherwise, and to merge lists by key in strategic
- * merge patches. */
+ * (apiserver/schema/, one YAML file per group of types). Used to refuse unknown fields
+ * (fieldValidation=Strict), to refuse values of the wrong type, to drop unknown fields otherwise,
+ * and to merge lists by key in strategic merge patches.
+ *
+ * Schema documents map each type name to its fields, and each field to a type expression:
+ *   PodSpec:
+ *     containers: "[]Container merge=name"
+ *     nodeSelector: "{}string"
+ * A type is a builtin (string, int32, int64, number, boolean, int-or-string, quantity, time,
+ * bytes, any), the name of a type defined in any document, "[]T" (list) or "{}T" (map from
+ * string). Options follow after spaces: "merge=<key>" (list of objects merged by that field),
+ * "merge" (list of scalars merged as a set), "replace", "retainKeys". "bytes" is base64 text
+ * (Go's []byte); "time" is a string. YAML anchors and "<<" merge keys let one type reuse
+ * another's fields. */
 #pragma once
 
 #include <jansson.h>
@@ -44,25 +55,33 @@ struct schema_field {
 
 struct schema_type {
 	enum schema_kind kind;
-	const char *name;                  /* "PodSpec"; the kind name for top-level types */
+	/* "PodSpec" (the kind name for top-level types), a builtin's name ("int32", "time"), or the
+	 * expression of a list or map ("[]Container", "{}string"). */
+	const char *name;
 	const struct schema_type *element; /* items of SCHEMA_ARRAY, values of SCHEMA_MAP */
 	const struct schema_field *fields; /* SCHEMA_OBJECT: sorted by name */
 	size_t field_count;
+	unsigned bits; /* SCHEMA_INTEGER: 32 or 64, the range of the Go field */
+	bool base64;   /* SCHEMA_STRING: bytes as base64 text (Go's []byte) */
 };
 
 /* Loads the embedded schema documents. Idempotent and thread-safe; returns 0 or -errno. */
 int schema_init(struct ck_error *err);
-/* The type of a top-level kind ("Pod") or a named type ("ObjectMeta"); NULL when unknown. */
+/* The type of a top-level kind ("Pod") or a named type ("ObjectMeta"); NULL when unknown or
+ * before schema_init(). */
 const struct schema_type *schema_lookup(const char *type_name);
 /* The field of an object type; NULL when `type` is not an object or has no such field. */
 const struct schema_field *schema_field(const struct schema_type *type, const char *name);
 
-/* Checks `value` against `type`. Wrong types are always errors. Unknown fields are errors when
- * `strict`, else they are removed from `value`. Every problem is appended to `problems` as
- * {"field": "spec.containers[0].imagee", "message": ..., "reason": ...}; returns the number of
- * problems found. Messages follow Kubernetes' strict decoding wording:
+/* Checks `value` against `type`. Wrong types are problems (reason "FieldValueInvalid"); JSON null
+ * is accepted anywhere, as Go's decoder does. Unknown fields are problems too (reason
+ * "FieldValueUnknown"): when `strict` they stay in `value`, else they are removed from it, so one
+ * call serves fieldValidation=Strict (fail), Warn (warn with the messages) and Ignore. Problems
+ * are appended to `problems` (NULL when only the count matters) as {"field":
+ * "spec.containers[0].imagee", "message": ..., "reason": ...}, in document order; returns their
+ * number. Messages follow Kubernetes' decoder:
  *   unknown field "spec.containers[0].imagee"
- *   json: cannot unmarshal string into Go struct field Container.spec.containers.ports of type
- * int32
- */
+ *   json: cannot unmarshal string into Go struct field ContainerPort.spec.containers.ports.
+ *   containerPort of type int32     (one line; the struct holding the field, then its path)
+ *   illegal base64 data at input byte 4 */
 size_t schema_check(const struct schema_type *type, json_t *value, bool strict, json_t *problems);

@@ -47,13 +47,15 @@ int ck_error_prefix(struct ck_error *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	int used = vsnprintf(joined, sizeof(joined), fmt, ap);
 	va_end(ap);
-	if (used >= 0 && (size_t)used + 2 < sizeof(joined)) {
-		/* A chain longer than the buffer loses its tail; the context stays readable. */
-		size_t rest = sizeof(joined) - (size_t)used;
-		memcpy(joined + used, ": ", 2);
-		strncpy(joined + used + 2, err->message, rest - 2);
-		joined[sizeof(joined) - 1] = '\0';
+	/* A chain longer than the buffer loses its tail; the context stays readable. */
+	size_t at = used < 0 ? 0 : (size_t)used < sizeof(joined) ? (size_t)used : sizeof(joined) - 1;
+	const char *parts[] = {": ", err->message};
+	for (size_t i = 0; i < 2; i++) {
+		size_t n = strnlen(parts[i], sizeof(joined) - 1 - at);
+		memcpy(joined + at, parts[i], n);
+		at += n;
 	}
+	joined[at] = '\0';
 	memcpy(err->message, joined, sizeof(joined));
 	return -(err->code ? err->code : EIO);
 }

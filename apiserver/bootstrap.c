@@ -1,0 +1,119 @@
+#include "apiserver/bootstrap.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apiserver/admission.h"
+#include "apiserver/registry.h"
+#include "apiserver/resources.h"
+#include "apiserver/server.h"
+#include "lib/cleanup.h"
+#include "lib/json_util.h"
+#include "lib/log.h"
+
+int apiserver_init_allocators(struct apiserver *server, struct ck_error *err)
+{
+	const struct apiserver_config *config = &server->config;
+	unsigned first, last;
+	char tail;
+	if (sscanf(config->node_port_range, "%u-%u%c", &first, &last, &tail) != 2 || first == 0 ||
+	    last > 65535 || first > last)
+		return ck_error_set(err, EINVAL, "--service-node-port-range %s: want FIRST-LAST",
+				    config->node_port_range);
+	if (ipv4_allocator_init(&server->service_ips, config->service_cidr, 32, err) < 0)
+		return ck_error_prefix(err, "--service-cidr");
+	if (ipv4_allocator_init(&server->pod_cidrs, config->cluster_cidr, 24, err) < 0)
+		return ck_error_prefix(err, "--cluster-cidr");
+	if (range_allocator_init(&server->node_ports, first, last - first + 1) < 0)
+		return ck_error_set(err, ENOMEM, "node port range: out of memory");
+	return 0;
+}
+
+struct restore_ctx {
+	struct apiserver *server;
+	const struct api_resource *resource;
+};
+
+static int restore_one(void *ctx, const char *text, size_t len, json_t *parsed)
+{
+	(void)parsed;
+	struct restore_ctx *restore = ctx;
+	_cleanup_json_ json_t *obj = json_loadb(text, len, 0, NULL);
+	if (obj)
+		admission_restore(restore->server, restore->resource, obj);
+	return 0;
+}
+
+int bootstrap_restore_allocations(struct apiserver *server, struct ck_error *err)
+{
+	static const char *const holders[] = {"services", "nodes"};
+	for (size_t i = 0; i < 2; i++) {
+		struct restore_ctx ctx = {server, api_resource_find("", "v1", holders[i])};
+		struct list_options options = {0};
+		struct list_result result = {0};
+		struct api_status status = {0};
+		int ret = registry_list(server, ctx.resource, &options, restore_one, &ctx, &result,
+					&status);
+		free(result.continue_token);
+		if (ret < 0) {
+			ck_error_set(err, EIO, "restore allocations of %s: %s", holders[i],
+				     status.message);
+			api_status_clear(&status);
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+/* Creates `obj` unless it exists. */
+static int ensure(struct apiserver *server, const char *plural, const char *namespace,
+		  json_t *obj, struct ck_error *err)
+{
+	const struct api_resource *resource = api_resource_find("", "v1", plural);
+	struct write_options options = {.field_validation = FIELD_VALIDATION_STRICT};
+	struct stored_object out = {0};
+	struct api_status status = {0};
+	int ret = registry_create(server, resource, namespace, obj, &options, &out, &status);
+	if (ret == 0)
+		log_info("bootstrap: created %s %s%s%s", plural, namespace ? namespace : "",
+			 namespace ? "/" : "", json_path_string(out.json, "metadata.name") ?: "");
+	stored_object_clear(&out);
+	json_decref(obj);
+	if (ret < 0 && status.code != 409) {
+		ck_error_set(err, EIO, "create %s: %s", plural, status.message);
+		api_status_clear(&status);
+		return -EIO;
+	}
+	api_status_clear(&status);
+	return 0;
+}
+
+int bootstrap_cluster(struct apiserver *server, struct ck_error *err)
+{
+	static const char *const namespaces[] = {"default", "kube-system", "kube-public",
+						 "kube-node-lease"};
+	for (size_t i = 0; i < sizeof(namespaces) / sizeof(namespaces[0]); i++)
+		if (ensure(server, "namespaces", NULL,
+			   json_pack("{s:{s:s}}", "metadata", "name", namespaces[i]), err) < 0)
+			return -EIO;
+	/* The first address of the service range belongs to the API itself, as in Kubernetes. */
+	char range[64];
+	ipv4_allocator_range(&server->service_ips, range, sizeof(range));
+	char first_ip[32];
+	unsigned a, b, c, d;
+	if (sscanf(range, "%u.%u.%u.%u", &a, &b, &c, &d) != 4)
+		return ck_error_set(err, EINVAL, "service range %s", range);
+	snprintf(first_ip, sizeof(first_ip), "%u.%u.%u.%u", a, b, c, d + 1);
+	const char *listen = server->config.listen;
+	const char *colon = strrchr(listen, ':');
+	int port = colon ? atoi(colon + 1) : 6443;
+	return ensure(server, "services", "default",
+		      json_pack("{s:{s:s, s:{s:s, s:s}}, s:{s:s, s:s, s:[{s:s, s:s, s:i, s:i}]}}",
+				"metadata", "name", "kubernetes", "labels", "component", "apiserver",
+				"provider", "kubernetes", "spec", "type", "ClusterIP", "clusterIP",
+				first_ip, "ports", "name", "https", "protocol", "TCP", "port", 443,
+				"targetPort", port),
+		      err);
+}

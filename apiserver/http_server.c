@@ -1,0 +1,363 @@
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "lib/cleanup.h"
+#include "lib/log.h"
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	struct http_server_config config;
+	char *listen;
+};
+
+/* Per-request state, kept in MHD's connection context between the calls of one request. */
+struct pending_request {
+	struct buf body;
+	bool too_large;
+	struct http_param *params;
+	size_t param_count, param_cap;
+};
+
+/* A streamed response parked and resumed in step with its stream; the lock makes "nothing to
+ * send, so suspend" and "something arrived, so resume" exclusive. */
+struct stream_link {
+	pthread_mutex_t lock;
+	struct MHD_Connection *connection;
+	bool suspended;
+	bool wake_pending;
+	const struct http_stream_ops *ops;
+	void *state;
+};
+
+const char *http_request_header(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, name);
+}
+
+const char *http_request_param(const struct http_request *req, const char *key)
+{
+	for (size_t i = 0; i < req->param_count; i++)
+		if (strcmp(req->params[i].key, key) == 0)
+			return req->params[i].value;
+	return NULL;
+}
+
+static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key,
+				     const char *value)
+{
+	(void)kind;
+	struct pending_request *pending = cls;
+	if (pending->param_count == pending->param_cap) {
+		size_t cap = pending->param_cap ? pending->param_cap * 2 : 8;
+		struct http_param *grown = realloc(pending->params, cap * sizeof(*grown));
+		if (!grown)
+			return MHD_NO;
+		pending->params = grown;
+		pending->param_cap = cap;
+	}
+	pending->params[pending->param_count++] =
+	    (struct http_param){.key = key, .value = value ? value : ""};
+	return MHD_YES;
+}
+
+static void stream_link_notify(void *ctx)
+{
+	struct stream_link *link = ctx;
+	pthread_mutex_lock(&link->lock);
+	if (link->suspended) {
+		link->suspended = false;
+		MHD_resume_connection(link->connection);
+	} else {
+		link->wake_pending = true;
+	}
+	pthread_mutex_unlock(&link->lock);
+}
+
+static ssize_t stream_link_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	(void)pos;
+	struct stream_link *link = cls;
+	ssize_t n = link->ops->read(link->state, out, max);
+	if (n > 0)
+		return n;
+	if (n < 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	pthread_mutex_lock(&link->lock);
+	if (link->wake_pending) {
+		/* Data arrived between read() and here: let MHD call again right away. */
+		link->wake_pending = false;
+	} else {
+		link->suspended = true;
+		MHD_suspend_connection(link->connection);
+	}
+	pthread_mutex_unlock(&link->lock);
+	return 0;
+}
+
+static void stream_link_free(void *cls)
+{
+	struct stream_link *link = cls;
+	link->ops->release(link->state);
+	pthread_mutex_destroy(&link->lock);
+	free(link);
+}
+
+static struct MHD_Response *stream_response(struct MHD_Connection *connection,
+					    struct http_response *resp)
+{
+	struct stream_link *link = calloc(1, sizeof(*link));
+	if (!link)
+		return NULL;
+	pthread_mutex_init(&link->lock, NULL);
+	link->connection = connection;
+	link->ops = resp->stream_ops;
+	link->state = resp->stream_state;
+	resp->stream_ops = NULL;
+	link->ops->set_notify(link->state, stream_link_notify, link);
+	struct MHD_Response *response = MHD_create_response_from_callback(
+	    MHD_SIZE_UNKNOWN, 32 * 1024, stream_link_read, link, stream_link_free);
+	if (!response)
+		stream_link_free(link);
+	return response;
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *connection, struct http_response *resp)
+{
+	struct MHD_Response *response;
+	if (resp->stream_ops) {
+		response = stream_response(connection, resp);
+	} else {
+		size_t len = resp->body.len;
+		response = MHD_create_response_from_buffer(len, buf_steal(&resp->body),
+							   MHD_RESPMEM_MUST_FREE);
+	}
+	if (!response)
+		return MHD_NO;
+	if (resp->content_type)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
+	MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache, private");
+	if (resp->warning)
+		MHD_add_response_header(response, "Warning", resp->warning);
+	enum MHD_Result ret = MHD_queue_response(connection, resp->status, response);
+	MHD_destroy_response(response);
+	return ret;
+}
+
+static void response_clear(struct http_response *resp)
+{
+	buf_free(&resp->body);
+	free(resp->warning);
+	if (resp->stream_ops)
+		resp->stream_ops->release(resp->stream_state);
+}
+
+static enum MHD_Result reply_plain_status(struct MHD_Connection *connection, unsigned code,
+					  const char *reason, const char *message)
+{
+	struct http_response resp = {.status = code, .content_type = "application/json"};
+	buf_printf(
+	    &resp.body,
+	    "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
+	    "\"message\":\"%s\",\"reason\":\"%s\",\"code\":%u}\n",
+	    message, reason, code);
+	enum MHD_Result ret = send_response(connection, &resp);
+	response_clear(&resp);
+	return ret;
+}
+
+static bool peer_is_loopback(struct MHD_Connection *connection)
+{
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (!info || !info->client_addr)
+		return false;
+	const struct sockaddr *addr = info->client_addr;
+	if (addr->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)addr)->sin_addr.s_addr) >> 24) == 127;
+	if (addr->sa_family == AF_INET6) {
+		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)addr)->sin6_addr;
+		return IN6_IS_ADDR_LOOPBACK(a6) ||
+		       (IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127);
+	}
+	return false;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	(void)version;
+	struct http_server *server = cls;
+	struct pending_request *pending = *con_cls;
+
+	if (!pending) {
+		pending = calloc(1, sizeof(*pending));
+		if (!pending)
+			return MHD_NO;
+		*con_cls = pending;
+		const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+								 MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (length && strtoull(length, NULL, 10) > server->config.max_body_bytes)
+			pending->too_large = true;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		if (!pending->too_large &&
+		    pending->body.len + *upload_data_size > server->config.max_body_bytes)
+			pending->too_large = true;
+		if (!pending->too_large)
+			buf_append(&pending->body, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (pending->too_large) {
+		char message[128];
+		snprintf(message, sizeof(message), "the request body is larger than %zu bytes",
+			 server->config.max_body_bytes);
+		return reply_plain_status(connection, MHD_HTTP_CONTENT_TOO_LARGE,
+					  "RequestEntityTooLarge", message);
+	}
+
+	MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_param, pending);
+	struct http_request req = {
+	    .method = method,
+	    .path = url,
+	    .params = pending->params,
+	    .param_count = pending->param_count,
+	    .body = pending->body.data ? pending->body.data : "",
+	    .body_len = pending->body.len,
+	    .from_loopback = peer_is_loopback(connection),
+	    .connection = connection,
+	};
+	struct http_response resp = {.status = 200};
+	server->config.handler(server->config.handler_ctx, &req, &resp);
+	enum MHD_Result ret = send_response(connection, &resp);
+	response_clear(&resp);
+	return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
+			 enum MHD_RequestTerminationCode code)
+{
+	(void)cls;
+	(void)connection;
+	(void)code;
+	struct pending_request *pending = *con_cls;
+	if (!pending)
+		return;
+	buf_free(&pending->body);
+	free(pending->params);
+	free(pending);
+	*con_cls = NULL;
+}
+
+int http_parse_listen(const char *listen, void *storage, bool *loopback, struct ck_error *err)
+{
+	_cleanup_free_ char *copy = strdup(listen);
+	if (!copy)
+		return ck_error_set(err, ENOMEM, "parse listen address: out of memory");
+	char *host = copy, *port_text;
+	if (*host == '[') {
+		char *close = strchr(host, ']');
+		if (!close || close[1] != ':')
+			return ck_error_set(err, EINVAL, "listen address %s: want [ADDR]:PORT",
+					    listen);
+		*close = '\0';
+		host++;
+		port_text = close + 2;
+	} else {
+		char *colon = strrchr(host, ':');
+		if (!colon)
+			return ck_error_set(err, EINVAL, "listen address %s: want ADDR:PORT",
+					    listen);
+		*colon = '\0';
+		port_text = colon + 1;
+	}
+	char *end;
+	unsigned long port = strtoul(port_text, &end, 10);
+	if (!*port_text || *end || port > 65535)
+		return ck_error_set(err, EINVAL, "listen address %s: bad port", listen);
+
+	memset(storage, 0, sizeof(struct sockaddr_storage));
+	struct sockaddr_in *v4 = storage;
+	struct sockaddr_in6 *v6 = storage;
+	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)port);
+		*loopback = (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
+	} else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		*loopback = IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr);
+	} else {
+		return ck_error_set(err, EINVAL, "listen address %s: %s is not an IP address",
+				    listen, host);
+	}
+	return 0;
+}
+
+static void log_mhd(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	char line[512];
+	vsnprintf(line, sizeof(line), fmt, ap);
+	size_t len = strlen(line);
+	while (len && line[len - 1] == '\n')
+		line[--len] = '\0';
+	log_warn("http: %s", line);
+}
+
+int http_server_start(const struct http_server_config *config, struct http_server **out,
+		      struct ck_error *err)
+{
+	struct sockaddr_storage addr;
+	bool loopback;
+	int ret = http_parse_listen(config->listen, &addr, &loopback, err);
+	if (ret < 0)
+		return ret;
+	struct http_server *server = calloc(1, sizeof(*server));
+	if (!server)
+		return ck_error_set(err, ENOMEM, "start HTTP server: out of memory");
+	server->config = *config;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	if (addr.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	/* The logger goes first so that MHD reports even option errors through it. */
+	server->daemon = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, server, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+		MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_THREAD_POOL_SIZE,
+		config->threads ? config->threads : 4, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+		NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)8192, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+	if (!server->daemon) {
+		free(server);
+		return ck_error_set(err, EADDRINUSE, "listen on %s: cannot start the HTTP server",
+				    config->listen);
+	}
+	*out = server;
+	return 0;
+}
+
+unsigned http_server_port(const struct http_server *server)
+{
+	const union MHD_DaemonInfo *info =
+	    MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	return info ? info->port : 0;
+}
+
+void http_server_stop(struct http_server *server)
+{
+	if (!server)
+		return;
+	MHD_stop_daemon(server->daemon);
+	free(server);
+}

@@ -1,0 +1,351 @@
+/* `ckube server`: the API server on embedded SQLite, with its controllers and scheduler, in one
+ * process. Prints where the admin kubeconfig and the join token are, then serves until SIGINT
+ * or SIGTERM. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "apiserver/api.h"
+#include "apiserver/bootstrap.h"
+#include "apiserver/controllers.h"
+#include "apiserver/schema.h"
+#include "apiserver/server.h"
+#include "apiserver/store.h"
+#include "apiserver/watch.h"
+#include "cmd/commands.h"
+#include "lib/cleanup.h"
+#include "lib/fsutil.h"
+#include "lib/log.h"
+#include "lib/version.h"
+
+struct server_flags {
+	struct apiserver_config config;
+	const char *run_dir;
+	const char *log_dir;
+	const char *datastore;
+	const char *node_name;
+	const char *node_ip;
+	bool no_agent;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: ckube server [flags]\n"
+		"  --listen ADDR:PORT        API address (default 127.0.0.1:6443); beyond loopback\n"
+		"                            every request needs the bearer token\n"
+		"  --data-dir DIR            database, token (default /var/lib/ckube)\n"
+		"  --run-dir DIR             runtime state (default /run/ckube)\n"
+		"  --log-dir DIR             pod logs (default /var/log/pods)\n"
+		"  --config-dir DIR          admin.kubeconfig, manifests (default /etc/ckube)\n"
+		"  --datastore URL           sqlite (default)\n"
+		"  --service-cidr CIDR       ClusterIP range (default 10.96.0.0/12)\n"
+		"  --cluster-cidr CIDR       pod range, one /24 per node (default 10.244.0.0/16)\n"
+		"  --service-node-port-range A-B   (default 30000-32767)\n"
+		"  --node-monitor-grace-period SECONDS   (default 40)\n"
+		"  --node-name NAME --node-ip IP --no-agent\n");
+}
+
+enum {
+	OPT_LISTEN = 256,
+	OPT_DATA_DIR,
+	OPT_RUN_DIR,
+	OPT_LOG_DIR,
+	OPT_CONFIG_DIR,
+	OPT_DATASTORE,
+	OPT_SERVICE_CIDR,
+	OPT_CLUSTER_CIDR,
+	OPT_NODE_PORTS,
+	OPT_NODE_GRACE,
+	OPT_NODE_NAME,
+	OPT_NODE_IP,
+	OPT_NO_AGENT,
+	OPT_HELP,
+};
+
+static int parse_flags(int argc, char **argv, struct server_flags *flags)
+{
+	static const struct option options[] = {
+		{"listen", required_argument, NULL, OPT_LISTEN},
+		{"data-dir", required_argument, NULL, OPT_DATA_DIR},
+		{"run-dir", required_argument, NULL, OPT_RUN_DIR},
+		{"log-dir", required_argument, NULL, OPT_LOG_DIR},
+		{"config-dir", required_argument, NULL, OPT_CONFIG_DIR},
+		{"datastore", required_argument, NULL, OPT_DATASTORE},
+		{"service-cidr", required_argument, NULL, OPT_SERVICE_CIDR},
+		{"cluster-cidr", required_argument, NULL, OPT_CLUSTER_CIDR},
+		{"service-node-port-range", required_argument, NULL, OPT_NODE_PORTS},
+		{"node-monitor-grace-period", required_argument, NULL, OPT_NODE_GRACE},
+		{"node-name", required_argument, NULL, OPT_NODE_NAME},
+		{"node-ip", required_argument, NULL, OPT_NODE_IP},
+		{"no-agent", no_argument, NULL, OPT_NO_AGENT},
+		{"help", no_argument, NULL, OPT_HELP},
+		{NULL, 0, NULL, 0},
+	};
+	*flags = (struct server_flags){
+		.config =
+			{
+				.listen = "127.0.0.1:6443",
+				.data_dir = "/var/lib/ckube",
+				.config_dir = "/etc/ckube",
+				.service_cidr = "10.96.0.0/12",
+				.cluster_cidr = "10.244.0.0/16",
+				.node_port_range = "30000-32767",
+				.max_body_bytes = 3 * 1024 * 1024,
+				.watch_window_bytes = 8 * 1024 * 1024,
+				.http_threads = 4,
+				.node_monitor_grace_seconds = 40,
+			},
+		.run_dir = "/run/ckube",
+		.log_dir = "/var/log/pods",
+		.datastore = "sqlite",
+	};
+	optind = 1;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_LISTEN:
+			flags->config.listen = optarg;
+			break;
+		case OPT_DATA_DIR:
+			flags->config.data_dir = optarg;
+			break;
+		case OPT_RUN_DIR:
+			flags->run_dir = optarg;
+			break;
+		case OPT_LOG_DIR:
+			flags->log_dir = optarg;
+			break;
+		case OPT_CONFIG_DIR:
+			flags->config.config_dir = optarg;
+			break;
+		case OPT_DATASTORE:
+			flags->datastore = optarg;
+			break;
+		case OPT_SERVICE_CIDR:
+			flags->config.service_cidr = optarg;
+			break;
+		case OPT_CLUSTER_CIDR:
+			flags->config.cluster_cidr = optarg;
+			break;
+		case OPT_NODE_PORTS:
+			flags->config.node_port_range = optarg;
+			break;
+		case OPT_NODE_GRACE:
+			flags->config.node_monitor_grace_seconds = atoi(optarg);
+			break;
+		case OPT_NODE_NAME:
+			flags->node_name = optarg;
+			break;
+		case OPT_NODE_IP:
+			flags->node_ip = optarg;
+			break;
+		case OPT_NO_AGENT:
+			flags->no_agent = true;
+			break;
+		case OPT_HELP:
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ckube server: unexpected argument \"%s\"\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (strcmp(flags->datastore, "sqlite") != 0) {
+		fprintf(stderr, "ckube server: --datastore %s: only sqlite is available in this build\n",
+			flags->datastore);
+		return -EINVAL;
+	}
+	if (flags->config.node_monitor_grace_seconds <= 0) {
+		fprintf(stderr, "ckube server: --node-monitor-grace-period must be positive\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The bearer token: made at first start, then kept, like a node-join token. */
+static int load_or_create_token(const char *data_dir, char **token, struct ck_error *err)
+{
+	_cleanup_free_ char *path = NULL;
+	if (asprintf(&path, "%s/token", data_dir) < 0)
+		return ck_error_set(err, ENOMEM, "token path: out of memory");
+	if (fs_read_file(path, token, NULL, err) == 0) {
+		(*token)[strcspn(*token, "\r\n")] = '\0';
+		if (strlen(*token) >= 32)
+			return 0;
+		free(*token);
+		*token = NULL;
+	}
+	unsigned char random[24];
+	if (getrandom(random, sizeof(random), 0) != sizeof(random))
+		return ck_error_errno(err, errno, "generate token");
+	char hex[2 * sizeof(random) + 2];
+	for (size_t i = 0; i < sizeof(random); i++)
+		snprintf(hex + 2 * i, 3, "%02x", random[i]);
+	*token = strdup(hex);
+	strcat(hex, "\n");
+	return fs_write_file_atomic(path, hex, strlen(hex), 0600, err);
+}
+
+/* The address clients on this machine use: a wildcard listen address means loopback. */
+static void client_address(const char *listen, char *out, size_t len)
+{
+	if (strncmp(listen, "0.0.0.0:", 8) == 0)
+		snprintf(out, len, "127.0.0.1:%s", listen + 8);
+	else if (strncmp(listen, "[::]:", 5) == 0)
+		snprintf(out, len, "[::1]:%s", listen + 5);
+	else
+		snprintf(out, len, "%s", listen);
+}
+
+static int write_kubeconfig(const struct server_flags *flags, const char *token, char **path_out,
+			    struct ck_error *err)
+{
+	char address[128];
+	client_address(flags->config.listen, address, sizeof(address));
+	_cleanup_free_ char *text = NULL;
+	if (asprintf(&text,
+		     "apiVersion: v1\n"
+		     "kind: Config\n"
+		     "clusters:\n"
+		     "- name: ckube\n"
+		     "  cluster:\n"
+		     "    server: http://%s\n"
+		     "contexts:\n"
+		     "- name: ckube\n"
+		     "  context:\n"
+		     "    cluster: ckube\n"
+		     "    user: admin\n"
+		     "    namespace: default\n"
+		     "current-context: ckube\n"
+		     "users:\n"
+		     "- name: admin\n"
+		     "  user:\n"
+		     "    token: %s\n",
+		     address, token) < 0 ||
+	    asprintf(path_out, "%s/admin.kubeconfig", flags->config.config_dir) < 0)
+		return ck_error_set(err, ENOMEM, "kubeconfig: out of memory");
+	return fs_write_file_atomic(*path_out, text, strlen(text), 0600, err);
+}
+
+static int open_state(struct apiserver *server, const struct server_flags *flags,
+		      struct ck_error *err)
+{
+	_cleanup_free_ char *db = NULL;
+	if (asprintf(&db, "%s/state.db", flags->config.data_dir) < 0)
+		return ck_error_set(err, ENOMEM, "database path: out of memory");
+	int ret = store_open(db, &server->store, err);
+	if (ret < 0)
+		return ret;
+	server->hub = watch_hub_new(flags->config.watch_window_bytes);
+	if (!server->hub)
+		return ck_error_set(err, ENOMEM, "watch hub: out of memory");
+	watch_hub_set_revision(server->hub, store_revision(server->store));
+	return 0;
+}
+
+static void close_state(struct apiserver *server)
+{
+	watch_hub_free(server->hub);
+	store_close(server->store);
+	ipv4_allocator_free(&server->service_ips);
+	ipv4_allocator_free(&server->pod_cidrs);
+	range_allocator_free(&server->node_ports);
+	free(server->token);
+}
+
+static int wait_for_signal(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	int signal_number = 0;
+	sigwait(&set, &signal_number);
+	return signal_number;
+}
+
+int server_main(int argc, char **argv)
+{
+	struct server_flags flags;
+	if (parse_flags(argc, argv, &flags) < 0)
+		return 2;
+	/* Block the stop signals before any thread starts, so only sigwait sees them. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct ck_error err = {0};
+	struct apiserver server = {.config = flags.config};
+	pthread_mutex_init(&server.write_lock, NULL);
+	clock_gettime(CLOCK_REALTIME, &server.started);
+	int exit_code = 1;
+	struct http_server *http = NULL;
+	_cleanup_free_ char *kubeconfig = NULL;
+	bool loopback;
+	struct sockaddr_storage addr;
+
+	if (http_parse_listen(flags.config.listen, &addr, &loopback, &err) < 0 ||
+	    fs_mkdir_p(flags.config.data_dir, 0700, &err) < 0 ||
+	    fs_mkdir_p(flags.config.config_dir, 0755, &err) < 0 ||
+	    fs_mkdir_p(flags.run_dir, 0755, &err) < 0 || schema_init(&err) < 0 ||
+	    load_or_create_token(flags.config.data_dir, &server.token, &err) < 0)
+		goto out;
+	server.require_token = !loopback;
+	if (apiserver_init_allocators(&server, &err) < 0 || open_state(&server, &flags, &err) < 0 ||
+	    bootstrap_restore_allocations(&server, &err) < 0 ||
+	    bootstrap_cluster(&server, &err) < 0)
+		goto out;
+	if (controllers_start(&server, &err) < 0)
+		goto out;
+	struct http_server_config http_config = {
+		.listen = flags.config.listen,
+		.max_body_bytes = flags.config.max_body_bytes,
+		.threads = flags.config.http_threads,
+		.handler = api_handle,
+		.handler_ctx = &server,
+	};
+	if (http_server_start(&http_config, &http, &err) < 0 ||
+	    write_kubeconfig(&flags, server.token, &kubeconfig, &err) < 0)
+		goto out;
+
+	log_info("ckube server %s listening on %s (Kubernetes API %s)%s", CKUBE_VERSION,
+		 flags.config.listen, CKUBE_KUBERNETES_GIT_VERSION,
+		 server.require_token ? "; bearer token required" : "");
+	printf("admin kubeconfig: %s\njoin token: %s/token\n", kubeconfig, flags.config.data_dir);
+	fflush(stdout);
+	if (!flags.no_agent)
+		log_info("node agent: not yet part of ckube server; nodes join with their own agent");
+
+	int signal_number = wait_for_signal();
+	log_info("received %s, shutting down", strsignal(signal_number));
+	exit_code = 0;
+out:
+	if (err.code)
+		fprintf(stderr, "ckube server: %s\n", err.message);
+	/* Watches end first so no connection stays parked, then no request can come in, then
+	 * the controllers stop, and only then goes what they all use. */
+	if (server.hub)
+		watch_hub_shutdown(server.hub);
+	http_server_stop(http);
+	controllers_stop(server.controllers);
+	close_state(&server);
+	pthread_mutex_destroy(&server.write_lock);
+	return exit_code;
+}

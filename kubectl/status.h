@@ -1,0 +1,20 @@
+/* Error answers of the API server (meta/v1 Status objects) in kubectl's words. */
+#pragma once
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "lib/buf.h"
+
+/* Appends what kubectl prints for `status`, without a trailing newline:
+ *   Error from server (NotFound): pods "x" not found
+ *   The Pod "bad" is invalid: spec.containers: Required value
+ * With `verb` and `source` (may be NULL) the message says what was being done to which file:
+ *   Error from server (AlreadyExists): error when creating "pod.yaml": pods "x" already exists */
+void status_format(const json_t *status, const char *verb, const char *source, struct buf *out);
+
+/* The Status client-go makes up when an error answer carries none (plain text, HTML, empty). */
+json_t *status_from_response(long code, const char *body, size_t len);
+
+/* The HTTP code a Status reports, 0 when it has none. */
+long status_code(const json_t *status);

@@ -1,0 +1,15 @@
+/* Small file-system helpers with error context. */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "lib/error.h"
+
+/* Reads a whole file into a NUL-terminated buffer. -ENOENT when it does not exist. */
+int fs_read_file(const char *path, char **data, size_t *len, struct ck_error *err);
+/* Writes through a temporary file and rename, so readers see the old or the new content. */
+int fs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			 struct ck_error *err);
+/* mkdir -p. */
+int fs_mkdir_p(const char *path, mode_t mode, struct ck_error *err);
