@@ -97,7 +97,7 @@ static void handle_openapi(struct api_call *call, const struct path *path)
 	if (path->count == 2 && strcmp(path->segment[1], "v2") == 0) {
 		call->resp->status = 200;
 		call->resp->content_type =
-			"application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+			"application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
 		openapi_v2_protobuf(&call->resp->body);
 		return;
 	}

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/base64.h"
 #include "lib/buf.h"
 #include "lib/cleanup.h"
 #include "lib/json_util.h"
@@ -626,74 +627,28 @@ static bool kind_accepts(const struct schema_type *type, const json_t *value)
 	return false;
 }
 
-static bool is_base64_symbol(unsigned char ch)
+/* Values with a syntax of their own are judged by their parser in lib/, with its message. */
+static void report_parse_error(struct checker *c, const struct ck_error *err)
 {
-	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-	       ch == '+' || ch == '/';
-}
-
-static size_t skip_line_breaks(const unsigned char *text, size_t len, size_t i)
-{
-	while (i < len && (text[i] == '\r' || text[i] == '\n'))
-		i++;
-	return i;
-}
-
-/* Where Go's base64.StdEncoding stops decoding `text`, or -1 when all of it decodes: groups of
- * four symbols, the last one padded with '=', line breaks ignored anywhere. */
-static long base64_error_offset(const unsigned char *text, size_t len)
-{
-	size_t i = 0;
-	for (;;) {
-		size_t held = 0; /* symbols of the current group of four */
-		while (held < 4) {
-			if (i == len)
-				return held == 0 ? -1 : (long)(i - held);
-			unsigned char ch = text[i++];
-			if (ch == '\r' || ch == '\n')
-				continue;
-			if (is_base64_symbol(ch)) {
-				held++;
-				continue;
-			}
-			if (ch != '=' || held < 2)
-				return (long)(i - 1);
-			/* Padding ends the text: "xx==" or "xxx=", then only line breaks. */
-			if (held == 2) {
-				i = skip_line_breaks(text, len, i);
-				if (i == len)
-					return (long)len;
-				if (text[i] != '=')
-					return (long)i - 1;
-				i++;
-			}
-			i = skip_line_breaks(text, len, i);
-			return i < len ? (long)i : -1;
-		}
-	}
+	_cleanup_buf_ struct buf message = {0};
+	buf_puts(&message, err->message);
+	add_problem(c, REASON_INVALID, &message);
 }
 
 static void check_base64(struct checker *c, const json_t *value)
 {
-	long offset = base64_error_offset((const unsigned char *)json_string_value(value),
-					  json_string_length(value));
-	if (offset < 0)
-		return;
-	_cleanup_buf_ struct buf message = {0};
-	buf_printf(&message, "illegal base64 data at input byte %ld", offset);
-	add_problem(c, REASON_INVALID, &message);
+	_cleanup_buf_ struct buf decoded = {0};
+	struct ck_error err = {0};
+	if (base64_decode(json_string_value(value), json_string_length(value), &decoded, &err) < 0)
+		report_parse_error(c, &err);
 }
 
-/* Kubernetes' own parser decides, with its message. */
 static void check_quantity(struct checker *c, const json_t *value)
 {
-	struct ck_error err = {0};
 	struct quantity parsed;
-	if (quantity_from_json(value, &parsed, &err) == 0)
-		return;
-	_cleanup_buf_ struct buf message = {0};
-	buf_puts(&message, err.message);
-	add_problem(c, REASON_INVALID, &message);
+	struct ck_error err = {0};
+	if (quantity_from_json(value, &parsed, &err) < 0)
+		report_parse_error(c, &err);
 }
 
 static void check_value(struct checker *c, const struct schema_type *type, json_t *value);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,7 +101,9 @@ static int parse_long_flag(struct cursor *c, const struct arg_option *options, b
 	const char *value = equals ? equals + 1 : NULL;
 	if (!value && option->kind != ARG_BOOL && !(value = next_value(c)))
 		return ck_error_set(err, EINVAL, "flag needs an argument: --%s", option->long_name);
-	return store(option, arg, value, err);
+	char flag[128];
+	snprintf(flag, sizeof(flag), "--%s", option->long_name);
+	return store(option, flag, value, err);
 }
 
 static int parse_short_flags(struct cursor *c, const struct arg_option *options, bool pass_unknown,

@@ -20,8 +20,9 @@ int kubectl_create(struct kubectl *k, int argc, const char *const *argv)
 	struct manifest manifest = {0};
 	struct ck_error err = {0};
 	int status = 1;
-	if (args_parse(argc - 1, argv + 1, options, false, &rest, &err) < 0 ||
-	    parse_field_validation(validate, &plan.field_validation, &err) < 0 ||
+	if (kubectl_parse_flags(k, argc, argv, options, &rest) < 0)
+		goto out;
+	if (parse_field_validation(validate, &plan.field_validation, &err) < 0 ||
 	    parse_dry_run(dry_run, &plan.dry_run, &err) < 0) {
 		kubectl_report(k, &err);
 		goto out;

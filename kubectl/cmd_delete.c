@@ -37,8 +37,10 @@ static void print_deleted(struct kubectl *k, const struct deletion *d, long grac
 		grace_period == 0 ? "force deleted" : "deleted");
 }
 
-/* 0 when deleted (or absent and that is fine), -1 after reporting a failure. */
-static int delete_one(struct kubectl *k, const struct delete_options *o, struct deletion *d)
+/* 0 when deleted (or absent and that is fine), -1 when not: a refusal goes to `failures`, an
+ * unreachable server is reported at once. */
+static int delete_one(struct kubectl *k, const struct delete_options *o, struct deletion *d,
+		      struct status_list *failures)
 {
 	_cleanup_buf_ struct buf path = {0};
 	resource_path(&d->resource, d->namespace, d->name, &path);
@@ -52,9 +54,7 @@ static int delete_one(struct kubectl *k, const struct delete_options *o, struct 
 	if (ret == -KUBECTL_SERVER_ERROR && status_code(reply) == 404 && o->ignore_not_found)
 		return 0;
 	if (ret == -KUBECTL_SERVER_ERROR) {
-		_cleanup_buf_ struct buf text = {0};
-		status_format(reply, "deleting", d->source, &text);
-		fprintf(k->err, "%s\n", text.data);
+		status_list_add(failures, reply, "deleting", d->source);
 		return -1;
 	}
 	if (ret < 0) {
@@ -163,7 +163,9 @@ static int collect(struct kubectl *k, const struct arg_strings *files,
 	}
 	if (args->count == 0) {
 		fprintf(k->err, "error: You must provide one or more resources by argument or "
-				"filename.\n");
+				"filename.\nExample resource specifications include:\n   '-f "
+				"rsrc.yaml'\n   '--filename=rsrc.json'\n   '<resource> <name>'\n   "
+				"'<resource>'\n");
 		return -1;
 	}
 	if (targets_resolve(k, "delete", args, targets, &err) < 0) {
@@ -204,12 +206,9 @@ int kubectl_delete(struct kubectl *k, int argc, const char *const *argv)
 	struct targets targets = {0};
 	struct deletion *list = NULL;
 	size_t count = 0;
-	struct ck_error err = {0};
 	int status = 1;
-	if (args_parse(argc - 1, argv + 1, options, false, &args, &err) < 0) {
-		kubectl_report(k, &err);
+	if (kubectl_parse_flags(k, argc, argv, options, &args) < 0)
 		goto out;
-	}
 	if (now)
 		o.grace_period = 1;
 	if (force && o.grace_period < 0)
@@ -221,9 +220,11 @@ int kubectl_delete(struct kubectl *k, int argc, const char *const *argv)
 	if (collect(k, &files, &args, &manifest, &targets, &list, &count) < 0)
 		goto out;
 	status = 0;
+	struct status_list failures = {0};
 	for (size_t i = 0; i < count; i++)
-		if (delete_one(k, &o, &list[i]) < 0)
+		if (delete_one(k, &o, &list[i], &failures) < 0)
 			status = 1;
+	status_list_print(&failures, k->err);
 	for (size_t i = 0; o.wait && i < count; i++)
 		if (list[i].deleted && wait_until_gone(k, &list[i]) < 0)
 			status = 1;

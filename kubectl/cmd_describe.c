@@ -241,8 +241,9 @@ int kubectl_describe(struct kubectl *k, int argc, const char *const *argv)
 	};
 	struct targets targets = {0};
 	struct ck_error err = {0};
-	if (args_parse(argc - 1, argv + 1, options, false, &args, &err) < 0 ||
-	    targets_resolve(k, "describe", &args, &targets, &err) < 0) {
+	if (kubectl_parse_flags(k, argc, argv, options, &args) < 0) {
+		run.status = 1;
+	} else if (targets_resolve(k, "describe", &args, &targets, &err) < 0) {
 		kubectl_report(k, &err);
 		run.status = 1;
 	} else if (targets.count == 0) {

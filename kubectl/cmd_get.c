@@ -267,8 +267,9 @@ int kubectl_get(struct kubectl *k, int argc, const char *const *argv)
 	struct targets targets = {0};
 	struct ck_error err = {0};
 	int status = 1;
-	if (args_parse(argc - 1, argv + 1, options, false, &args, &err) < 0 ||
-	    output_format_parse(output, &o.format, &err) < 0) {
+	if (kubectl_parse_flags(k, argc, argv, options, &args) < 0)
+		goto out;
+	if (output_format_parse(output, &o.format, &err) < 0) {
 		kubectl_report(k, &err);
 		goto out;
 	}

@@ -5,6 +5,7 @@
 #include "kubectl/args.h"
 #include "kubectl/discovery.h"
 #include "kubectl/kubectl.h"
+#include "kubectl/status.h"
 #include "lib/cleanup.h"
 #include "lib/http_client.h"
 #include "lib/json_util.h"
@@ -43,6 +44,23 @@ static const char *default_container(struct kubectl *k, const json_t *pod)
 		buf_printf(&names, ", %s (init)", json_string_value(json_object_get(c, "name")) ?: "");
 	fprintf(k->err, "Defaulted container \"%s\" out of: %s\n", first, names.data);
 	return first;
+}
+
+static bool has_container(const json_t *pod, const char *name)
+{
+	static const char *const lists[] = {"spec.containers", "spec.initContainers",
+					    "spec.ephemeralContainers"};
+	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++) {
+		size_t i;
+		const json_t *c;
+		json_array_foreach(json_path(pod, lists[l]), i, c)
+		{
+			const char *c_name = json_string_value(json_object_get(c, "name"));
+			if (c_name && strcmp(c_name, name) == 0)
+				return true;
+		}
+	}
+	return false;
 }
 
 static int write_line(void *ctx, const char *line, size_t len)
@@ -93,8 +111,19 @@ static int print_logs(struct kubectl *k, const char *pod, const struct logs_opti
 	struct api_request request = {.method = "GET", .path = path.data};
 	_cleanup_json_ json_t *object = NULL;
 	struct ck_error err = {0};
-	if (api_call(k, &request, &object, &err) < 0) {
+	int ret = api_call(k, &request, &object, &err);
+	if (ret == -KUBECTL_SERVER_ERROR && status_code(object) == 404) {
+		/* kubectl words a missing pod differently here */
+		fprintf(k->err, "error: error from server (NotFound): %s in namespace \"%s\"\n",
+			json_string_value(json_object_get(object, "message")) ?: "", k->namespace);
+		return 1;
+	}
+	if (ret < 0) {
 		kubectl_report(k, &err);
+		return 1;
+	}
+	if (o->container && !has_container(object, o->container)) {
+		fprintf(k->err, "error: container %s is not valid for pod %s\n", o->container, pod);
 		return 1;
 	}
 	const char *container = o->container ? o->container : default_container(k, object);
@@ -117,10 +146,9 @@ int kubectl_logs(struct kubectl *k, int argc, const char *const *argv)
 	    {0, "tail", ARG_LONG, &o.tail},
 	    {0},
 	};
-	struct ck_error err = {0};
 	int status = 1;
-	if (args_parse(argc - 1, argv + 1, options, false, &args, &err) < 0) {
-		kubectl_report(k, &err);
+	if (kubectl_parse_flags(k, argc, argv, options, &args) < 0) {
+		status = 1;
 	} else if (args.count == 0 || args.count > 2) {
 		fprintf(k->err, "error: expected 'logs [-f] [-p] (POD | TYPE/NAME) [-c CONTAINER]'.\n"
 				"POD or TYPE/NAME is a required argument for the logs command\n");

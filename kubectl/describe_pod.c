@@ -6,6 +6,7 @@
 #include "kubectl/timefmt.h"
 #include "lib/cleanup.h"
 #include "lib/json_util.h"
+#include "lib/quantity.h"
 
 static void ports_text(const json_t *ports, const char *key, struct buf *out)
 {
@@ -445,12 +446,21 @@ static void describe_tolerations(struct describer *d, const json_t *tolerations)
 	}
 }
 
-/* The server's qosClass, or the class kubectl would work out from the containers. */
+static bool same_quantity(const json_t *a, const json_t *b)
+{
+	struct quantity qa, qb;
+	return a && b && quantity_from_json(a, &qa, NULL) == 0 &&
+	       quantity_from_json(b, &qb, NULL) == 0 && qa.milli == qb.milli;
+}
+
+/* The server's qosClass, or the class kubectl works out from the containers: none asks for
+ * anything, or all have cpu and memory limits equal to their requests, or neither. */
 static const char *qos_class(const json_t *pod)
 {
 	const char *stored = field_string(pod, "status.qosClass", NULL);
 	if (stored)
 		return stored;
+	static const char *const needed[] = {"cpu", "memory"};
 	bool any = false, guaranteed = true;
 	size_t i;
 	const json_t *c;
@@ -459,13 +469,9 @@ static const char *qos_class(const json_t *pod)
 		const json_t *limits = json_path(c, "resources.limits");
 		const json_t *requests = json_path(c, "resources.requests");
 		any |= json_object_size(limits) > 0 || json_object_size(requests) > 0;
-		static const char *const needed[] = {"cpu", "memory"};
-		for (size_t r = 0; r < 2; r++) {
-			const json_t *limit = json_object_get(limits, needed[r]);
-			const json_t *request = json_object_get(requests, needed[r]);
-			if (!limit || (request && !json_equal(limit, request)))
-				guaranteed = false;
-		}
+		for (size_t r = 0; r < 2; r++)
+			guaranteed &= same_quantity(json_object_get(limits, needed[r]),
+						    json_object_get(requests, needed[r]));
 	}
 	return !any ? "BestEffort" : guaranteed ? "Guaranteed" : "Burstable";
 }

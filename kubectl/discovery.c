@@ -1,6 +1,7 @@
 #include "kubectl/discovery.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -165,22 +166,26 @@ static bool names_match(const json_t *item, const char *name)
 	return false;
 }
 
-static bool find_in(const json_t *entry, const char *name, struct resource *out)
+/* Calls `visit` with every resource of a group version entry until it returns true. */
+typedef bool (*resource_visitor)(void *ctx, const json_t *entry, const json_t *item);
+
+static bool visit_entry(const json_t *entry, resource_visitor visit, void *ctx)
 {
 	size_t i;
 	const json_t *item;
 	json_array_foreach(json_object_get(entry, "resources"), i, item)
 	{
-		if (names_match(item, name) && fill(entry, item, out))
+		if (visit(ctx, entry, item))
 			return true;
 	}
 	return false;
 }
 
-/* Looks in the core group first, then each group's preferred version, as kubectl's mapper does;
- * `only_group` limits the search to one group. */
-static int search(struct kubectl *k, const char *name, const char *only_group,
-		  struct resource *out, struct ck_error *err)
+/* Visits the core group first, then each group's preferred version, as kubectl's mapper
+ * does; `only_group` limits the walk to one group ("" for the core group). Returns 0 when a
+ * visit said stop, -ENOENT when none did. */
+static int walk(struct kubectl *k, const char *only_group, resource_visitor visit, void *ctx,
+		struct ck_error *err)
 {
 	const json_t *entry;
 	int ret;
@@ -188,7 +193,7 @@ static int search(struct kubectl *k, const char *name, const char *only_group,
 	if (!only_group || core_only) {
 		if ((ret = group_version_entry(k, "v1", &entry, err)) < 0)
 			return ret;
-		if (entry && find_in(entry, name, out))
+		if (entry && visit_entry(entry, visit, ctx))
 			return 0;
 		if (core_only)
 			return -ENOENT;
@@ -206,10 +211,66 @@ static int search(struct kubectl *k, const char *name, const char *only_group,
 			continue;
 		if ((ret = group_version_entry(k, preferred, &entry, err)) < 0)
 			return ret;
-		if (entry && find_in(entry, name, out))
+		if (entry && visit_entry(entry, visit, ctx))
 			return 0;
 	}
 	return -ENOENT;
+}
+
+struct name_search {
+	const char *name;
+	struct resource *out;
+};
+
+static bool match_name(void *ctx, const json_t *entry, const json_t *item)
+{
+	struct name_search *search = ctx;
+	return names_match(item, search->name) && fill(entry, item, search->out);
+}
+
+struct category_search {
+	const char *category;
+	struct resource *found;
+	size_t count;
+};
+
+static bool match_category(void *ctx, const json_t *entry, const json_t *item)
+{
+	struct category_search *search = ctx;
+	struct resource r;
+	size_t i;
+	const json_t *category;
+	json_array_foreach(json_object_get(item, "categories"), i, category)
+	{
+		const char *value = json_string_value(category);
+		if (!value || strcmp(value, search->category) != 0 || !fill(entry, item, &r))
+			continue;
+		struct resource *grown =
+		    realloc(search->found, (search->count + 1) * sizeof(*grown));
+		if (!grown)
+			abort();
+		search->found = grown;
+		search->found[search->count++] = r;
+		break;
+	}
+	return false;
+}
+
+int discovery_by_category(struct kubectl *k, const char *category, struct resource **out,
+			  size_t *count, struct ck_error *err)
+{
+	struct category_search search = {.category = category};
+	int ret = walk(k, NULL, match_category, &search, err);
+	if (ret != -ENOENT) {
+		free(search.found);
+		return ret;
+	}
+	if (search.count == 0)
+		return ck_error_set(err, ENOENT, "the server doesn't have a resource type \"%s\"",
+				    category);
+	*out = search.found;
+	*count = search.count;
+	return 0;
 }
 
 int discovery_by_name(struct kubectl *k, const char *name, struct resource *out,
@@ -219,7 +280,8 @@ int discovery_by_name(struct kubectl *k, const char *name, struct resource *out,
 	_cleanup_free_ char *bare = dot ? strndup(name, (size_t)(dot - name)) : strdup(name);
 	if (!bare)
 		return ck_error_set(err, ENOMEM, "resource type \"%s\"", name);
-	int ret = search(k, bare, dot ? dot + 1 : NULL, out, err);
+	struct name_search search = {.name = bare, .out = out};
+	int ret = walk(k, dot ? dot + 1 : NULL, match_name, &search, err);
 	if (ret == -ENOENT)
 		return ck_error_set(err, ENOENT, "the server doesn't have a resource type \"%s\"",
 				    name);

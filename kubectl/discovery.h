@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "kubectl/kubectl.h"
 #include "lib/buf.h"
@@ -27,6 +28,11 @@ int discovery_by_kind(struct kubectl *k, const char *api_version, const char *ki
  * ("the server doesn't have a resource type "foo"") when the server has none. */
 int discovery_by_name(struct kubectl *k, const char *name, struct resource *out,
 		      struct ck_error *err);
+
+/* Every resource in a category ("all"), core group first, then each group's preferred version.
+ * *out is malloc'ed (free it); -ENOENT when the category is empty or unknown. */
+int discovery_by_category(struct kubectl *k, const char *category, struct resource **out,
+			  size_t *count, struct ck_error *err);
 
 /* Adds a discovery document to the cache as if the server had sent it: an APIResourceList
  * under its groupVersion, or an APIGroupList. Takes a reference. */

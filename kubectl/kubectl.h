@@ -28,6 +28,13 @@ struct kubectl {
 /* Prints a failure the way kubectl does (see KUBECTL_SERVER_ERROR). */
 void kubectl_report(struct kubectl *k, const struct ck_error *err);
 
+struct arg_option;
+struct arg_strings;
+/* Reads a verb's flags (argv[0] is the verb); on a bad flag prints kubectl's
+ * "Error: unknown flag: --x" with the usage hint and returns -1. */
+int kubectl_parse_flags(struct kubectl *k, int argc, const char *const *argv,
+			const struct arg_option *options, struct arg_strings *rest);
+
 /* Commands: argv[0] is the verb; each returns the process exit status. */
 int kubectl_create(struct kubectl *k, int argc, const char *const *argv);
 int kubectl_apply(struct kubectl *k, int argc, const char *const *argv);

@@ -58,6 +58,16 @@ void kubectl_report(struct kubectl *k, const struct ck_error *err)
 	fprintf(k->err, "%s%s\n", complete ? "" : "error: ", err->message);
 }
 
+int kubectl_parse_flags(struct kubectl *k, int argc, const char *const *argv,
+			const struct arg_option *options, struct arg_strings *rest)
+{
+	struct ck_error err = {0};
+	if (args_parse(argc - 1, argv + 1, options, false, rest, &err) == 0)
+		return 0;
+	fprintf(k->err, "Error: %s\nSee 'ckube kubectl --help' for usage.\n", err.message);
+	return -1;
+}
+
 static const struct verb *find_verb(const char *name)
 {
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)

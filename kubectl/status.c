@@ -1,5 +1,6 @@
 #include "kubectl/status.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "lib/json_util.h"
@@ -57,10 +58,11 @@ static void format_invalid(const json_t *status, struct buf *out)
 	}
 }
 
-void status_format(const json_t *status, const char *verb, const char *source, struct buf *out)
+static void format(const json_t *status, const char *verb, const char *source, bool alone,
+		   struct buf *out)
 {
 	const char *reason = string_or_empty(status, "reason");
-	if (strcmp(reason, "Invalid") == 0) {
+	if (alone && strcmp(reason, "Invalid") == 0) {
 		format_invalid(status, out);
 		return;
 	}
@@ -76,6 +78,43 @@ void status_format(const json_t *status, const char *verb, const char *source, s
 	if (verb && source && *source)
 		buf_printf(out, "error when %s \"%s\": ", verb, source);
 	buf_puts(out, message);
+}
+
+void status_format(const json_t *status, const char *verb, const char *source, struct buf *out)
+{
+	format(status, verb, source, true, out);
+}
+
+void status_list_add(struct status_list *list, const json_t *status, const char *verb,
+		     const char *source)
+{
+	if (!list->entries)
+		list->entries = json_array();
+	json_array_append_new(list->entries, json_pack("{s:O, s:s?, s:s?}", "status", status,
+						       "verb", verb, "source", source));
+}
+
+size_t status_list_count(const struct status_list *list)
+{
+	return json_array_size(list->entries);
+}
+
+void status_list_print(struct status_list *list, FILE *out)
+{
+	size_t count = json_array_size(list->entries);
+	size_t i;
+	const json_t *entry;
+	json_array_foreach(list->entries, i, entry)
+	{
+		struct buf text = {0};
+		format(json_object_get(entry, "status"),
+		       json_string_value(json_object_get(entry, "verb")),
+		       json_string_value(json_object_get(entry, "source")), count == 1, &text);
+		fprintf(out, "%s\n", text.data);
+		buf_free(&text);
+	}
+	json_decref(list->entries);
+	list->entries = NULL;
 }
 
 struct generic_answer {

@@ -1,5 +1,6 @@
 #include "kubectl/targets.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,11 +65,18 @@ int targets_resolve(struct kubectl *k, const char *verb, const struct arg_string
 	char *saveptr = NULL;
 	for (char *type = strtok_r(types, ",", &saveptr); type;
 	     type = strtok_r(NULL, ",", &saveptr)) {
-		if ((ret = discovery_by_name(k, type, &r, err)) < 0)
+		_cleanup_free_ struct resource *resources = NULL;
+		size_t count = 1;
+		ret = discovery_by_name(k, type, &r, err);
+		if (ret == -ENOENT)
+			ret = discovery_by_category(k, type, &resources, &count, err);
+		if (ret < 0)
 			return ret;
-		struct target *target = add_target(t, &r);
-		for (size_t i = 1; i < args->count; i++)
-			arg_strings_add(&target->names, args->items[i]);
+		for (size_t j = 0; j < count; j++) {
+			struct target *target = add_target(t, resources ? &resources[j] : &r);
+			for (size_t i = 1; i < args->count; i++)
+				arg_strings_add(&target->names, args->items[i]);
+		}
 	}
 	return 0;
 }

@@ -40,9 +40,11 @@ static void write_path(const struct write_plan *plan, const struct planned_write
 		   plan->field_manager, plan->field_validation);
 }
 
-/* Sends one write; on failure prints kubectl's message for it and returns -1. */
+/* Sends one write. A refusal is added to `failures`; -1 for both kinds of failure, and an
+ * unreachable server is reported at once. */
 static int send_write(struct kubectl *k, const struct write_plan *plan,
-		      const struct planned_write *w, bool dry_run, json_t **reply)
+		      const struct planned_write *w, bool dry_run, json_t **reply,
+		      struct status_list *failures)
 {
 	_cleanup_buf_ struct buf path = {0};
 	write_path(plan, w, dry_run, &path);
@@ -56,17 +58,11 @@ static int send_write(struct kubectl *k, const struct write_plan *plan,
 	};
 	struct ck_error err = {0};
 	int ret = api_call(k, &request, reply, &err);
-	if (ret == -KUBECTL_SERVER_ERROR) {
-		_cleanup_buf_ struct buf text = {0};
-		status_format(*reply, patch ? "patching" : "creating", w->object->source, &text);
-		fprintf(k->err, "%s\n", text.data);
-		return -1;
-	}
-	if (ret < 0) {
+	if (ret == -KUBECTL_SERVER_ERROR)
+		status_list_add(failures, *reply, patch ? "patching" : "creating", w->object->source);
+	else if (ret < 0)
 		kubectl_report(k, &err);
-		return -1;
-	}
-	return 0;
+	return ret < 0 ? -1 : 0;
 }
 
 static void print_result(struct kubectl *k, const struct write_plan *plan,
@@ -83,25 +79,24 @@ static void print_result(struct kubectl *k, const struct write_plan *plan,
 	fprintf(k->out, "%s/%s %s%s\n", type.data, name, w->result, suffix);
 }
 
-/* The server's dry run of every write; returns how many failed, or -1 when the server cannot
- * be reached (already reported). */
-static int dry_run_all(struct kubectl *k, const struct write_plan *plan)
+/* The server's dry run of every write; false when any failed (reported). */
+static bool dry_run_all(struct kubectl *k, const struct write_plan *plan)
 {
-	int failures = 0;
-	for (size_t i = 0; i < plan->count; i++) {
+	struct status_list failures = {0};
+	bool reached = true;
+	for (size_t i = 0; reached && i < plan->count; i++) {
 		const struct planned_write *w = &plan->writes[i];
 		if (w->action == WRITE_NOTHING)
 			continue;
 		_cleanup_json_ json_t *reply = NULL;
-		if (send_write(k, plan, w, true, &reply) < 0) {
-			if (!reply)
-				return -1;
-			failures++;
-		}
+		if (send_write(k, plan, w, true, &reply, &failures) < 0)
+			reached = reply != NULL;
 		else if (plan->dry_run == DRY_RUN_SERVER)
 			print_result(k, plan, w, reply);
 	}
-	return failures;
+	bool passed = reached && status_list_count(&failures) == 0;
+	status_list_print(&failures, k->err);
+	return passed;
 }
 
 static void warn_missing_last_applied(struct kubectl *k, const struct planned_write *w)
@@ -121,21 +116,24 @@ int write_plan_execute(struct kubectl *k, struct write_plan *plan)
 			print_result(k, plan, &plan->writes[i], NULL);
 		return 0;
 	}
-	int failures = dry_run_all(k, plan);
-	if (failures != 0 || plan->dry_run == DRY_RUN_SERVER)
-		return failures != 0;
+	bool passed = dry_run_all(k, plan);
+	if (!passed || plan->dry_run == DRY_RUN_SERVER)
+		return !passed;
+	struct status_list failures = {0};
 	int status = 0;
 	for (size_t i = 0; i < plan->count; i++) {
 		const struct planned_write *w = &plan->writes[i];
 		_cleanup_json_ json_t *reply = NULL;
 		if (w->warn_missing_last_applied)
 			warn_missing_last_applied(k, w);
-		if (w->action != WRITE_NOTHING && send_write(k, plan, w, false, &reply) < 0) {
+		if (w->action != WRITE_NOTHING &&
+		    send_write(k, plan, w, false, &reply, &failures) < 0) {
 			status = 1;
 			continue;
 		}
 		print_result(k, plan, w, reply);
 	}
+	status_list_print(&failures, k->err);
 	return status;
 }
 

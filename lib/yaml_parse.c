@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -28,15 +29,30 @@ static bool scalar_is_plain(const yaml_node_t *node)
 	       node->data.scalar.style == YAML_ANY_SCALAR_STYLE;
 }
 
-static bool matches(const char *pattern, const char *text)
+/* The scalar shapes go-yaml v2 resolves, compiled once per process. */
+enum scalar_shape { SHAPE_INT, SHAPE_FLOAT, SHAPE_INF_NAN, SHAPE_COUNT };
+
+static const char *const shape_patterns[SHAPE_COUNT] = {
+	[SHAPE_INT] = "^[-+]?(0b[01_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)$",
+	[SHAPE_FLOAT] = "^[-+]?(\\.[0-9]+|[0-9][0-9_]*(\\.[0-9_]*)?)([eE][-+]?[0-9]+)?$",
+	[SHAPE_INF_NAN] = "^[-+]?\\.(inf|Inf|INF)$|^\\.(nan|NaN|NAN)$",
+};
+static regex_t shape_regex[SHAPE_COUNT];
+static bool shapes_ready;
+static pthread_once_t shapes_once = PTHREAD_ONCE_INIT;
+
+static void compile_shapes(void)
 {
-	/* Compiled on each call: scalars are short and this runs once per manifest value. */
-	regex_t re;
-	if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
-		return false;
-	bool ok = regexec(&re, text, 0, NULL, 0) == 0;
-	regfree(&re);
-	return ok;
+	for (int i = 0; i < SHAPE_COUNT; i++)
+		if (regcomp(&shape_regex[i], shape_patterns[i], REG_EXTENDED | REG_NOSUB) != 0)
+			return;
+	shapes_ready = true;
+}
+
+static bool matches(enum scalar_shape shape, const char *text)
+{
+	pthread_once(&shapes_once, compile_shapes);
+	return shapes_ready && regexec(&shape_regex[shape], text, 0, NULL, 0) == 0;
 }
 
 static bool is_one_of(const char *text, const char *const *words)
@@ -51,7 +67,7 @@ static bool is_one_of(const char *text, const char *const *words)
  * with optional sign and '_' separators. */
 static bool parse_yaml_int(const char *text, json_int_t *out)
 {
-	if (!matches("^[-+]?(0b[01_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)$", text))
+	if (!matches(SHAPE_INT, text))
 		return false;
 	char digits[128];
 	size_t n = 0;
@@ -100,7 +116,7 @@ static json_t *plain_scalar_to_json(const char *text, struct ck_error *err)
 	json_int_t integer;
 	if (parse_yaml_int(text, &integer))
 		return json_integer(integer);
-	if (matches("^[-+]?(\\.[0-9]+|[0-9][0-9_]*(\\.[0-9_]*)?)([eE][-+]?[0-9]+)?$", text)) {
+	if (matches(SHAPE_FLOAT, text)) {
 		char digits[128];
 		size_t n = 0;
 		for (const char *p = text; *p && n + 1 < sizeof(digits); p++)
@@ -111,7 +127,7 @@ static json_t *plain_scalar_to_json(const char *text, struct ck_error *err)
 		if (isfinite(value))
 			return json_real(value);
 	}
-	if (matches("^[-+]?\\.(inf|Inf|INF)$|^\\.(nan|NaN|NAN)$", text)) {
+	if (matches(SHAPE_INF_NAN, text)) {
 		ck_error_set(err, EINVAL, "value %s cannot be represented in JSON", text);
 		return NULL;
 	}

@@ -1,14 +1,18 @@
 """Fixtures for end-to-end tests: a real `ckube server` on a free loopback port with its own
 directories, and the clients a user would point at it (the real kubectl, ckube kubectl and the
 official Python client)."""
+import http.client
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
+import uuid
 
 import pytest
 
@@ -47,10 +51,13 @@ def free_port():
 class Server:
     """One `ckube server` process with its own directories under a temporary root."""
 
-    def __init__(self, root, extra_args=()):
+    def __init__(self, root, extra_args=(), host="127.0.0.1", netns=None, port=None):
         self.root = root
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.host = host
+        # netns: the name of a network namespace (made by the test) to run the server in.
+        self.netns = netns
+        self.port = port or free_port()
+        self.url = f"http://{host}:{self.port}"
         self.data_dir = os.path.join(root, "data")
         self.config_dir = os.path.join(root, "config")
         self.kubeconfig = os.path.join(self.config_dir, "admin.kubeconfig")
@@ -60,10 +67,12 @@ class Server:
         self.proc = None
 
     def start(self, timeout=15):
-        args = [CKUBE, "server", "--listen", f"127.0.0.1:{self.port}",
+        args = [CKUBE, "server", "--listen", f"{self.host}:{self.port}",
                 "--data-dir", self.data_dir, "--run-dir", os.path.join(self.root, "run"),
                 "--log-dir", os.path.join(self.root, "logs"), "--config-dir", self.config_dir,
                 "--no-agent"] + self.extra_args
+        if self.netns:
+            args = ["nsenter", f"--net=/var/run/netns/{self.netns}", "--"] + args
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         log.close()
@@ -72,14 +81,41 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"ckube server exited with {self.proc.returncode}:\n"
                                    + self.log())
-            try:
-                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as resp:
-                    if resp.status == 200 and os.path.exists(self.kubeconfig):
-                        return self
-            except OSError:
-                pass
+            if self._ready():
+                return self
             time.sleep(0.05)
         raise RuntimeError("ckube server did not become ready:\n" + self.log())
+
+    def _ready(self):
+        if self.netns:
+            # The server is only reachable from inside its namespace; ask from there, with the
+            # token (off loopback every request needs it).
+            token = self.token() if os.path.exists(os.path.join(self.data_dir, "token")) else ""
+            proc = subprocess.run(
+                ["nsenter", f"--net=/var/run/netns/{self.netns}", "--", "curl", "-s", "-o",
+                 "/dev/null", "-w", "%{http_code}", "-m", "1", "-H",
+                 f"Authorization: Bearer {token}", self.url + "/readyz"],
+                capture_output=True, text=True, timeout=10)
+            return proc.stdout == "200" and os.path.exists(self.kubeconfig)
+        try:
+            with urllib.request.urlopen(self.url + "/readyz", timeout=1) as resp:
+                return resp.status == 200 and os.path.exists(self.kubeconfig)
+        except OSError:
+            return False
+
+    def restart(self, sig=signal.SIGTERM):
+        """Stops the server (SIGKILL for a crash) and starts it again on the same port and
+        directories."""
+        if sig == signal.SIGKILL and self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+        self.stop(sig)
+        return self.start()
+
+    def token(self):
+        with open(os.path.join(self.data_dir, "token")) as f:
+            return f.read().strip()
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:
@@ -113,6 +149,137 @@ class Server:
         api_client = config.new_client_from_config(config_file=self.kubeconfig)
         return client.CoreV1Api(api_client)
 
+    def api(self, method, path, body=None, headers=None, token=None, timeout=30):
+        """One raw HTTP request to the API from the loopback: body is JSON-encoded unless it is
+        bytes or str. Returns an ApiAnswer (status, headers, raw body, .json)."""
+        hdrs = {"Accept": "application/json"}
+        if body is not None and not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+            hdrs["Content-Type"] = "application/json"
+        elif body is not None:
+            hdrs["Content-Type"] = "application/json"
+        if token:
+            hdrs["Authorization"] = f"Bearer {token}"
+        hdrs.update(headers or {})
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=hdrs)
+            resp = conn.getresponse()
+            return ApiAnswer(resp.status, dict(resp.getheaders()), resp.read())
+        finally:
+            conn.close()
+
+    def get_json(self, path):
+        """GET that must answer 200; returns the decoded JSON."""
+        answer = self.api("GET", path)
+        assert answer.status == 200, f"GET {path}: {answer.status} {answer.text}"
+        return answer.json
+
+    def revision(self):
+        """The store's current revision, as a list answers it."""
+        return int(self.get_json("/api/v1/namespaces")["metadata"]["resourceVersion"])
+
+    def snapshot(self):
+        """What a user can list of the store: the revision and every object's name and
+        resourceVersion, for proving that a request changed nothing."""
+        state = {}
+        for path in ("/api/v1/namespaces", "/api/v1/pods", "/api/v1/services",
+                     "/api/v1/nodes", "/api/v1/endpoints", "/api/v1/events"):
+            items = self.get_json(path)["items"]
+            state[path] = sorted((i["metadata"].get("namespace", ""), i["metadata"]["name"],
+                                  i["metadata"]["resourceVersion"]) for i in items)
+        return self.revision(), state
+
+
+class ApiAnswer:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = {k.lower(): v for k, v in headers.items()}
+        self.body = body
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    @property
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"<{self.status} {self.text[:500]}>"
+
+
+def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
+    """Polls predicate() until it returns something truthy (returned) or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = predicate()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+        time.sleep(interval)
+
+
+class LineReader:
+    """A long-running client (kubectl get -w, kubectl wait) whose output lines are collected as
+    they come, so a test can wait for a line instead of sleeping."""
+
+    def __init__(self, cmd):
+        self.cmd = cmd
+        self.lines = []
+        self.err_lines = []
+        self._cond = threading.Condition()
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        self._threads = [threading.Thread(target=self._pump, args=(self.proc.stdout, self.lines),
+                                          daemon=True),
+                         threading.Thread(target=self._pump,
+                                          args=(self.proc.stderr, self.err_lines), daemon=True)]
+        for t in self._threads:
+            t.start()
+
+    def _pump(self, stream, sink):
+        for line in stream:
+            with self._cond:
+                sink.append(line.rstrip("\n"))
+                self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    def wait_line(self, predicate, timeout=10.0, what="a line"):
+        """Waits for an output line that satisfies predicate; returns it."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for line in self.lines:
+                    if predicate(line):
+                        return line
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and not any(
+                        t.is_alive() for t in self._threads)):
+                    raise AssertionError(f"no {what} from {' '.join(self.cmd)}; stdout: "
+                                         f"{self.lines!r}; stderr: {self.err_lines!r}")
+                self._cond.wait(min(left, 0.2))
+
+    def wait_exit(self, timeout=30.0):
+        rc = self.proc.wait(timeout=timeout)
+        for t in self._threads:
+            t.join(timeout=5)
+        return rc
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for t in self._threads:
+            t.join(timeout=5)
+
 
 def run(cmd, input=None, check=True, timeout=60):
     proc = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
@@ -128,11 +295,11 @@ def server_factory():
     made = []
     roots = []
 
-    def make(extra_args=(), root=None):
+    def make(extra_args=(), root=None, host="127.0.0.1", netns=None):
         if root is None:
             root = tempfile.mkdtemp(prefix="ckube-e2e-")
             roots.append(root)
-        srv = Server(root, extra_args)
+        srv = Server(root, extra_args, host=host, netns=netns)
         made.append(srv)
         return srv.start()
 
@@ -146,3 +313,152 @@ def server_factory():
 @pytest.fixture
 def server(server_factory):
     return server_factory()
+
+
+@pytest.fixture
+def spawn():
+    """Starts long-running clients as LineReaders; every one is stopped at the end."""
+    started = []
+
+    def start(cmd):
+        reader = LineReader(cmd)
+        started.append(reader)
+        return reader
+
+    yield start
+    for reader in started:
+        reader.stop()
+
+
+KUBECTL_VERSIONS = {
+    "1.32": lambda: REAL_KUBECTL if os.access(REAL_KUBECTL, os.X_OK) else None,
+    "1.27": lambda: KUBECTL_1_27 if os.access(KUBECTL_1_27, os.X_OK) else None,
+    "1.20": kubectl_1_20,
+}
+
+
+@pytest.fixture(params=list(KUBECTL_VERSIONS))
+def kubectl_version(request):
+    """(version, binary) for each real kubectl; skipped with a reason where it is absent."""
+    binary = KUBECTL_VERSIONS[request.param]()
+    if binary is None:
+        pytest.skip(f"kubectl {request.param} is not installed on this machine")
+    return request.param, binary
+
+
+@pytest.fixture
+def netns():
+    """A network namespace of the test's own, with lo up and a veth pair whose two ends both
+    live inside it (10.213.0.1/24 and 10.213.0.2/24). Deleted at the end, also on failure.
+    Nothing is created in, or changed about, the machine's own namespace."""
+    name = f"ckube-e2e-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        for cmd in (["link", "set", "lo", "up"],
+                    ["link", "add", "e2e0", "type", "veth", "peer", "name", "e2e1"],
+                    ["addr", "add", "10.213.0.1/24", "dev", "e2e0"],
+                    ["addr", "add", "10.213.0.2/24", "dev", "e2e1"],
+                    ["link", "set", "e2e0", "up"],
+                    ["link", "set", "e2e1", "up"]):
+            subprocess.run(["ip", "-n", name, *cmd], check=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def nsexec(name, *cmd, input=None, check=False, timeout=60):
+    """Runs a command inside the test's network namespace (nsenter keeps /sys as it is)."""
+    return run(["nsenter", f"--net=/var/run/netns/{name}", "--", *cmd], input=input,
+               check=check, timeout=timeout)
+
+
+def make_node(srv, name, cpu="4", memory="8Gi", pods="110", ready=True, labels=None,
+              taints=None, unschedulable=False, lease=True):
+    """Registers a Node through the API the way a kubelet would: the object, then its status
+    (Ready, capacity and allocatable) through the status subresource, and a Lease in
+    kube-node-lease. Returns the node as read back."""
+    node = {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name,
+                                                  **(labels or {})}},
+            "spec": {}}
+    if taints:
+        node["spec"]["taints"] = taints
+    if unschedulable:
+        node["spec"]["unschedulable"] = True
+    answer = srv.api("POST", "/api/v1/nodes", node)
+    assert answer.status == 201, answer
+    set_node_status(srv, name, cpu=cpu, memory=memory, pods=pods, ready=ready)
+    if lease:
+        renew_lease(srv, name)
+    return srv.get_json(f"/api/v1/nodes/{name}")
+
+
+def set_node_status(srv, name, cpu="4", memory="8Gi", pods="110", ready=True):
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    resources = {"cpu": cpu, "memory": memory, "pods": pods}
+    status = {"capacity": resources, "allocatable": resources,
+              "conditions": [{"type": "Ready", "status": "True" if ready else "False",
+                              "reason": "KubeletReady" if ready else "KubeletNotReady",
+                              "message": "e2e test node", "lastHeartbeatTime": now,
+                              "lastTransitionTime": now}],
+              "addresses": [{"type": "InternalIP", "address": "192.0.2.10"},
+                            {"type": "Hostname", "address": name}]}
+    answer = srv.api("PATCH", f"/api/v1/nodes/{name}/status", {"status": status},
+                     headers={"Content-Type": "application/merge-patch+json"})
+    assert answer.status == 200, answer
+    return answer.json
+
+
+def renew_lease(srv, name):
+    """Creates or renews the node's Lease in kube-node-lease, as a kubelet heartbeat does."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+    path = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}"
+    lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+             "metadata": {"name": name, "namespace": "kube-node-lease"},
+             "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": now}}
+    answer = srv.api("GET", path)
+    if answer.status == 404:
+        answer = srv.api("POST", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+                         lease)
+        assert answer.status == 201, answer
+    else:
+        answer = srv.api("PATCH", path, {"spec": {"renewTime": now}},
+                         headers={"Content-Type": "application/merge-patch+json"})
+        assert answer.status == 200, answer
+    return answer.json
+
+
+def pod_manifest(name, image="busybox:1.36", namespace=None, labels=None, **spec):
+    """A minimal Pod as a user writes it; spec keys given are added to (or replace) the spec."""
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": name, "labels": dict(labels or {})},
+           "spec": {"containers": [{"name": "main", "image": image,
+                                    "command": ["sleep", "3600"]}]}}
+    if namespace:
+        pod["metadata"]["namespace"] = namespace
+    pod["spec"].update(spec)
+    return pod
+
+
+def create_pod(srv, name, namespace="default", **kwargs):
+    answer = srv.api("POST", f"/api/v1/namespaces/{namespace}/pods",
+                     pod_manifest(name, namespace=namespace, **kwargs))
+    assert answer.status == 201, answer
+    return answer.json
+
+
+def set_pod_running(srv, name, ip, ready=True, namespace="default"):
+    """Writes a pod's status through the status subresource as a kubelet would: Running, with a
+    pod IP, and Ready True or False."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    flag = "True" if ready else "False"
+    status = {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "hostIP": "192.0.2.10",
+              "startTime": now,
+              "conditions": [{"type": t, "status": s, "lastTransitionTime": now}
+                             for t, s in (("Initialized", "True"), ("Ready", flag),
+                                          ("ContainersReady", flag), ("PodScheduled", "True"))]}
+    answer = srv.api("PATCH", f"/api/v1/namespaces/{namespace}/pods/{name}/status",
+                     {"status": status},
+                     headers={"Content-Type": "application/merge-patch+json"})
+    assert answer.status == 200, answer
+    return answer.json
