@@ -7,9 +7,11 @@ PKGS := libmicrohttpd jansson sqlite3 libcurl yaml-0.1 libnl-3.0 libnl-route-3.0
 	libnftnl libseccomp libcap
 # snprintf truncation is how bounded buffers are meant to behave, so it is not a warning here.
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-	-Wno-missing-field-initializers -Wno-format-truncation
+	-Wno-missing-field-initializers $(if $(findstring clang,$(CC)),,-Wno-format-truncation)
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 $(WARNINGS) -D_GNU_SOURCE -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# What the code needs whatever CFLAGS the caller passes (make asan passes its own).
+ALL_CFLAGS = $(CFLAGS) -std=gnu11 $(WARNINGS) -D_GNU_SOURCE -I. \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
 # Each top-level folder with sources is one static library; cmd/ holds the multi-call entry.
@@ -31,11 +33,11 @@ all: $(BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/%.o: %.S
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 define module_rule
 $(call lib_of,$(1)): $(call objs_of,$(1))
@@ -45,11 +47,11 @@ endef
 $(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
 
 $(BIN): $(BUILD)/cmd/main.o $(ARCHIVES)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(ARCHIVES)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(ARCHIVES) $(LDLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(ARCHIVES) $(LDLIBS) -lcmocka
 
 # Installing needs root; building alone only needs the -dev packages.
 deps:

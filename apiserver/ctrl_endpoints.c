@@ -159,9 +159,8 @@ void endpoints_controller_sync(struct controllers *c, const char *key)
 	const char *name = slash + 1;
 
 	bool exists, managed;
-	json_t *labels = NULL;
+	_cleanup_json_ json_t *labels = NULL;
 	_cleanup_json_ json_t *subsets = compute_subsets(c, key, &exists, &managed, &labels);
-	_cleanup_json_ json_t *labels_owned = labels;
 	struct api_status status = {0};
 	if (!exists) {
 		/* The Service is gone: so are its endpoints. */

@@ -70,7 +70,7 @@ static void unlock(struct apiserver **server)
 
 /* Holds the write lock until the end of the enclosing scope. */
 #define WRITE_LOCKED(server) \
-	__attribute__((cleanup(unlock))) struct apiserver *locked_ = (lock(server), server)
+	__attribute__((cleanup(unlock), unused)) struct apiserver *locked_ = (lock(server), server)
 
 static int storage_failed(struct api_status *status, const struct ck_error *err)
 {

@@ -25,7 +25,7 @@ static int unreachable(struct kubectl *k, const struct ck_error *cause, struct c
 }
 
 static int exchange(struct kubectl *k, const struct api_request *request, http_line_fn on_line,
-		void *ctx, struct http_response *response, struct ck_error *err)
+		    void *ctx, struct http_response *response, struct ck_error *err)
 {
 	if (!k->http)
 		return ck_error_set(err, KUBECTL_UNREACHABLE,
@@ -49,8 +49,7 @@ static int exchange(struct kubectl *k, const struct api_request *request, http_l
 	return 0;
 }
 
-static int server_error(const struct http_response *response, json_t **status,
-			struct ck_error *err)
+static int server_error(const struct http_response *response, json_t **status, struct ck_error *err)
 {
 	*status = status_from_response(response->status, response->body.data, response->body.len);
 	_cleanup_buf_ struct buf text = {0};
@@ -75,7 +74,8 @@ int api_call(struct kubectl *k, const struct api_request *request, json_t **repl
 		json_error_t error;
 		*reply = json_loadb(response.body.data, response.body.len, 0, &error);
 		if (!*reply)
-			ret = ck_error_set(err, EPROTO, "%s %s: the server answered with invalid JSON: %s",
+			ret = ck_error_set(err, EPROTO,
+					   "%s %s: the server answered with invalid JSON: %s",
 					   request->method, request->path, error.text);
 	}
 	http_response_free(&response);

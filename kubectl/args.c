@@ -140,8 +140,8 @@ static int parse_short_flags(struct cursor *c, const struct arg_option *options,
 	return 0;
 }
 
-int args_parse(int argc, const char *const *argv, const struct arg_option *options, bool pass_unknown,
-	       struct arg_strings *rest, struct ck_error *err)
+int args_parse(int argc, const char *const *argv, const struct arg_option *options,
+	       bool pass_unknown, struct arg_strings *rest, struct ck_error *err)
 {
 	struct cursor c = {argc, argv, 0};
 	for (; c.index < argc; c.index++) {

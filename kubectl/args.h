@@ -30,8 +30,8 @@ struct arg_option {
  * not flags go to `rest` in order. With `pass_unknown`, flags not in `options` also go to
  * `rest`, untouched, so a later pass can read them. Fails on unknown flags (without
  * `pass_unknown`), missing values and malformed values, with kubectl's wording. */
-int args_parse(int argc, const char *const *argv, const struct arg_option *options, bool pass_unknown,
-	       struct arg_strings *rest, struct ck_error *err);
+int args_parse(int argc, const char *const *argv, const struct arg_option *options,
+	       bool pass_unknown, struct arg_strings *rest, struct ck_error *err);
 
 void arg_strings_add(struct arg_strings *list, const char *item);
 void arg_strings_free(struct arg_strings *list);

@@ -35,7 +35,8 @@ int kubectl_create(struct kubectl *k, int argc, const char *const *argv)
 		goto out;
 	for (size_t i = 0; i < manifest.count; i++) {
 		struct manifest_object *o = &manifest.objects[i];
-		json_t *body = save_config ? last_applied_object(o->object) : json_incref(o->object);
+		json_t *body =
+		    save_config ? last_applied_object(o->object) : json_incref(o->object);
 		write_plan_add(&plan, o, WRITE_CREATE, body, "created");
 	}
 	status = write_plan_execute(k, &plan);

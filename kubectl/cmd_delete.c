@@ -121,8 +121,8 @@ static int wait_until_gone(struct kubectl *k, const struct deletion *d)
 			return 0;
 		_cleanup_json_ json_t *status = NULL;
 		struct ck_error err = {0};
-		int ret = collection_watch(k, path.data, query.data, NULL, version, stop_when_deleted,
-					   (void *)d, &status, &err);
+		int ret = collection_watch(k, path.data, query.data, NULL, version,
+					   stop_when_deleted, (void *)d, &status, &err);
 		if (ret < 0 && status_code(status) != 410) {
 			kubectl_report(k, &err);
 			return -1;
@@ -156,8 +156,9 @@ static int collect(struct kubectl *k, const struct arg_strings *files,
 			return -1;
 		for (size_t i = 0; i < manifest->count; i++) {
 			const struct manifest_object *o = &manifest->objects[i];
-			add_deletion(list, count,
-				     (struct deletion){o->resource, o->namespace, o->name, o->source});
+			add_deletion(
+			    list, count,
+			    (struct deletion){o->resource, o->namespace, o->name, o->source});
 		}
 		return 0;
 	}
@@ -214,9 +215,10 @@ int kubectl_delete(struct kubectl *k, int argc, const char *const *argv)
 	if (force && o.grace_period < 0)
 		o.grace_period = 0;
 	if (o.grace_period == 0)
-		fprintf(k->err, "Warning: Immediate deletion does not wait for confirmation that the "
-				"running resource has been terminated. The resource may continue to "
-				"run on the cluster indefinitely.\n");
+		fprintf(k->err,
+			"Warning: Immediate deletion does not wait for confirmation that the "
+			"running resource has been terminated. The resource may continue to "
+			"run on the cluster indefinitely.\n");
 	if (collect(k, &files, &args, &manifest, &targets, &list, &count) < 0)
 		goto out;
 	status = 0;

@@ -183,8 +183,7 @@ static void describe_by_prefix(struct describe_run *run, const struct target *t,
 	bool found = false;
 	size_t i;
 	const json_t *item;
-	json_array_foreach(json_object_get(list, "items"), i, item)
-	{
+	json_array_foreach (json_object_get(list, "items"), i, item) {
 		const char *name = json_path_string(item, "metadata.name");
 		if (name && strncmp(name, prefix, strlen(prefix)) == 0) {
 			print_description(run, kind, item);
@@ -199,7 +198,8 @@ static void describe_target(struct describe_run *run, const struct target *t)
 {
 	enum described kind;
 	if (described_kind(&t->resource, &kind) < 0) {
-		fprintf(run->k->err, "error: ckube kubectl describes pods, services and nodes, not %s\n",
+		fprintf(run->k->err,
+			"error: ckube kubectl describes pods, services and nodes, not %s\n",
 			t->resource.plural);
 		run->status = 1;
 		return;
@@ -208,7 +208,7 @@ static void describe_target(struct describe_run *run, const struct target *t)
 		_cleanup_json_ json_t *list = list_of(run, &t->resource);
 		size_t i;
 		const json_t *item;
-		json_array_foreach(json_object_get(list, "items"), i, item)
+		json_array_foreach (json_object_get(list, "items"), i, item)
 			print_description(run, kind, item);
 		if (!list)
 			run->status = 1;

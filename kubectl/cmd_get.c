@@ -45,8 +45,8 @@ static const char *namespace_for(struct kubectl *k, const struct get_options *o)
 }
 
 /* GETs one object by name (in -n's namespace, also with -A); reports a failure. */
-static int get_one(struct kubectl *k, const struct target *t, const char *name,
-		   const char *accept, json_t **object)
+static int get_one(struct kubectl *k, const struct target *t, const char *name, const char *accept,
+		   json_t **object)
 {
 	_cleanup_buf_ struct buf path = {0};
 	resource_path(&t->resource, k->namespace, name, &path);
@@ -147,8 +147,7 @@ static int get_objects(struct kubectl *k, const struct get_options *o, const str
 			}
 			size_t j;
 			json_t *item;
-			json_array_foreach(json_object_get(list, "items"), j, item)
-			{
+			json_array_foreach (json_object_get(list, "items"), j, item) {
 				output_fill_item_type(item, list);
 				json_array_append(items, item);
 			}
@@ -163,8 +162,8 @@ static int get_objects(struct kubectl *k, const struct get_options *o, const str
 	}
 	if (single && status != 0)
 		return status;
-	_cleanup_json_ json_t *shown = single ? json_incref(json_array_get(items, 0))
-					      : output_list(items);
+	_cleanup_json_ json_t *shown =
+	    single ? json_incref(json_array_get(items, 0)) : output_list(items);
 	struct ck_error err = {0};
 	if (output_object(k, shown, o->format, &err) < 0) {
 		kubectl_report(k, &err);
@@ -215,8 +214,7 @@ static int list_and_watch(struct kubectl *k, const struct get_options *o,
 	} else {
 		size_t i;
 		json_t *item;
-		json_array_foreach(json_object_get(list, "items"), i, item)
-		{
+		json_array_foreach (json_object_get(list, "items"), i, item) {
 			output_fill_item_type(item, list);
 			print_watched(w, "ADDED", item);
 		}

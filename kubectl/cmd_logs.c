@@ -24,24 +24,25 @@ struct logs_options {
  * the first one, saying so when there was a choice. */
 static const char *default_container(struct kubectl *k, const json_t *pod)
 {
-	const char *annotated =
-	    json_string_value(json_object_get(json_path(pod, "metadata.annotations"),
-					      DEFAULT_CONTAINER_ANNOTATION));
+	const char *annotated = json_string_value(
+	    json_object_get(json_path(pod, "metadata.annotations"), DEFAULT_CONTAINER_ANNOTATION));
 	if (annotated && *annotated)
 		return annotated;
 	const json_t *containers = json_path(pod, "spec.containers");
 	const json_t *init = json_path(pod, "spec.initContainers");
-	const char *first = json_string_value(json_object_get(json_array_get(containers, 0), "name"));
+	const char *first =
+	    json_string_value(json_object_get(json_array_get(containers, 0), "name"));
 	if (!first || json_array_size(containers) + json_array_size(init) < 2)
 		return first;
 	_cleanup_buf_ struct buf names = {0};
 	size_t i;
 	const json_t *c;
-	json_array_foreach(containers, i, c)
+	json_array_foreach (containers, i, c)
 		buf_printf(&names, "%s%s", names.len ? ", " : "",
 			   json_string_value(json_object_get(c, "name")) ?: "");
-	json_array_foreach(init, i, c)
-		buf_printf(&names, ", %s (init)", json_string_value(json_object_get(c, "name")) ?: "");
+	json_array_foreach (init, i, c)
+		buf_printf(&names, ", %s (init)",
+			   json_string_value(json_object_get(c, "name")) ?: "");
 	fprintf(k->err, "Defaulted container \"%s\" out of: %s\n", first, names.data);
 	return first;
 }
@@ -53,8 +54,7 @@ static bool has_container(const json_t *pod, const char *name)
 	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++) {
 		size_t i;
 		const json_t *c;
-		json_array_foreach(json_path(pod, lists[l]), i, c)
-		{
+		json_array_foreach (json_path(pod, lists[l]), i, c) {
 			const char *c_name = json_string_value(json_object_get(c, "name"));
 			if (c_name && strcmp(c_name, name) == 0)
 				return true;
@@ -150,8 +150,9 @@ int kubectl_logs(struct kubectl *k, int argc, const char *const *argv)
 	if (kubectl_parse_flags(k, argc, argv, options, &args) < 0) {
 		status = 1;
 	} else if (args.count == 0 || args.count > 2) {
-		fprintf(k->err, "error: expected 'logs [-f] [-p] (POD | TYPE/NAME) [-c CONTAINER]'.\n"
-				"POD or TYPE/NAME is a required argument for the logs command\n");
+		fprintf(k->err,
+			"error: expected 'logs [-f] [-p] (POD | TYPE/NAME) [-c CONTAINER]'.\n"
+			"POD or TYPE/NAME is a required argument for the logs command\n");
 	} else {
 		const char *pod = args.items[0];
 		if (strncmp(pod, "pod/", 4) == 0 || strncmp(pod, "pods/", 5) == 0)

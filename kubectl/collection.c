@@ -55,7 +55,8 @@ int collection_list(struct kubectl *k, const char *path, const char *query, cons
 			break;
 	}
 	if (!json_is_object(first))
-		return ck_error_set(err, EPROTO, "GET %s: the server answered without a list", path);
+		return ck_error_set(err, EPROTO, "GET %s: the server answered without a list",
+				    path);
 	*result = steal_ptr(&first);
 	return 0;
 }

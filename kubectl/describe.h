@@ -12,8 +12,8 @@ void describe_pod(const json_t *pod, const json_t *events, time_t now, struct bu
 
 /* `endpoint_slices` is an EndpointSliceList for the service (NULL when the server has none);
  * `endpoints` the v1 Endpoints object used instead when there are no slices (may be NULL). */
-void describe_service(const json_t *service, const json_t *endpoint_slices,
-		      const json_t *endpoints, const json_t *events, time_t now, struct buf *out);
+void describe_service(const json_t *service, const json_t *endpoint_slices, const json_t *endpoints,
+		      const json_t *events, time_t now, struct buf *out);
 
 /* `pods` is the PodList of the node's non-terminated pods; `lease` its Lease, or else
  * `lease_error` says why there is none. */

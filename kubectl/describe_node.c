@@ -61,15 +61,13 @@ static void pod_usage(const json_t *pod, struct pod_usage *out)
 	struct usage u;
 	size_t i;
 	const json_t *c;
-	json_array_foreach(json_path(pod, "spec.containers"), i, c)
-	{
+	json_array_foreach (json_path(pod, "spec.containers"), i, c) {
 		read_usage(json_path(c, "resources.requests"), &u);
 		add_usage(&out->requests, &u);
 		read_usage(json_path(c, "resources.limits"), &u);
 		add_usage(&out->limits, &u);
 	}
-	json_array_foreach(json_path(pod, "spec.initContainers"), i, c)
-	{
+	json_array_foreach (json_path(pod, "spec.initContainers"), i, c) {
 		read_usage(json_path(c, "resources.requests"), &u);
 		max_usage(&out->requests, &u);
 		read_usage(json_path(c, "resources.limits"), &u);
@@ -103,7 +101,8 @@ static void describe_roles(struct describer *d, const json_t *labels)
 static int compare_taints(const json_t *a, const json_t *b)
 {
 	int by_effect = strcmp(field_string(a, "effect", ""), field_string(b, "effect", ""));
-	return by_effect ? by_effect : strcmp(field_string(a, "key", ""), field_string(b, "key", ""));
+	return by_effect ? by_effect
+			 : strcmp(field_string(a, "key", ""), field_string(b, "key", ""));
 }
 
 static void describe_taints(struct describer *d, const json_t *taints)
@@ -157,14 +156,15 @@ static void describe_conditions(struct describer *d, const json_t *conditions)
 {
 	if (json_array_size(conditions) == 0)
 		return;
-	describer_write(d, 0, "Conditions:\n  Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\t"
-			      "Reason\tMessage\n");
-	describer_write(d, 1, "----\t------\t-----------------\t------------------\t------\t"
-			      "-------\n");
+	describer_write(d, 0,
+			"Conditions:\n  Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\t"
+			"Reason\tMessage\n");
+	describer_write(d, 1,
+			"----\t------\t-----------------\t------------------\t------\t"
+			"-------\n");
 	size_t i;
 	const json_t *c;
-	json_array_foreach(conditions, i, c)
-	{
+	json_array_foreach (conditions, i, c) {
 		_cleanup_buf_ struct buf heartbeat = {0}, transition = {0};
 		describe_time(field_string(c, "lastHeartbeatTime", NULL), &heartbeat);
 		describe_time(field_string(c, "lastTransitionTime", NULL), &transition);
@@ -204,22 +204,24 @@ static void describe_system_info(struct describer *d, const json_t *info)
 	};
 	describer_write(d, 0, "System Info:\n");
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		describer_write(d, 0, "  %s:\t%s\n", fields[i][1], field_string(info, fields[i][0], ""));
+		describer_write(d, 0, "  %s:\t%s\n", fields[i][1],
+				field_string(info, fields[i][0], ""));
 }
 
 static void describe_pods(struct describer *d, const json_t *pods, const struct usage *allocatable)
 {
 	const json_t *items = json_object_get(pods, "items");
 	describer_write(d, 0, "Non-terminated Pods:\t(%zu in total)\n", json_array_size(items));
-	describer_write(d, 1, "Namespace\tName\t\tCPU Requests\tCPU Limits\tMemory Requests\tMemory "
-			      "Limits\tAge\n");
-	describer_write(d, 1, "---------\t----\t\t------------\t----------\t---------------\t-------"
-			      "------\t---\n");
+	describer_write(d, 1,
+			"Namespace\tName\t\tCPU Requests\tCPU Limits\tMemory Requests\tMemory "
+			"Limits\tAge\n");
+	describer_write(d, 1,
+			"---------\t----\t\t------------\t----------\t---------------\t-------"
+			"------\t---\n");
 	struct pod_usage total = {0};
 	size_t i;
 	const json_t *pod;
-	json_array_foreach(items, i, pod)
-	{
+	json_array_foreach (items, i, pod) {
 		struct pod_usage u;
 		pod_usage(pod, &u);
 		add_usage(&total.requests, &u.requests);
@@ -227,10 +229,12 @@ static void describe_pods(struct describer *d, const json_t *pods, const struct 
 		char cpu_req[QUANTITY_TEXT_SIZE], cpu_lim[QUANTITY_TEXT_SIZE];
 		char mem_req[QUANTITY_TEXT_SIZE], mem_lim[QUANTITY_TEXT_SIZE];
 		_cleanup_buf_ struct buf age = {0};
-		time_format_age(field_string(pod, "metadata.creationTimestamp", NULL), d->now, &age);
+		time_format_age(field_string(pod, "metadata.creationTimestamp", NULL), d->now,
+				&age);
 		describer_write(
 		    d, 1, "%s\t%s\t\t%s (%lld%%)\t%s (%lld%%)\t%s (%lld%%)\t%s (%lld%%)\t%s\n",
-		    field_string(pod, "metadata.namespace", ""), field_string(pod, "metadata.name", ""),
+		    field_string(pod, "metadata.namespace", ""),
+		    field_string(pod, "metadata.name", ""),
 		    quantity_format_cpu(u.requests.cpu_milli, cpu_req),
 		    percent(u.requests.cpu_milli, allocatable->cpu_milli),
 		    quantity_format_cpu(u.limits.cpu_milli, cpu_lim),
@@ -240,8 +244,9 @@ static void describe_pods(struct describer *d, const json_t *pods, const struct 
 		    quantity_format_memory(u.limits.memory, mem_lim),
 		    percent(u.limits.memory, allocatable->memory), age.data);
 	}
-	describer_write(d, 0, "Allocated resources:\n  (Total limits may be over 100 percent, i.e., "
-			      "overcommitted.)\n");
+	describer_write(d, 0,
+			"Allocated resources:\n  (Total limits may be over 100 percent, i.e., "
+			"overcommitted.)\n");
 	describer_write(d, 1, "Resource\tRequests\tLimits\n");
 	describer_write(d, 1, "--------\t--------\t------\n");
 	char req[QUANTITY_TEXT_SIZE], lim[QUANTITY_TEXT_SIZE];
@@ -284,7 +289,7 @@ void describe_node(const json_t *node, const json_t *pods, const json_t *lease,
 	describer_write(&d, 0, "Addresses:\n");
 	size_t i;
 	const json_t *address;
-	json_array_foreach(json_object_get(status, "addresses"), i, address)
+	json_array_foreach (json_object_get(status, "addresses"), i, address)
 		describer_write(&d, 1, "%s:\t%s\n", field_string(address, "type", ""),
 				field_string(address, "address", ""));
 	describe_resource_list(&d, "Capacity", json_object_get(status, "capacity"));
@@ -295,7 +300,7 @@ void describe_node(const json_t *node, const json_t *pods, const json_t *lease,
 	if (json_array_size(json_object_get(spec, "podCIDRs")) > 0) {
 		_cleanup_buf_ struct buf cidrs = {0};
 		const json_t *cidr;
-		json_array_foreach(json_object_get(spec, "podCIDRs"), i, cidr)
+		json_array_foreach (json_object_get(spec, "podCIDRs"), i, cidr)
 			buf_printf(&cidrs, "%s%s", i ? "," : "", json_string_value(cidr) ?: "");
 		describer_write(&d, 0, "PodCIDRs:\t%s\n", cidrs.data);
 	}
@@ -303,7 +308,8 @@ void describe_node(const json_t *node, const json_t *pods, const json_t *lease,
 		describer_write(&d, 0, "ProviderID:\t%s\n", field_string(spec, "providerID", ""));
 	const json_t *allocatable = json_object_get(status, "allocatable");
 	struct usage available;
-	read_usage(json_object_size(allocatable) ? allocatable : json_object_get(status, "capacity"),
+	read_usage(json_object_size(allocatable) ? allocatable
+						 : json_object_get(status, "capacity"),
 		   &available);
 	describe_pods(&d, pods, &available);
 	describe_events(&d, events);

@@ -12,7 +12,7 @@ static void ports_text(const json_t *ports, const char *key, struct buf *out)
 {
 	size_t i;
 	const json_t *port;
-	json_array_foreach(ports, i, port)
+	json_array_foreach (ports, i, port)
 		buf_printf(out, "%s%lld/%s", i ? ", " : "", field_integer(port, key),
 			   field_string(port, "protocol", ""));
 }
@@ -35,8 +35,7 @@ static void describe_lines(struct describer *d, const char *title, const json_t 
 	describer_write(d, 2, "%s:\n", title);
 	size_t i;
 	const json_t *word;
-	json_array_foreach(words, i, word)
-	{
+	json_array_foreach (words, i, word) {
 		const char *text = json_string_value(word) ? json_string_value(word) : "";
 		for (;;) {
 			size_t len = strcspn(text, "\n");
@@ -79,7 +78,8 @@ static void describe_state(struct describer *d, const char *title, const json_t 
 			describer_write(d, 3, "Message:\t%s\n", message);
 		describer_write(d, 3, "Exit Code:\t%lld\n", field_integer(terminated, "exitCode"));
 		if (field_integer(terminated, "signal") > 0)
-			describer_write(d, 3, "Signal:\t%lld\n", field_integer(terminated, "signal"));
+			describer_write(d, 3, "Signal:\t%lld\n",
+					field_integer(terminated, "signal"));
 		describe_time_line(d, 3, "Started", field_string(terminated, "startedAt", NULL));
 		describe_time_line(d, 3, "Finished", field_string(terminated, "finishedAt", NULL));
 	} else {
@@ -123,7 +123,7 @@ static void word_list(const json_t *words, struct buf *out)
 	buf_putc(out, '[');
 	size_t i;
 	const json_t *word;
-	json_array_foreach(words, i, word)
+	json_array_foreach (words, i, word)
 		buf_printf(out, "%s%s", i ? " " : "", json_string_value(word) ?: "");
 	buf_putc(out, ']');
 }
@@ -132,8 +132,9 @@ static void probe_text(const json_t *probe, struct buf *out)
 {
 	_cleanup_buf_ struct buf attrs = {0}, port = {0};
 	buf_printf(&attrs, "delay=%llds timeout=%llds period=%llds #success=%lld #failure=%lld",
-		   field_integer(probe, "initialDelaySeconds"), field_integer(probe, "timeoutSeconds"),
-		   field_integer(probe, "periodSeconds"), field_integer(probe, "successThreshold"),
+		   field_integer(probe, "initialDelaySeconds"),
+		   field_integer(probe, "timeoutSeconds"), field_integer(probe, "periodSeconds"),
+		   field_integer(probe, "successThreshold"),
 		   field_integer(probe, "failureThreshold"));
 	const json_t *exec = json_object_get(probe, "exec");
 	const json_t *http = json_object_get(probe, "httpGet");
@@ -167,8 +168,9 @@ static void probe_text(const json_t *probe, struct buf *out)
 
 static void describe_probes(struct describer *d, const json_t *container)
 {
-	static const char *const probes[][2] = {
-	    {"livenessProbe", "Liveness"}, {"readinessProbe", "Readiness"}, {"startupProbe", "Startup"}};
+	static const char *const probes[][2] = {{"livenessProbe", "Liveness"},
+						{"readinessProbe", "Readiness"},
+						{"startupProbe", "Startup"}};
 	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
 		const json_t *probe = json_object_get(container, probes[i][0]);
 		if (!json_is_object(probe))
@@ -186,8 +188,7 @@ static void describe_env_from(struct describer *d, const json_t *env_from)
 	describer_write(d, 2, "Environment Variables from:\n");
 	size_t i;
 	const json_t *source;
-	json_array_foreach(env_from, i, source)
-	{
+	json_array_foreach (env_from, i, source) {
 		const json_t *config_map = json_object_get(source, "configMapRef");
 		const json_t *secret = json_object_get(source, "secretRef");
 		const json_t *ref = json_is_object(config_map) ? config_map : secret;
@@ -201,27 +202,26 @@ static void describe_env_from(struct describer *d, const json_t *env_from)
 					field_string(ref, "name", ""), from, prefix,
 					optional ? "true" : "false");
 		else
-			describer_write(d, 3, "%s\t%s\tOptional: %s\n", field_string(ref, "name", ""),
-					from, optional ? "true" : "false");
+			describer_write(d, 3, "%s\t%s\tOptional: %s\n",
+					field_string(ref, "name", ""), from,
+					optional ? "true" : "false");
 	}
 }
 
 /* What kubectl shows for a fieldRef: the value it resolves to in this pod. */
 static const char *field_ref_value(const json_t *pod, const char *path)
 {
-	static const char *const known[] = {"metadata.name",	  "metadata.namespace",
-					    "metadata.uid",	  "spec.nodeName",
-					    "spec.serviceAccountName", "status.podIP",
-					    "status.hostIP"};
+	static const char *const known[] = {
+	    "metadata.name",           "metadata.namespace", "metadata.uid", "spec.nodeName",
+	    "spec.serviceAccountName", "status.podIP",       "status.hostIP"};
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		if (strcmp(path, known[i]) == 0)
 			return field_string(pod, path, "");
 	return "";
 }
 
-static void describe_env_value_from(struct describer *d, const json_t *pod,
-				    const json_t *container, const char *name,
-				    const json_t *value_from)
+static void describe_env_value_from(struct describer *d, const json_t *pod, const json_t *container,
+				    const char *name, const json_t *value_from)
 {
 	const json_t *field = json_object_get(value_from, "fieldRef");
 	const json_t *resource = json_object_get(value_from, "resourceFieldRef");
@@ -236,14 +236,19 @@ static void describe_env_value_from(struct describer *d, const json_t *pod,
 		const char *which = field_string(resource, "resource", "");
 		size_t section_len = strcspn(which, ".");
 		_cleanup_free_ char *section = strndup(which, section_len);
-		const json_t *quantity = json_object_get(
-		    json_object_get(json_object_get(container, "resources"), section ? section : ""),
-		    which[section_len] ? which + section_len + 1 : "");
+		const json_t *quantity =
+		    json_object_get(json_object_get(json_object_get(container, "resources"),
+						    section ? section : ""),
+				    which[section_len] ? which + section_len + 1 : "");
 		_cleanup_buf_ struct buf value = {0};
 		append_value(&value, quantity);
-		bool limit = strcmp(which, "limits.cpu") == 0 || strcmp(which, "limits.memory") == 0;
+		bool limit =
+		    strcmp(which, "limits.cpu") == 0 || strcmp(which, "limits.memory") == 0;
 		describer_write(d, 3, "%s:\t%s (%s)\n", name,
-				value.len ? value.data : limit ? "node allocatable" : "", which);
+				value.len ? value.data
+				: limit   ? "node allocatable"
+					  : "",
+				which);
 	} else if (json_is_object(secret) || json_is_object(config_map)) {
 		const json_t *ref = json_is_object(secret) ? secret : config_map;
 		describer_write(d, 3, "%s:\t<set to the key '%s' %s '%s'>\tOptional: %s\n", name,
@@ -260,8 +265,7 @@ static void describe_env(struct describer *d, const json_t *pod, const json_t *c
 	describer_write(d, 2, "Environment:%s\n", json_array_size(env) ? "" : "\t<none>");
 	size_t i;
 	const json_t *var;
-	json_array_foreach(env, i, var)
-	{
+	json_array_foreach (env, i, var) {
 		const char *name = field_string(var, "name", "");
 		const json_t *value_from = json_object_get(var, "valueFrom");
 		if (json_is_object(value_from)) {
@@ -304,8 +308,7 @@ static const json_t *status_of(const json_t *statuses, const char *name)
 {
 	size_t i;
 	const json_t *status;
-	json_array_foreach(statuses, i, status)
-	{
+	json_array_foreach (statuses, i, status) {
 		if (strcmp(field_string(status, "name", ""), name) == 0)
 			return status;
 	}
@@ -318,8 +321,7 @@ static void describe_containers(struct describer *d, const json_t *pod, const ch
 	describer_write(d, 0, "%s:%s\n", label, json_array_size(containers) ? "" : " <none>");
 	size_t i;
 	const json_t *c;
-	json_array_foreach(containers, i, c)
-	{
+	json_array_foreach (containers, i, c) {
 		const json_t *status = status_of(statuses, field_string(c, "name", ""));
 		describer_write(d, 1, "%s:\n", field_string(c, "name", ""));
 		if (status)
@@ -327,9 +329,11 @@ static void describe_containers(struct describer *d, const json_t *pod, const ch
 					field_string(status, "containerID", ""));
 		describer_write(d, 2, "Image:\t%s\n", field_string(c, "image", ""));
 		if (status)
-			describer_write(d, 2, "Image ID:\t%s\n", field_string(status, "imageID", ""));
+			describer_write(d, 2, "Image ID:\t%s\n",
+					field_string(status, "imageID", ""));
 		describe_ports(d, json_object_get(c, "ports"), "containerPort", "Port", "Ports");
-		describe_ports(d, json_object_get(c, "ports"), "hostPort", "Host Port", "Host Ports");
+		describe_ports(d, json_object_get(c, "ports"), "hostPort", "Host Port",
+			       "Host Ports");
 		const char *seccomp = field_string(c, "securityContext.seccompProfile.type", NULL);
 		if (seccomp)
 			describer_write(d, 2, "SeccompProfile:\t%s\n", seccomp);
@@ -352,7 +356,8 @@ static void describe_volume(struct describer *d, const json_t *volume)
 		describer_write(d, 2,
 				"Type:\tHostPath (bare host directory volume)\n    Path:\t%s\n    "
 				"HostPathType:\t%s\n",
-				field_string(source, "path", ""), field_string(source, "type", "<none>"));
+				field_string(source, "path", ""),
+				field_string(source, "type", "<none>"));
 	} else if ((source = json_object_get(volume, "emptyDir"))) {
 		const char *limit = field_string(source, "sizeLimit", "");
 		describer_write(d, 2,
@@ -361,40 +366,46 @@ static void describe_volume(struct describer *d, const json_t *volume)
 				field_string(source, "medium", ""),
 				*limit && strcmp(limit, "0") != 0 ? limit : "<unset>");
 	} else if ((source = json_object_get(volume, "secret"))) {
-		describer_write(d, 2,
-				"Type:\tSecret (a volume populated by a Secret)\n    SecretName:\t%s\n"
-				"    Optional:\t%s\n",
-				field_string(source, "secretName", ""),
-				json_is_true(json_object_get(source, "optional")) ? "true" : "false");
+		describer_write(
+		    d, 2,
+		    "Type:\tSecret (a volume populated by a Secret)\n    SecretName:\t%s\n"
+		    "    Optional:\t%s\n",
+		    field_string(source, "secretName", ""),
+		    json_is_true(json_object_get(source, "optional")) ? "true" : "false");
 	} else if ((source = json_object_get(volume, "configMap"))) {
-		describer_write(d, 2,
-				"Type:\tConfigMap (a volume populated by a ConfigMap)\n    Name:\t%s\n"
-				"    Optional:\t%s\n",
-				field_string(source, "name", ""),
-				json_is_true(json_object_get(source, "optional")) ? "true" : "false");
+		describer_write(
+		    d, 2,
+		    "Type:\tConfigMap (a volume populated by a ConfigMap)\n    Name:\t%s\n"
+		    "    Optional:\t%s\n",
+		    field_string(source, "name", ""),
+		    json_is_true(json_object_get(source, "optional")) ? "true" : "false");
 	} else if ((source = json_object_get(volume, "nfs"))) {
-		describer_write(d, 2,
-				"Type:\tNFS (an NFS mount that lasts the lifetime of a pod)\n    "
-				"Server:\t%s\n    Path:\t%s\n    ReadOnly:\t%s\n",
-				field_string(source, "server", ""), field_string(source, "path", ""),
-				json_is_true(json_object_get(source, "readOnly")) ? "true" : "false");
+		describer_write(
+		    d, 2,
+		    "Type:\tNFS (an NFS mount that lasts the lifetime of a pod)\n    "
+		    "Server:\t%s\n    Path:\t%s\n    ReadOnly:\t%s\n",
+		    field_string(source, "server", ""), field_string(source, "path", ""),
+		    json_is_true(json_object_get(source, "readOnly")) ? "true" : "false");
 	} else if ((source = json_object_get(volume, "persistentVolumeClaim"))) {
-		describer_write(d, 2,
-				"Type:\tPersistentVolumeClaim (a reference to a PersistentVolumeClaim "
-				"in the same namespace)\n    ClaimName:\t%s\n    ReadOnly:\t%s\n",
-				field_string(source, "claimName", ""),
-				json_is_true(json_object_get(source, "readOnly")) ? "true" : "false");
+		describer_write(
+		    d, 2,
+		    "Type:\tPersistentVolumeClaim (a reference to a PersistentVolumeClaim "
+		    "in the same namespace)\n    ClaimName:\t%s\n    ReadOnly:\t%s\n",
+		    field_string(source, "claimName", ""),
+		    json_is_true(json_object_get(source, "readOnly")) ? "true" : "false");
 	} else if ((source = json_object_get(volume, "downwardAPI"))) {
-		describer_write(d, 2, "Type:\tDownwardAPI (a volume populated by information about "
-				      "the pod)\n    Items:\n");
+		describer_write(d, 2,
+				"Type:\tDownwardAPI (a volume populated by information about "
+				"the pod)\n    Items:\n");
 		size_t i;
 		const json_t *item;
-		json_array_foreach(json_object_get(source, "items"), i, item)
-		{
+		json_array_foreach (json_object_get(source, "items"), i, item) {
 			const char *field = field_string(item, "fieldRef.fieldPath", NULL);
-			const char *resource = field_string(item, "resourceFieldRef.resource", NULL);
+			const char *resource =
+			    field_string(item, "resourceFieldRef.resource", NULL);
 			if (field)
-				describer_write(d, 3, "%s -> %s\n", field, field_string(item, "path", ""));
+				describer_write(d, 3, "%s -> %s\n", field,
+						field_string(item, "path", ""));
 			if (resource)
 				describer_write(d, 3, "%s -> %s\n", resource,
 						field_string(item, "path", ""));
@@ -413,8 +424,7 @@ static void describe_volumes(struct describer *d, const json_t *volumes)
 	describer_write(d, 0, "Volumes:\n");
 	size_t i;
 	const json_t *volume;
-	json_array_foreach(volumes, i, volume)
-	{
+	json_array_foreach (volumes, i, volume) {
 		describer_write(d, 1, "%s:\n", field_string(volume, "name", ""));
 		describe_volume(d, volume);
 	}
@@ -464,8 +474,7 @@ static const char *qos_class(const json_t *pod)
 	bool any = false, guaranteed = true;
 	size_t i;
 	const json_t *c;
-	json_array_foreach(json_path(pod, "spec.containers"), i, c)
-	{
+	json_array_foreach (json_path(pod, "spec.containers"), i, c) {
 		const json_t *limits = json_path(c, "resources.limits");
 		const json_t *requests = json_path(c, "resources.requests");
 		any |= json_object_size(limits) > 0 || json_object_size(requests) > 0;
@@ -480,8 +489,7 @@ static const char *controller_of(const json_t *object, struct buf *out)
 {
 	size_t i;
 	const json_t *owner;
-	json_array_foreach(json_path(object, "metadata.ownerReferences"), i, owner)
-	{
+	json_array_foreach (json_path(object, "metadata.ownerReferences"), i, owner) {
 		if (json_is_true(json_object_get(owner, "controller"))) {
 			buf_printf(out, "%s/%s", field_string(owner, "kind", ""),
 				   field_string(owner, "name", ""));
@@ -499,12 +507,10 @@ static void describe_conditions(struct describer *d, const json_t *pod)
 	const json_t *item, *condition;
 	if (json_array_size(gates) > 0) {
 		describer_write(d, 0, "Readiness Gates:\n  Type\tStatus\n");
-		json_array_foreach(gates, i, item)
-		{
+		json_array_foreach (gates, i, item) {
 			const char *type = field_string(item, "conditionType", "");
 			const char *status = "<none>";
-			json_array_foreach(conditions, j, condition)
-			{
+			json_array_foreach (conditions, j, condition) {
 				if (strcmp(field_string(condition, "type", ""), type) == 0) {
 					status = field_string(condition, "status", "");
 					break;
@@ -516,7 +522,7 @@ static void describe_conditions(struct describer *d, const json_t *pod)
 	if (json_array_size(conditions) == 0)
 		return;
 	describer_write(d, 0, "Conditions:\n  Type\tStatus\n");
-	json_array_foreach(conditions, i, condition)
+	json_array_foreach (conditions, i, condition)
 		describer_write(d, 1, "%s \t%s \n", field_string(condition, "type", ""),
 				field_string(condition, "status", ""));
 }
@@ -539,7 +545,8 @@ static void describe_pod_header(struct describer *d, const json_t *pod)
 				field_string(spec, "serviceAccountName", ""));
 	const char *node = field_string(spec, "nodeName", "");
 	if (*node)
-		describer_write(d, 0, "Node:\t%s/%s\n", node, field_string(pod, "status.hostIP", ""));
+		describer_write(d, 0, "Node:\t%s/%s\n", node,
+				field_string(pod, "status.hostIP", ""));
 	else
 		describer_write(d, 0, "Node:\t<none>\n");
 	const char *start = field_string(pod, "status.startTime", NULL);
@@ -577,7 +584,7 @@ static void describe_pod_status(struct describer *d, const json_t *pod)
 		describer_write(d, 0, "IPs:\n");
 		size_t i;
 		const json_t *ip;
-		json_array_foreach(ips, i, ip)
+		json_array_foreach (ips, i, ip)
 			describer_write(d, 1, "IP:\t%s\n", field_string(ip, "ip", ""));
 	}
 	_cleanup_buf_ struct buf controller = {0};

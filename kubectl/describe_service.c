@@ -43,25 +43,22 @@ static void add_ready_endpoint(struct endpoint_list *list, const json_t *endpoin
 }
 
 /* The ready endpoints of the slices serving this port ("10.0.0.5:80,10.0.0.6:80"). */
-static void slice_endpoints(const json_t *slices, const char *port_name,
-			    struct endpoint_list *list)
+static void slice_endpoints(const json_t *slices, const char *port_name, struct endpoint_list *list)
 {
 	size_t i, j, k;
 	const json_t *slice, *port, *endpoint;
-	json_array_foreach(json_object_get(slices, "items"), i, slice)
-	{
+	json_array_foreach (json_object_get(slices, "items"), i, slice) {
 		const json_t *ports = json_object_get(slice, "ports");
 		const json_t *endpoints = json_object_get(slice, "endpoints");
 		if (json_array_size(ports) == 0) {
 			/* headless services may have no ports */
-			json_array_foreach(endpoints, k, endpoint)
+			json_array_foreach (endpoints, k, endpoint)
 				add_ready_endpoint(list, endpoint, NULL);
 		}
-		json_array_foreach(ports, j, port)
-		{
+		json_array_foreach (ports, j, port) {
 			if (!port_selected(port, port_name))
 				continue;
-			json_array_foreach(endpoints, k, endpoint)
+			json_array_foreach (endpoints, k, endpoint)
 				add_ready_endpoint(list, endpoint, json_object_get(port, "port"));
 		}
 	}
@@ -73,16 +70,13 @@ static void legacy_endpoints(const json_t *endpoints, const char *port_name,
 {
 	size_t i, j, k;
 	const json_t *subset, *port, *address;
-	json_array_foreach(json_object_get(endpoints, "subsets"), i, subset)
-	{
+	json_array_foreach (json_object_get(endpoints, "subsets"), i, subset) {
 		const json_t *ports = json_object_get(subset, "ports");
-		json_array_foreach(json_object_get(subset, "addresses"), k, address)
-		{
+		json_array_foreach (json_object_get(subset, "addresses"), k, address) {
 			const char *ip = field_string(address, "ip", "");
 			if (json_array_size(ports) == 0)
 				add_endpoint(list, ip, NULL);
-			json_array_foreach(ports, j, port)
-			{
+			json_array_foreach (ports, j, port) {
 				if (port_selected(port, port_name))
 					add_endpoint(list, ip, json_object_get(port, "port"));
 			}
@@ -115,7 +109,7 @@ static void join_strings(const json_t *array, struct buf *out)
 {
 	size_t i;
 	const json_t *item;
-	json_array_foreach(array, i, item)
+	json_array_foreach (array, i, item)
 		buf_printf(out, "%s%s", i ? "," : "", json_string_value(item) ?: "");
 	if (!out->len)
 		buf_puts(out, "<none>");
@@ -126,13 +120,12 @@ static void describe_ports(struct describer *d, const json_t *service, const jso
 {
 	size_t i;
 	const json_t *port;
-	json_array_foreach(json_path(service, "spec.ports"), i, port)
-	{
+	json_array_foreach (json_path(service, "spec.ports"), i, port) {
 		const char *port_name = field_string(port, "name", "");
 		const char *shown_name = *port_name ? port_name : "<unset>";
 		const char *protocol = field_string(port, "protocol", "");
-		describer_write(d, 0, "Port:\t%s\t%lld/%s\n", shown_name, field_integer(port, "port"),
-				protocol);
+		describer_write(d, 0, "Port:\t%s\t%lld/%s\n", shown_name,
+				field_integer(port, "port"), protocol);
 		_cleanup_buf_ struct buf target = {0};
 		append_value(&target, json_object_get(port, "targetPort"));
 		describer_write(d, 0, "TargetPort:\t%s/%s\n", target.len ? target.data : "0",
@@ -154,8 +147,8 @@ static void optional_line(struct describer *d, const json_t *spec, const char *k
 		describer_write(d, 0, "%s:\t%s\n", title, value);
 }
 
-void describe_service(const json_t *service, const json_t *endpoint_slices,
-		      const json_t *endpoints, const json_t *events, time_t now, struct buf *out)
+void describe_service(const json_t *service, const json_t *endpoint_slices, const json_t *endpoints,
+		      const json_t *events, time_t now, struct buf *out)
 {
 	const json_t *spec = json_object_get(service, "spec");
 	struct describer d;
@@ -182,7 +175,8 @@ void describe_service(const json_t *service, const json_t *endpoint_slices,
 	optional_line(&d, spec, "loadBalancerIP", "Desired LoadBalancer IP");
 	optional_line(&d, spec, "externalName", "External Name");
 	describe_ports(&d, service, endpoint_slices, endpoints);
-	describer_write(&d, 0, "Session Affinity:\t%s\n", field_string(spec, "sessionAffinity", ""));
+	describer_write(&d, 0, "Session Affinity:\t%s\n",
+			field_string(spec, "sessionAffinity", ""));
 	optional_line(&d, spec, "externalTrafficPolicy", "External Traffic Policy");
 	optional_line(&d, spec, "internalTrafficPolicy", "Internal Traffic Policy");
 	if (field_integer(spec, "healthCheckNodePort") != 0)

@@ -53,7 +53,7 @@ const char **sorted_keys(const json_t *object, size_t *count)
 		abort();
 	const char *key;
 	const json_t *value;
-	json_object_foreach((json_t *)object, key, value)
+	json_object_foreach ((json_t *)object, key, value)
 		keys[n++] = key;
 	qsort(keys, n, sizeof(*keys), compare_strings);
 	*count = n;
@@ -108,7 +108,8 @@ void describe_labels(struct describer *d, const char *title, const json_t *label
 	for (size_t i = 0; i < count; i++) {
 		_cleanup_buf_ struct buf value = {0};
 		append_value(&value, json_object_get(labels, keys[i]));
-		describer_write(d, 0, "%s%s=%s\n", i ? "\t" : "", keys[i], value.data ? value.data : "");
+		describer_write(d, 0, "%s%s=%s\n", i ? "\t" : "", keys[i],
+				value.data ? value.data : "");
 	}
 }
 
@@ -135,7 +136,8 @@ void describe_annotations(struct describer *d, const json_t *annotations)
 		for (const char *line = text;;) {
 			size_t len = strcspn(line, "\n");
 			size_t cut = len > ANNOTATION_MAX_LEN - 2 ? ANNOTATION_MAX_LEN - 2 : len;
-			describer_write(d, 0, "\t  %.*s%s\n", (int)cut, line, cut < len ? "..." : "");
+			describer_write(d, 0, "\t  %.*s%s\n", (int)cut, line,
+					cut < len ? "..." : "");
 			if (!line[len])
 				break;
 			line += len + 1;
@@ -169,7 +171,8 @@ void describe_selector(const json_t *map, struct buf *out)
 static long long event_sort_time(const json_t *event)
 {
 	time_t when;
-	if (time_parse_rfc3339(json_string_value(json_object_get(event, "lastTimestamp")), &when) < 0)
+	if (time_parse_rfc3339(json_string_value(json_object_get(event, "lastTimestamp")), &when) <
+	    0)
 		return LLONG_MIN;
 	return (long long)when;
 }
@@ -179,14 +182,15 @@ static void event_age(const struct describer *d, const json_t *event, struct buf
 {
 	_cleanup_buf_ struct buf first = {0};
 	const char *event_time = json_string_value(json_object_get(event, "eventTime"));
-	time_format_age(event_time && *event_time ? event_time
-						  : json_string_value(json_object_get(event, "firstTimestamp")),
+	time_format_age(event_time && *event_time
+			    ? event_time
+			    : json_string_value(json_object_get(event, "firstTimestamp")),
 			d->now, &first);
 	const json_t *series = json_object_get(event, "series");
 	long long count = field_integer(event, "count");
 	if (json_is_object(series)) {
-		time_format_age(json_string_value(json_object_get(series, "lastObservedTime")), d->now,
-				out);
+		time_format_age(json_string_value(json_object_get(series, "lastObservedTime")),
+				d->now, out);
 		buf_printf(out, " (x%lld over %s)", field_integer(series, "count"), first.data);
 	} else if (count > 1) {
 		time_format_age(json_string_value(json_object_get(event, "lastTimestamp")), d->now,
@@ -242,6 +246,7 @@ void describe_events(struct describer *d, const json_t *event_list)
 		int message_len;
 		trim_space(field_string(e, "message", ""), &message, &message_len);
 		describer_write(d, 1, "%s\t%s\t%s\t%s\t%.*s\n", field_string(e, "type", ""),
-				field_string(e, "reason", ""), age.data, source, message_len, message);
+				field_string(e, "reason", ""), age.data, source, message_len,
+				message);
 	}
 }

@@ -23,8 +23,8 @@ static void remember_resource_list(struct kubectl *k, const char *group_version,
 				   const json_t *resources)
 {
 	const char *slash = strchr(group_version, '/');
-	_cleanup_free_ char *group = slash ? strndup(group_version, (size_t)(slash - group_version))
-					   : strdup("");
+	_cleanup_free_ char *group =
+	    slash ? strndup(group_version, (size_t)(slash - group_version)) : strdup("");
 	json_t *entry = json_pack("{s:s, s:s, s:O}", "group", group ? group : "", "version",
 				  slash ? slash + 1 : group_version, "resources", resources);
 	json_object_set_new(cache_of(k), group_version, entry ? entry : json_null());
@@ -137,8 +137,7 @@ int discovery_by_kind(struct kubectl *k, const char *api_version, const char *ki
 		return ret;
 	size_t i;
 	const json_t *item;
-	json_array_foreach(json_object_get(entry, "resources"), i, item)
-	{
+	json_array_foreach (json_object_get(entry, "resources"), i, item) {
 		const char *item_kind = json_string_value(json_object_get(item, "kind"));
 		if (item_kind && strcmp(item_kind, kind) == 0 && fill(entry, item, out))
 			return 0;
@@ -157,8 +156,7 @@ static bool names_match(const json_t *item, const char *name)
 	}
 	size_t j;
 	const json_t *short_name;
-	json_array_foreach(json_object_get(item, "shortNames"), j, short_name)
-	{
+	json_array_foreach (json_object_get(item, "shortNames"), j, short_name) {
 		const char *value = json_string_value(short_name);
 		if (value && strcasecmp(value, name) == 0)
 			return true;
@@ -173,8 +171,7 @@ static bool visit_entry(const json_t *entry, resource_visitor visit, void *ctx)
 {
 	size_t i;
 	const json_t *item;
-	json_array_foreach(json_object_get(entry, "resources"), i, item)
-	{
+	json_array_foreach (json_object_get(entry, "resources"), i, item) {
 		if (visit(ctx, entry, item))
 			return true;
 	}
@@ -203,11 +200,11 @@ static int walk(struct kubectl *k, const char *only_group, resource_visitor visi
 		return ret;
 	size_t i;
 	const json_t *group;
-	json_array_foreach(json_object_get(groups, "groups"), i, group)
-	{
+	json_array_foreach (json_object_get(groups, "groups"), i, group) {
 		const char *group_name = json_string_value(json_object_get(group, "name"));
 		const char *preferred = json_path_string(group, "preferredVersion.groupVersion");
-		if (!group_name || !preferred || (only_group && strcmp(group_name, only_group) != 0))
+		if (!group_name || !preferred ||
+		    (only_group && strcmp(group_name, only_group) != 0))
 			continue;
 		if ((ret = group_version_entry(k, preferred, &entry, err)) < 0)
 			return ret;
@@ -240,8 +237,7 @@ static bool match_category(void *ctx, const json_t *entry, const json_t *item)
 	struct resource r;
 	size_t i;
 	const json_t *category;
-	json_array_foreach(json_object_get(item, "categories"), i, category)
-	{
+	json_array_foreach (json_object_get(item, "categories"), i, category) {
 		const char *value = json_string_value(category);
 		if (!value || strcmp(value, search->category) != 0 || !fill(entry, item, &r))
 			continue;

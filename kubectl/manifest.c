@@ -20,8 +20,9 @@ static int read_stream(FILE *in, const char *source, struct buf *text, struct ck
 	size_t n;
 	while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0) {
 		if (text->len + n > MANIFEST_MAX_BYTES)
-			return ck_error_set(err, EFBIG, "error reading \"%s\": larger than %u bytes",
-					    source, MANIFEST_MAX_BYTES);
+			return ck_error_set(err, EFBIG,
+					    "error reading \"%s\": larger than %u bytes", source,
+					    MANIFEST_MAX_BYTES);
 		buf_append(text, chunk, n);
 	}
 	if (ferror(in))
@@ -54,8 +55,7 @@ static int parse_source(const char *source, const struct buf *text, struct manif
 		return ck_error_prefix(err, "error parsing \"%s\"", source);
 	size_t i;
 	json_t *doc;
-	json_array_foreach(docs, i, doc)
-	{
+	json_array_foreach (docs, i, doc) {
 		int document = (int)i + 1;
 		if (!is_list(doc)) {
 			add_object(m, source, document, doc);
@@ -63,7 +63,7 @@ static int parse_source(const char *source, const struct buf *text, struct manif
 		}
 		size_t j;
 		json_t *item;
-		json_array_foreach(json_object_get(doc, "items"), j, item)
+		json_array_foreach (json_object_get(doc, "items"), j, item)
 			add_object(m, source, document, item);
 	}
 	return 0;
@@ -147,7 +147,8 @@ int manifest_read(const char *const *sources, size_t count, FILE *stdin_stream,
 			if (ret == 0)
 				ret = parse_source("STDIN", &text, manifest, err);
 		} else if (stat(sources[i], &st) < 0) {
-			ret = ck_error_set(err, errno, "the path \"%s\" does not exist", sources[i]);
+			ret =
+			    ck_error_set(err, errno, "the path \"%s\" does not exist", sources[i]);
 		} else if (S_ISDIR(st.st_mode)) {
 			ret = read_directory(sources[i], manifest, err);
 		} else {
@@ -177,7 +178,8 @@ static const char *required_string(const struct manifest_object *o, const json_t
 	if (json_is_string(value) && *json_string_value(value))
 		return json_string_value(value);
 	buf_printf(problems, "error validating \"%s\": document %d: %s %s\n", o->source,
-		   o->document, field, value && !json_is_null(value) ? "must be a string" : "not set");
+		   o->document, field,
+		   value && !json_is_null(value) ? "must be a string" : "not set");
 	return NULL;
 }
 
@@ -219,11 +221,13 @@ static int check_object(struct kubectl *k, struct manifest_object *o, bool allow
 			   o->source, o->document);
 		return 0;
 	}
-	const char *api_version = required_string(o, o->object, "apiVersion", "apiVersion", problems);
+	const char *api_version =
+	    required_string(o, o->object, "apiVersion", "apiVersion", problems);
 	const char *kind = required_string(o, o->object, "kind", "kind", problems);
 	json_t *metadata = json_object_get(o->object, "metadata");
 	if (metadata && !json_is_object(metadata)) {
-		buf_printf(problems, "error validating \"%s\": document %d: metadata must be a map\n",
+		buf_printf(problems,
+			   "error validating \"%s\": document %d: metadata must be a map\n",
 			   o->source, o->document);
 		return 0;
 	}
@@ -263,7 +267,8 @@ int manifest_check(struct kubectl *k, struct manifest *manifest, bool allow_gene
 	int count = 0;
 	for (size_t i = 0; i < manifest->count; i++) {
 		size_t before = problems->len;
-		int ret = check_object(k, &manifest->objects[i], allow_generate_name, problems, err);
+		int ret =
+		    check_object(k, &manifest->objects[i], allow_generate_name, problems, err);
 		if (ret < 0)
 			return ret;
 		count += problems->len != before;

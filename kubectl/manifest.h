@@ -13,8 +13,8 @@
 #include "kubectl/kubectl.h"
 
 struct manifest_object {
-	char *source;  /* the file as named on the command line, "STDIN" for "-" */
-	int document;  /* 1-based, within the source */
+	char *source; /* the file as named on the command line, "STDIN" for "-" */
+	int document; /* 1-based, within the source */
 	json_t *object;
 	struct resource resource;
 	const char *name;      /* metadata.name (NULL when only generateName is set) */
@@ -33,8 +33,8 @@ int manifest_read(const char *const *sources, size_t count, FILE *stdin_stream,
 /* Checks every object: apiVersion, kind and metadata.name set and of the right type, the kind
  * known to the server, the namespace consistent with -n. Fills in each object's resource and
  * namespace (also into metadata.namespace, as kubectl sends it). Each problem is appended to
- * `problems` as one line without "error: "; returns how many objects have problems, or a negative errno
- * when the server could not be asked (err says why). `allow_generate_name` accepts objects
+ * `problems` as one line without "error: "; returns how many objects have problems, or a negative
+ * errno when the server could not be asked (err says why). `allow_generate_name` accepts objects
  * named by metadata.generateName (create). */
 int manifest_check(struct kubectl *k, struct manifest *manifest, bool allow_generate_name,
 		   struct buf *problems, struct ck_error *err);

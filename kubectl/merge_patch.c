@@ -21,8 +21,7 @@ static bool contained(const json_t *wanted, const json_t *live)
 	if (json_is_object(wanted) && json_is_object(live)) {
 		const char *key;
 		const json_t *value;
-		json_object_foreach((json_t *)wanted, key, value)
-		{
+		json_object_foreach ((json_t *)wanted, key, value) {
 			if (!contained(value, json_object_get(live, key)))
 				return false;
 		}
@@ -47,8 +46,7 @@ static bool settled(const json_t *original, const json_t *modified, const json_t
 	       (!original || same_value(original, modified));
 }
 
-json_t *three_way_merge_patch(const json_t *original, const json_t *modified,
-			      const json_t *current)
+json_t *three_way_merge_patch(const json_t *original, const json_t *modified, const json_t *current)
 {
 	json_t *patch = json_object();
 	if (!patch)
@@ -56,19 +54,18 @@ json_t *three_way_merge_patch(const json_t *original, const json_t *modified,
 	const char *key;
 	const json_t *value;
 	if (json_is_object(original)) {
-		json_object_foreach((json_t *)original, key, value)
-		{
+		json_object_foreach ((json_t *)original, key, value) {
 			if (!json_object_get(modified, key) && json_object_get(current, key))
 				json_object_set_new(patch, key, json_null());
 		}
 	}
-	json_object_foreach((json_t *)modified, key, value)
-	{
+	json_object_foreach ((json_t *)modified, key, value) {
 		const json_t *live = json_object_get(current, key);
-		const json_t *before = json_is_object(original) ? json_object_get(original, key) : NULL;
+		const json_t *before =
+		    json_is_object(original) ? json_object_get(original, key) : NULL;
 		if (json_is_object(value) && json_is_object(live)) {
-			json_t *nested = three_way_merge_patch(json_is_object(before) ? before : NULL,
-							       value, live);
+			json_t *nested = three_way_merge_patch(
+			    json_is_object(before) ? before : NULL, value, live);
 			if (json_object_size(nested) > 0)
 				json_object_set_new(patch, key, nested);
 			else

@@ -61,9 +61,9 @@ static void json_string_go(const char *text, size_t len, struct buf *out)
 			continue;
 		}
 		/* Go escapes <, > and & for HTML, and the JavaScript line separators. */
-		bool line_separator = c == 0xe2 && i + 2 < len && (unsigned char)text[i + 1] == 0x80 &&
-				      ((unsigned char)text[i + 2] == 0xa8 ||
-				       (unsigned char)text[i + 2] == 0xa9);
+		bool line_separator =
+		    c == 0xe2 && i + 2 < len && (unsigned char)text[i + 1] == 0x80 &&
+		    ((unsigned char)text[i + 2] == 0xa8 || (unsigned char)text[i + 2] == 0xa9);
 		if (line_separator) {
 			buf_printf(out, "\\u202%c", (unsigned char)text[i + 2] == 0xa8 ? '8' : '9');
 			i += 2;
@@ -131,7 +131,7 @@ static void json_value_go(const json_t *value, int depth, struct buf *out)
 		size_t n = 0;
 		const char *key;
 		const json_t *member;
-		json_object_foreach((json_t *)value, key, member)
+		json_object_foreach ((json_t *)value, key, member)
 			keys[n++] = key;
 		qsort(keys, n, sizeof(*keys), compare_strings);
 		buf_putc(out, '{');
@@ -214,7 +214,7 @@ int output_object(struct kubectl *k, const json_t *object, enum output_format fo
 	} else if (json_is_array(json_object_get(object, "items"))) {
 		size_t i;
 		const json_t *item;
-		json_array_foreach(json_object_get(object, "items"), i, item)
+		json_array_foreach (json_object_get(object, "items"), i, item)
 			output_name(item, &text);
 	} else {
 		output_name(object, &text);

@@ -104,8 +104,7 @@ void status_list_print(struct status_list *list, FILE *out)
 	size_t count = json_array_size(list->entries);
 	size_t i;
 	const json_t *entry;
-	json_array_foreach(list->entries, i, entry)
-	{
+	json_array_foreach (list->entries, i, entry) {
 		struct buf text = {0};
 		format(json_object_get(entry, "status"),
 		       json_string_value(json_object_get(entry, "verb")),
@@ -129,16 +128,19 @@ static const struct generic_answer generic_answers[] = {
     {403, "Forbidden", NULL},
     {404, "NotFound", "the server could not find the requested resource"},
     {405, "MethodNotAllowed", "the server does not allow this method on the requested resource"},
-    {406, "NotAcceptable", "the server was unable to respond with a content type that the client "
-			   "supports"},
+    {406, "NotAcceptable",
+     "the server was unable to respond with a content type that the client "
+     "supports"},
     {409, "Conflict", "the server reported a conflict"},
     {415, "UnsupportedMediaType", NULL},
     {422, "Invalid", "the server rejected our request due to an error in our request"},
-    {429, "TooManyRequests", "the server has received too many requests and has asked us to try "
-			     "again later"},
+    {429, "TooManyRequests",
+     "the server has received too many requests and has asked us to try "
+     "again later"},
     {503, "ServiceUnavailable", "the server is currently unable to handle the request"},
-    {504, "Timeout", "the server was unable to return a response in the time allotted, but may "
-		     "still be processing the request"},
+    {504, "Timeout",
+     "the server was unable to return a response in the time allotted, but may "
+     "still be processing the request"},
 };
 
 json_t *status_from_response(long code, const char *body, size_t len)
@@ -163,23 +165,25 @@ json_t *status_from_response(long code, const char *body, size_t len)
 
 	const char *reason = "Unknown";
 	struct buf message = {0};
-	buf_printf(&message, "the server responded with the status code %ld but did not return more "
-			     "information",
+	buf_printf(&message,
+		   "the server responded with the status code %ld but did not return more "
+		   "information",
 		   code);
 	for (size_t i = 0; i < sizeof(generic_answers) / sizeof(generic_answers[0]); i++) {
 		if (generic_answers[i].code != code)
 			continue;
 		reason = generic_answers[i].reason;
 		buf_reset(&message);
-		buf_puts(&message, generic_answers[i].message ? generic_answers[i].message
-							       : server_text);
+		buf_puts(&message,
+			 generic_answers[i].message ? generic_answers[i].message : server_text);
 	}
 	if (code >= 500 && code != 503 && code != 504) {
 		reason = "InternalError";
 		buf_reset(&message);
-		buf_printf(&message,
-			   "an error on the server (\"%s\") has prevented the request from succeeding",
-			   server_text);
+		buf_printf(
+		    &message,
+		    "an error on the server (\"%s\") has prevented the request from succeeding",
+		    server_text);
 	}
 	json_t *status = json_pack("{s:s, s:s, s:s, s:s, s:I}", "kind", "Status", "status",
 				   "Failure", "reason", reason, "message",

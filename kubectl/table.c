@@ -9,9 +9,8 @@
 void table_printer_init(struct table_printer *p, bool wide, bool with_namespace,
 			const char *name_prefix)
 {
-	*p = (struct table_printer){.wide = wide,
-				    .with_namespace = with_namespace,
-				    .name_prefix = name_prefix};
+	*p = (struct table_printer){
+	    .wide = wide, .with_namespace = with_namespace, .name_prefix = name_prefix};
 	tabwriter_init_table(&p->tabs);
 }
 
@@ -48,8 +47,7 @@ static void print_header(struct table_printer *p, const json_t *columns)
 	}
 	size_t i;
 	const json_t *column;
-	json_array_foreach(columns, i, column)
-	{
+	json_array_foreach (columns, i, column) {
 		if (!column_shown(p, column))
 			continue;
 		if (!first)
@@ -83,7 +81,8 @@ static void print_row(struct table_printer *p, const json_t *columns, const json
 	_cleanup_buf_ struct buf line = {0};
 	bool first = true;
 	if (p->with_namespace) {
-		const char *ns = json_path_string(json_object_get(row, "object"), "metadata.namespace");
+		const char *ns =
+		    json_path_string(json_object_get(row, "object"), "metadata.namespace");
 		append_escaped(&line, ns ? ns : "", ns ? strlen(ns) : 0);
 		first = false;
 	}
@@ -128,7 +127,7 @@ void table_printer_print(struct table_printer *p, const json_t *table, struct bu
 	p->printed_header = true;
 	size_t i;
 	const json_t *row;
-	json_array_foreach(rows, i, row)
+	json_array_foreach (rows, i, row)
 		print_row(p, p->columns, row);
 	tabwriter_flush(&p->tabs, out);
 }

@@ -77,8 +77,9 @@ static void split(struct layout *l, const char *text, size_t size)
 		if (!at_end && *p != '\t' && *p != '\n')
 			continue;
 		current.cells = grow(current.cells, current.count, sizeof(struct cell));
-		current.cells[current.count++] = (struct cell){
-		    cell_start, (size_t)(p - cell_start), utf8_width(cell_start, (size_t)(p - cell_start))};
+		current.cells[current.count++] =
+		    (struct cell){cell_start, (size_t)(p - cell_start),
+				  utf8_width(cell_start, (size_t)(p - cell_start))};
 		cell_start = p + 1;
 		if (at_end || *p == '\n') {
 			l->lines = grow(l->lines, l->line_count, sizeof(struct line));
@@ -134,13 +135,13 @@ static int remembered_width(struct layout *l, int width)
 static void format(struct layout *l, size_t line0, size_t line1)
 {
 	size_t column = l->depth;
-	for (size_t this = line0; this < line1; this++) {
+	for (size_t this = line0; this < line1; this ++) {
 		if (!has_column(&l->lines[this], column))
 			continue;
 		write_lines(l, line0, this);
 		line0 = this;
 		int width = l->tw->min_width;
-		for (; this < line1 && has_column(&l->lines[this], column); this++) {
+		for (; this < line1 && has_column(&l->lines[this], column); this ++) {
 			int cell_width = l->lines[this].cells[column].width + l->tw->padding;
 			if (cell_width > width)
 				width = cell_width;

@@ -44,13 +44,14 @@ int targets_resolve(struct kubectl *k, const char *verb, const struct arg_string
 			const char *arg = args->items[i];
 			const char *slash = strchr(arg, '/');
 			if (!slash)
-				return ck_error_set(err, EINVAL,
-						    "there is no need to specify a resource type as a "
-						    "separate argument when passing arguments in "
-						    "resource/name form (e.g. 'kubectl %s "
-						    "resource/<resource_name>' instead of 'kubectl %s "
-						    "resource resource/<resource_name>'",
-						    verb, verb);
+				return ck_error_set(
+				    err, EINVAL,
+				    "there is no need to specify a resource type as a "
+				    "separate argument when passing arguments in "
+				    "resource/name form (e.g. 'kubectl %s "
+				    "resource/<resource_name>' instead of 'kubectl %s "
+				    "resource resource/<resource_name>'",
+				    verb, verb);
 			_cleanup_free_ char *type = strndup(arg, (size_t)(slash - arg));
 			if ((ret = discovery_by_name(k, type, &r, err)) < 0)
 				return ret;
@@ -80,4 +81,3 @@ int targets_resolve(struct kubectl *k, const char *verb, const struct arg_string
 	}
 	return 0;
 }
-

@@ -18,8 +18,8 @@ void write_plan_add(struct write_plan *plan, struct manifest_object *object,
 	if (!grown)
 		abort();
 	plan->writes = grown;
-	plan->writes[plan->count++] =
-	    (struct planned_write){.object = object, .action = action, .body = body, .result = result};
+	plan->writes[plan->count++] = (struct planned_write){
+	    .object = object, .action = action, .body = body, .result = result};
 }
 
 void write_plan_free(struct write_plan *plan)
@@ -59,7 +59,8 @@ static int send_write(struct kubectl *k, const struct write_plan *plan,
 	struct ck_error err = {0};
 	int ret = api_call(k, &request, reply, &err);
 	if (ret == -KUBECTL_SERVER_ERROR)
-		status_list_add(failures, *reply, patch ? "patching" : "creating", w->object->source);
+		status_list_add(failures, *reply, patch ? "patching" : "creating",
+				w->object->source);
 	else if (ret < 0)
 		kubectl_report(k, &err);
 	return ret < 0 ? -1 : 0;
@@ -101,12 +102,13 @@ static bool dry_run_all(struct kubectl *k, const struct write_plan *plan)
 
 static void warn_missing_last_applied(struct kubectl *k, const struct planned_write *w)
 {
-	fprintf(k->err,
-		"Warning: resource %s/%s is missing the " LAST_APPLIED_ANNOTATION
-		" annotation which is required by kubectl apply. kubectl apply should only be used on "
-		"resources created declaratively by either kubectl create --save-config or kubectl "
-		"apply. The missing annotation will be patched automatically.\n",
-		w->object->resource.plural, w->object->name);
+	fprintf(
+	    k->err,
+	    "Warning: resource %s/%s is missing the " LAST_APPLIED_ANNOTATION
+	    " annotation which is required by kubectl apply. kubectl apply should only be used on "
+	    "resources created declaratively by either kubectl create --save-config or kubectl "
+	    "apply. The missing annotation will be patched automatically.\n",
+	    w->object->resource.plural, w->object->name);
 }
 
 int write_plan_execute(struct kubectl *k, struct write_plan *plan)

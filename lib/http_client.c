@@ -119,7 +119,8 @@ int http_client_new(const struct http_client_options *options, struct http_clien
 		client->client_cert_pem =
 		    dup_bytes(options->client_cert_pem, options->client_cert_pem_len);
 		client->client_cert_pem_len = options->client_cert_pem_len;
-		client->client_key_pem = dup_bytes(options->client_key_pem, options->client_key_pem_len);
+		client->client_key_pem =
+		    dup_bytes(options->client_key_pem, options->client_key_pem_len);
 		client->client_key_pem_len = options->client_key_pem_len;
 	}
 	if ((options->ca_pem && !client->ca_pem) ||
@@ -150,8 +151,7 @@ static void add_warning(struct http_response *response, const char *text, size_t
 {
 	if (response->warning_count >= HTTP_MAX_WARNINGS)
 		return;
-	char **grown =
-	    realloc(response->warnings, (response->warning_count + 1) * sizeof(*grown));
+	char **grown = realloc(response->warnings, (response->warning_count + 1) * sizeof(*grown));
 	char *copy = dup_bytes(text, len);
 	if (!grown || !copy) {
 		free(copy);
@@ -325,10 +325,12 @@ static int add_header(struct curl_slist **headers, const char *name, const char 
 static int build_headers(const struct http_client *client, const struct http_request *request,
 			 struct curl_slist **headers)
 {
-	int ret = add_header(headers, "Accept", request->accept ? request->accept : "application/json");
+	int ret =
+	    add_header(headers, "Accept", request->accept ? request->accept : "application/json");
 	if (ret == 0 && request->body)
-		ret = add_header(headers, "Content-Type",
-				 request->content_type ? request->content_type : "application/json");
+		ret =
+		    add_header(headers, "Content-Type",
+			       request->content_type ? request->content_type : "application/json");
 	/* curl would otherwise wait for "100 Continue" before sending larger bodies */
 	if (ret == 0)
 		ret = add_header(headers, "Expect", "");

@@ -47,7 +47,7 @@ struct http_request {
 
 struct http_response {
 	long status;
-	struct buf body;    /* the collected body (error bodies are collected also when streaming) */
+	struct buf body; /* the collected body (error bodies are collected also when streaming) */
 	char *content_type; /* NULL when the server sent none */
 	char **warnings;    /* the texts of the Warning headers, in order */
 	size_t warning_count;

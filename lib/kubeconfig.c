@@ -104,8 +104,7 @@ static const json_t *find_named(const json_t *root, const char *list_key, const 
 {
 	size_t i;
 	const json_t *entry;
-	json_array_foreach(json_object_get(root, list_key), i, entry)
-	{
+	json_array_foreach (json_object_get(root, list_key), i, entry) {
 		const char *entry_name = json_string_value(json_object_get(entry, "name"));
 		if (entry_name && strcmp(entry_name, name) == 0) {
 			const json_t *value = json_object_get(entry, inner);

@@ -118,10 +118,10 @@ static bool looks_like_timestamp(const char *s)
 static bool plain_text_changes_type(const char *s)
 {
 	static const char *const special[] = {
-	    "",      "~",     "null",  "Null",  "NULL",  "y",     "Y",      "yes",    "Yes",
-	    "YES",   "n",     "N",     "no",    "No",    "NO",    "true",   "True",   "TRUE",
-	    "false", "False", "FALSE", "on",    "On",    "ON",    "off",    "Off",    "OFF",
-	    ".inf",  ".Inf",  ".INF",  "+.inf", "+.Inf", "+.INF", "-.inf",  "-.Inf",  "-.INF",
+	    "",      "~",     "null",  "Null",  "NULL",  "y",     "Y",     "yes",   "Yes",
+	    "YES",   "n",     "N",     "no",    "No",    "NO",    "true",  "True",  "TRUE",
+	    "false", "False", "FALSE", "on",    "On",    "ON",    "off",   "Off",   "OFF",
+	    ".inf",  ".Inf",  ".INF",  "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF",
 	    ".nan",  ".NaN",  ".NAN",  "<<",    "=",     NULL,
 	};
 	return is_one_of(s, special) || looks_like_int(s) || looks_like_float(s) ||
@@ -279,7 +279,7 @@ static int emit_mapping(struct emitter *e, const json_t *object, int depth)
 	size_t n = 0;
 	const char *key;
 	const json_t *member;
-	json_object_foreach((json_t *)object, key, member)
+	json_object_foreach ((json_t *)object, key, member)
 		keys[n++] = key;
 	qsort(keys, n, sizeof(*keys), compare_keys);
 
@@ -324,7 +324,8 @@ static int emit_value(struct emitter *e, const json_t *value, int depth)
 	case JSON_STRING:
 		return emit_string(e, json_string_value(value), json_string_length(value));
 	case JSON_INTEGER:
-		snprintf(number, sizeof(number), "%" JSON_INTEGER_FORMAT, json_integer_value(value));
+		snprintf(number, sizeof(number), "%" JSON_INTEGER_FORMAT,
+			 json_integer_value(value));
 		return emit_scalar(e, number, strlen(number), YAML_PLAIN_SCALAR_STYLE);
 	case JSON_REAL:
 		format_real(json_real_value(value), number, sizeof(number));

@@ -12,32 +12,33 @@
 #include "lib/cleanup.h"
 #include "lib/kubeconfig.h"
 
-static const char two_contexts[] = "apiVersion: v1\n"
-				   "kind: Config\n"
-				   "current-context: admin@ckube\n"
-				   "clusters:\n"
-				   "- name: ckube\n"
-				   "  cluster:\n"
-				   "    server: https://127.0.0.1:6443\n"
-				   "    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==\n"
-				   "- name: lab\n"
-				   "  cluster:\n"
-				   "    server: http://10.0.0.1:8080\n"
-				   "    insecure-skip-tls-verify: true\n"
-				   "users:\n"
-				   "- name: admin\n"
-				   "  user:\n"
-				   "    token: s3cr3t\n"
-				   "contexts:\n"
-				   "- name: admin@ckube\n"
-				   "  context:\n"
-				   "    cluster: ckube\n"
-				   "    user: admin\n"
-				   "- name: lab\n"
-				   "  context:\n"
-				   "    cluster: lab\n"
-				   "    user: nobody\n"
-				   "    namespace: team-a\n";
+static const char two_contexts[] =
+    "apiVersion: v1\n"
+    "kind: Config\n"
+    "current-context: admin@ckube\n"
+    "clusters:\n"
+    "- name: ckube\n"
+    "  cluster:\n"
+    "    server: https://127.0.0.1:6443\n"
+    "    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==\n"
+    "- name: lab\n"
+    "  cluster:\n"
+    "    server: http://10.0.0.1:8080\n"
+    "    insecure-skip-tls-verify: true\n"
+    "users:\n"
+    "- name: admin\n"
+    "  user:\n"
+    "    token: s3cr3t\n"
+    "contexts:\n"
+    "- name: admin@ckube\n"
+    "  context:\n"
+    "    cluster: ckube\n"
+    "    user: admin\n"
+    "- name: lab\n"
+    "  context:\n"
+    "    cluster: lab\n"
+    "    user: nobody\n"
+    "    namespace: team-a\n";
 
 static int parse(const char *text, const char *context, struct kubeconfig *config,
 		 struct ck_error *err)
@@ -101,7 +102,8 @@ static void errors_name_the_file_and_the_missing_piece(void **state)
 		     "not exist");
 	expect_error("current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\n"
 		     "clusters:\n- name: c\n  cluster: {}\n",
-		     NULL, EINVAL, "kubeconfig /etc/ckube/admin.kubeconfig: cluster \"c\" has no server");
+		     NULL, EINVAL,
+		     "kubeconfig /etc/ckube/admin.kubeconfig: cluster \"c\" has no server");
 	expect_error("current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\n"
 		     "clusters:\n- name: c\n  cluster: {server: 'https://a', "
 		     "certificate-authority-data: '@@@'}\n",
@@ -155,8 +157,8 @@ static void referenced_files_are_read_relative_to_the_kubeconfig(void **state)
 	unlink(ca);
 	unlink(path);
 	assert_int_equal(kubeconfig_load(path, NULL, &config, &err), -ENOENT);
-	snprintf(expected, sizeof(expected),
-		 "load kubeconfig: open %s: No such file or directory", path);
+	snprintf(expected, sizeof(expected), "load kubeconfig: open %s: No such file or directory",
+		 path);
 	assert_string_equal(err.message, expected);
 	rmdir(dir);
 }

@@ -35,10 +35,10 @@ static const char applied_manifest[] =
     "\"default\",\"labels\":{\"app\":\"nginx\",\"tier\":\"web\"}},\"spec\":{\"containers\":[{"
     "\"name\":\"nginx\",\"image\":\"nginx:1.26\",\"ports\":[{\"containerPort\":80}]}]}}";
 
-#define LIVE_SPEC                                                                               \
-	"\"spec\":{\"containers\":[{\"image\":\"nginx:1.25\",\"name\":\"nginx\",\"ports\":[{"     \
-	"\"containerPort\":80,\"protocol\":\"TCP\"}],\"imagePullPolicy\":\"IfNotPresent\","      \
-	"\"resources\":{}}],\"restartPolicy\":\"Always\",\"nodeName\":\"node-1\"},"               \
+#define LIVE_SPEC                                                                             \
+	"\"spec\":{\"containers\":[{\"image\":\"nginx:1.25\",\"name\":\"nginx\",\"ports\":[{" \
+	"\"containerPort\":80,\"protocol\":\"TCP\"}],\"imagePullPolicy\":\"IfNotPresent\","   \
+	"\"resources\":{}}],\"restartPolicy\":\"Always\",\"nodeName\":\"node-1\"},"           \
 	"\"status\":{\"phase\":\"Running\"}"
 
 static void annotation_holds_the_applied_object_like_kubectl_writes_it(void **state)
@@ -70,7 +70,8 @@ static void user_annotations_stay_and_a_stale_copy_is_replaced(void **state)
 	assert_string_equal(json_string_value(json_object_get(annotations, "team")), "a");
 	assert_string_equal(
 	    json_string_value(json_object_get(annotations, LAST_APPLIED_ANNOTATION)),
-	    "{\"kind\":\"ConfigMap\",\"metadata\":{\"annotations\":{\"team\":\"a\"},\"name\":\"c\"}}"
+	    "{\"kind\":\"ConfigMap\",\"metadata\":{\"annotations\":{\"team\":\"a\"},\"name\":\"c\"}"
+	    "}"
 	    "\n");
 }
 
@@ -126,15 +127,16 @@ static void removed_fields_become_null_and_changed_lists_are_replaced(void **sta
 	_cleanup_json_ json_t *second = load(
 	    "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"nginx\","
 	    "\"namespace\":\"default\",\"labels\":{\"app\":\"nginx\"}},\"spec\":{\"containers\":[{"
-	    "\"name\":\"nginx\",\"image\":\"nginx:1.26\",\"env\":[{\"name\":\"A\",\"value\":\"1\"}]},"
+	    "\"name\":\"nginx\",\"image\":\"nginx:1.26\",\"env\":[{\"name\":\"A\",\"value\":\"1\"}]"
+	    "},"
 	    "{\"name\":\"sidecar\",\"image\":\"busybox\"}]}}");
 	_cleanup_json_ json_t *applied = last_applied_object(second);
 	bool had_annotation;
 	_cleanup_json_ json_t *patch = last_applied_patch(applied, live, &had_annotation);
 	assert_true(json_is_null(json_path(patch, "metadata.labels.tier")));
 	assert_null(json_path(patch, "metadata.labels.app"));
-	assert_true(json_equal(json_path(patch, "spec.containers"),
-			       json_path(second, "spec.containers")));
+	assert_true(
+	    json_equal(json_path(patch, "spec.containers"), json_path(second, "spec.containers")));
 	assert_non_null(
 	    json_object_get(json_path(patch, "metadata.annotations"), LAST_APPLIED_ANNOTATION));
 }

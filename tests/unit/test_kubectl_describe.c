@@ -37,8 +37,8 @@ static int utc(void **state)
 	return 0;
 }
 
-#define CONDITION(type)                                                                         \
-	"{\"type\":\"" type "\",\"status\":\"True\",\"lastProbeTime\":null,"                     \
+#define CONDITION(type)                                                      \
+	"{\"type\":\"" type "\",\"status\":\"True\",\"lastProbeTime\":null," \
 	"\"lastTransitionTime\":\"2026-11-25T12:49:56Z\"}"
 
 static const char nginx_pod[] =
@@ -49,12 +49,30 @@ static const char nginx_pod[] =
     "\"imagePullPolicy\":\"IfNotPresent\",\"resources\":{}}],\"restartPolicy\":\"Always\","
     "\"nodeName\":\"node-1\"},\"status\":{\"phase\":\"Running\",\"hostIP\":\"192.0.2.10\","
     "\"podIP\":\"10.244.0.173\",\"podIPs\":[{\"ip\":\"10.244.0.173\"}],\"startTime\":"
-    "\"2026-11-25T12:49:56Z\",\"qosClass\":\"BestEffort\",\"conditions\":["
-    CONDITION("PodReadyToStartContainers") "," CONDITION("Initialized") "," CONDITION("Ready")
-    "," CONDITION("ContainersReady") "," CONDITION("PodScheduled")
-    "],\"containerStatuses\":[{\"name\":\"nginx\",\"image\":\"nginx:1.25\",\"imageID\":\"\","
-    "\"containerID\":\"fake://28748b5ae59e\",\"ready\":true,\"restartCount\":0,\"started\":true,"
-    "\"state\":{\"running\":{\"startedAt\":\"2026-11-25T12:49:56Z\"}},\"lastState\":{}}]}}";
+    "\"2026-11-25T12:49:56Z\",\"qosClass\":\"BestEffort\",\"conditions\":[" CONDITION("PodReadyToSt"
+										      "artContainer"
+										      "s") "," CONDITION("Initialized") "," CONDITION(
+	"Ready") "," CONDITION("ContainersReady") "," CONDITION("PodScheduled") "],"
+										"\"containerStatuse"
+										"s\":[{\"name\":"
+										"\"nginx\","
+										"\"image\":\"nginx:"
+										"1.25\","
+										"\"imageID\":\"\","
+										"\"containerID\":"
+										"\"fake://"
+										"28748b5ae59e\","
+										"\"ready\":true,"
+										"\"restartCount\":"
+										"0,\"started\":"
+										"true,"
+										"\"state\":{"
+										"\"running\":{"
+										"\"startedAt\":"
+										"\"2026-11-25T12:"
+										"49:56Z\"}},"
+										"\"lastState\":{}}]"
+										"}}";
 
 static const char nginx_events[] =
     "{\"kind\":\"EventList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"181\"},"
@@ -73,46 +91,46 @@ static void running_pod_matches_kubectl(void **state)
 	_cleanup_json_ json_t *events = load(nginx_events);
 	_cleanup_buf_ struct buf out = {0};
 	describe_pod(pod, events, at("2026-11-25T12:50:04Z"), &out);
-	assert_string_equal(
-	    out.data, "Name:         nginx\n"
-		      "Namespace:    default\n"
-		      "Node:         node-1/192.0.2.10\n"
-		      "Start Time:   Wed, 25 Nov 2026 12:49:56 +0000\n"
-		      "Labels:       app=nginx\n"
-		      "Annotations:  <none>\n"
-		      "Status:       Running\n"
-		      "IP:           10.244.0.173\n"
-		      "IPs:\n"
-		      "  IP:  10.244.0.173\n"
-		      "Containers:\n"
-		      "  nginx:\n"
-		      "    Container ID:   fake://28748b5ae59e\n"
-		      "    Image:          nginx:1.25\n"
-		      "    Image ID:       \n"
-		      "    Port:           80/TCP\n"
-		      "    Host Port:      0/TCP\n"
-		      "    State:          Running\n"
-		      "      Started:      Wed, 25 Nov 2026 12:49:56 +0000\n"
-		      "    Ready:          True\n"
-		      "    Restart Count:  0\n"
-		      "    Environment:    <none>\n"
-		      "    Mounts:         <none>\n"
-		      "Conditions:\n"
-		      "  Type                        Status\n"
-		      "  PodReadyToStartContainers   True \n"
-		      "  Initialized                 True \n"
-		      "  Ready                       True \n"
-		      "  ContainersReady             True \n"
-		      "  PodScheduled                True \n"
-		      "Volumes:                      <none>\n"
-		      "QoS Class:                    BestEffort\n"
-		      "Node-Selectors:               <none>\n"
-		      "Tolerations:                  <none>\n"
-		      "Events:\n"
-		      "  Type    Reason     Age   From               Message\n"
-		      "  ----    ------     ----  ----               -------\n"
-		      "  Normal  Scheduled  8s    default-scheduler  Successfully assigned "
-		      "default/nginx to node-1\n");
+	assert_string_equal(out.data,
+			    "Name:         nginx\n"
+			    "Namespace:    default\n"
+			    "Node:         node-1/192.0.2.10\n"
+			    "Start Time:   Wed, 25 Nov 2026 12:49:56 +0000\n"
+			    "Labels:       app=nginx\n"
+			    "Annotations:  <none>\n"
+			    "Status:       Running\n"
+			    "IP:           10.244.0.173\n"
+			    "IPs:\n"
+			    "  IP:  10.244.0.173\n"
+			    "Containers:\n"
+			    "  nginx:\n"
+			    "    Container ID:   fake://28748b5ae59e\n"
+			    "    Image:          nginx:1.25\n"
+			    "    Image ID:       \n"
+			    "    Port:           80/TCP\n"
+			    "    Host Port:      0/TCP\n"
+			    "    State:          Running\n"
+			    "      Started:      Wed, 25 Nov 2026 12:49:56 +0000\n"
+			    "    Ready:          True\n"
+			    "    Restart Count:  0\n"
+			    "    Environment:    <none>\n"
+			    "    Mounts:         <none>\n"
+			    "Conditions:\n"
+			    "  Type                        Status\n"
+			    "  PodReadyToStartContainers   True \n"
+			    "  Initialized                 True \n"
+			    "  Ready                       True \n"
+			    "  ContainersReady             True \n"
+			    "  PodScheduled                True \n"
+			    "Volumes:                      <none>\n"
+			    "QoS Class:                    BestEffort\n"
+			    "Node-Selectors:               <none>\n"
+			    "Tolerations:                  <none>\n"
+			    "Events:\n"
+			    "  Type    Reason     Age   From               Message\n"
+			    "  ----    ------     ----  ----               -------\n"
+			    "  Normal  Scheduled  8s    default-scheduler  Successfully assigned "
+			    "default/nginx to node-1\n");
 }
 
 /* A pending pod with volumes, env, mounts, a probe, and repeated events out of order. */
@@ -123,13 +141,17 @@ static void pending_pod_with_volumes_env_and_repeated_events(void **state)
 	    "{\"metadata\":{\"name\":\"app\",\"namespace\":\"team\",\"labels\":{\"b\":\"2\",\"a\":"
 	    "\"1\"},\"annotations\":{\"kubectl.kubernetes.io/last-applied-configuration\":\"{}\","
 	    "\"note\":\"hi\"},\"ownerReferences\":[{\"kind\":\"ReplicaSet\",\"name\":\"app-1\","
-	    "\"controller\":true}]},\"spec\":{\"containers\":[{\"name\":\"app\",\"image\":\"busybox\","
-	    "\"command\":[\"sh\",\"-c\"],\"args\":[\"sleep 1\\nsleep 2\"],\"resources\":{\"limits\":{"
+	    "\"controller\":true}]},\"spec\":{\"containers\":[{\"name\":\"app\",\"image\":"
+	    "\"busybox\","
+	    "\"command\":[\"sh\",\"-c\"],\"args\":[\"sleep 1\\nsleep "
+	    "2\"],\"resources\":{\"limits\":{"
 	    "\"memory\":\"64Mi\",\"cpu\":\"500m\"}},\"readinessProbe\":{\"httpGet\":{\"path\":"
 	    "\"/healthz\",\"port\":8080,\"scheme\":\"HTTP\"},\"timeoutSeconds\":1,"
-	    "\"periodSeconds\":10,\"successThreshold\":1,\"failureThreshold\":3},\"env\":[{\"name\":"
+	    "\"periodSeconds\":10,\"successThreshold\":1,\"failureThreshold\":3},\"env\":[{"
+	    "\"name\":"
 	    "\"MODE\",\"value\":\"a\\nb\"},{\"name\":\"NODE\",\"valueFrom\":{\"fieldRef\":{"
-	    "\"apiVersion\":\"v1\",\"fieldPath\":\"spec.nodeName\"}}},{\"name\":\"PW\",\"valueFrom\":{"
+	    "\"apiVersion\":\"v1\",\"fieldPath\":\"spec.nodeName\"}}},{\"name\":\"PW\","
+	    "\"valueFrom\":{"
 	    "\"secretKeyRef\":{\"name\":\"s\",\"key\":\"pw\"}}}],\"volumeMounts\":[{\"name\":"
 	    "\"data\",\"mountPath\":\"/var/data\"},{\"name\":\"cfg\",\"mountPath\":\"/etc/app\","
 	    "\"readOnly\":true,\"subPath\":\"app.conf\"}]}],\"volumes\":[{\"name\":\"data\","
@@ -139,13 +161,16 @@ static void pending_pod_with_volumes_env_and_repeated_events(void **state)
 	    "\"NoExecute\",\"tolerationSeconds\":300},{\"operator\":\"Exists\"}],\"nodeSelector\":{"
 	    "\"disk\":\"ssd\"}},\"status\":{\"phase\":\"Pending\",\"containerStatuses\":[{\"name\":"
 	    "\"app\",\"image\":\"busybox\",\"imageID\":\"\",\"ready\":false,\"restartCount\":2,"
-	    "\"state\":{\"waiting\":{\"reason\":\"CrashLoopBackOff\"}},\"lastState\":{\"terminated\":"
+	    "\"state\":{\"waiting\":{\"reason\":\"CrashLoopBackOff\"}},\"lastState\":{"
+	    "\"terminated\":"
 	    "{\"exitCode\":1,\"reason\":\"Error\",\"startedAt\":\"2026-11-25T12:00:00Z\","
 	    "\"finishedAt\":\"2026-11-25T12:00:01Z\"}}}]}}");
 	_cleanup_json_ json_t *events = load(
-	    "{\"items\":[{\"type\":\"Warning\",\"reason\":\"BackOff\",\"message\":\" Back-off \\n\","
+	    "{\"items\":[{\"type\":\"Warning\",\"reason\":\"BackOff\",\"message\":\" Back-off "
+	    "\\n\","
 	    "\"source\":{\"component\":\"kubelet\"},\"firstTimestamp\":\"2026-11-25T12:00:00Z\","
-	    "\"lastTimestamp\":\"2026-11-25T12:09:00Z\",\"count\":5},{\"type\":\"Normal\",\"reason\":"
+	    "\"lastTimestamp\":\"2026-11-25T12:09:00Z\",\"count\":5},{\"type\":\"Normal\","
+	    "\"reason\":"
 	    "\"Pulled\",\"message\":\"ok\",\"reportingComponent\":\"kubelet\",\"firstTimestamp\":"
 	    "\"2026-11-25T12:00:00Z\",\"lastTimestamp\":\"2026-11-25T12:00:00Z\",\"count\":1}]}");
 	_cleanup_buf_ struct buf out = {0};
@@ -239,40 +264,40 @@ static void service_with_endpoints(void **state)
 	_cleanup_json_ json_t *events = load("{\"items\":[]}");
 	_cleanup_buf_ struct buf out = {0};
 	describe_service(service, NULL, endpoints, events, at("2026-11-25T12:10:00Z"), &out);
-	assert_string_equal(out.data,
-			    "Name:                     web\n"
-			    "Namespace:                default\n"
-			    "Labels:                   <none>\n"
-			    "Annotations:              <none>\n"
-			    "Selector:                 app=web\n"
-			    "Type:                     NodePort\n"
-			    "IP Family Policy:         SingleStack\n"
-			    "IP Families:              IPv4\n"
-			    "IP:                       10.96.0.12\n"
-			    "IPs:                      10.96.0.12\n"
-			    "Port:                     <unset>  8080/TCP\n"
-			    "TargetPort:               80/TCP\n"
-			    "Endpoints:                10.244.0.5:80,10.244.0.6:80,10.244.0.7:80 + 1 "
-			    "more...\n"
-			    "Port:                     metrics  9090/TCP\n"
-			    "TargetPort:               prom/TCP\n"
-			    "NodePort:                 metrics  30090/TCP\n"
-			    "Endpoints:                10.244.0.5:9100,10.244.0.6:9100,10.244.0.7:9100 "
-			    "+ 1 more...\n"
-			    "Session Affinity:         None\n"
-			    "External Traffic Policy:  Cluster\n"
-			    "Internal Traffic Policy:  Cluster\n"
-			    "Events:                   <none>\n");
+	assert_string_equal(
+	    out.data, "Name:                     web\n"
+		      "Namespace:                default\n"
+		      "Labels:                   <none>\n"
+		      "Annotations:              <none>\n"
+		      "Selector:                 app=web\n"
+		      "Type:                     NodePort\n"
+		      "IP Family Policy:         SingleStack\n"
+		      "IP Families:              IPv4\n"
+		      "IP:                       10.96.0.12\n"
+		      "IPs:                      10.96.0.12\n"
+		      "Port:                     <unset>  8080/TCP\n"
+		      "TargetPort:               80/TCP\n"
+		      "Endpoints:                10.244.0.5:80,10.244.0.6:80,10.244.0.7:80 + 1 "
+		      "more...\n"
+		      "Port:                     metrics  9090/TCP\n"
+		      "TargetPort:               prom/TCP\n"
+		      "NodePort:                 metrics  30090/TCP\n"
+		      "Endpoints:                10.244.0.5:9100,10.244.0.6:9100,10.244.0.7:9100 "
+		      "+ 1 more...\n"
+		      "Session Affinity:         None\n"
+		      "External Traffic Policy:  Cluster\n"
+		      "Internal Traffic Policy:  Cluster\n"
+		      "Events:                   <none>\n");
 
 	/* EndpointSlices take precedence, and not-ready endpoints are left out */
 	_cleanup_json_ json_t *slices = load(
 	    "{\"items\":[{\"ports\":[{\"name\":\"\",\"port\":80}],\"endpoints\":[{\"addresses\":["
 	    "\"10.244.0.9\"],\"conditions\":{\"ready\":true}},{\"addresses\":[\"10.244.0.10\"],"
 	    "\"conditions\":{\"ready\":false}}]}]}");
-	_cleanup_json_ json_t *single = load(
-	    "{\"metadata\":{\"name\":\"s\",\"namespace\":\"default\"},\"spec\":{\"ports\":[{"
-	    "\"port\":80,\"targetPort\":80,\"protocol\":\"TCP\"}],\"type\":\"ClusterIP\","
-	    "\"sessionAffinity\":\"None\",\"clusterIP\":\"None\"}}");
+	_cleanup_json_ json_t *single =
+	    load("{\"metadata\":{\"name\":\"s\",\"namespace\":\"default\"},\"spec\":{\"ports\":[{"
+		 "\"port\":80,\"targetPort\":80,\"protocol\":\"TCP\"}],\"type\":\"ClusterIP\","
+		 "\"sessionAffinity\":\"None\",\"clusterIP\":\"None\"}}");
 	_cleanup_buf_ struct buf second = {0};
 	describe_service(single, slices, NULL, NULL, at("2026-11-25T12:10:00Z"), &second);
 	assert_string_equal(second.data, "Name:              s\n"
@@ -298,10 +323,12 @@ static void node_with_pods_and_lease(void **state)
 	    "\"labels\":{\"kubernetes.io/hostname\":\"node-1\","
 	    "\"node-role.kubernetes.io/control-plane\":\"\"}},\"spec\":{\"podCIDR\":"
 	    "\"10.244.0.0/24\",\"podCIDRs\":[\"10.244.0.0/24\"],\"taints\":[{\"key\":\"b\","
-	    "\"effect\":\"NoSchedule\"},{\"key\":\"a\",\"value\":\"x\",\"effect\":\"NoSchedule\"}]},"
+	    "\"effect\":\"NoSchedule\"},{\"key\":\"a\",\"value\":\"x\",\"effect\":\"NoSchedule\"}]}"
+	    ","
 	    "\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\","
 	    "\"lastHeartbeatTime\":\"2026-11-25T12:09:50Z\",\"lastTransitionTime\":"
-	    "\"2026-11-25T12:00:05Z\",\"reason\":\"KubeletReady\",\"message\":\"kubelet is ready\"}],"
+	    "\"2026-11-25T12:00:05Z\",\"reason\":\"KubeletReady\",\"message\":\"kubelet is "
+	    "ready\"}],"
 	    "\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"192.0.2.10\"},{\"type\":"
 	    "\"Hostname\",\"address\":\"node-1\"}],\"capacity\":{\"cpu\":\"2\",\"memory\":"
 	    "\"4Gi\",\"pods\":\"110\"},\"allocatable\":{\"cpu\":\"2\",\"memory\":\"4Gi\",\"pods\":"
@@ -309,11 +336,11 @@ static void node_with_pods_and_lease(void **state)
 	    "\"kernelVersion\":\"6.1.0\",\"osImage\":\"Debian GNU/Linux 12 (bookworm)\","
 	    "\"operatingSystem\":\"linux\",\"architecture\":\"amd64\",\"containerRuntimeVersion\":"
 	    "\"ckube://0.1.0\",\"kubeletVersion\":\"v1.32.0\",\"kubeProxyVersion\":\"v1.32.0\"}}}");
-	_cleanup_json_ json_t *pods = load(
-	    "{\"items\":[{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\","
-	    "\"creationTimestamp\":\"2026-11-25T12:05:00Z\"},\"spec\":{\"containers\":[{"
-	    "\"resources\":{\"requests\":{\"cpu\":\"500m\",\"memory\":\"512Mi\"},\"limits\":{"
-	    "\"cpu\":\"1\",\"memory\":\"1Gi\"}}}]}}]}");
+	_cleanup_json_ json_t *pods =
+	    load("{\"items\":[{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\","
+		 "\"creationTimestamp\":\"2026-11-25T12:05:00Z\"},\"spec\":{\"containers\":[{"
+		 "\"resources\":{\"requests\":{\"cpu\":\"500m\",\"memory\":\"512Mi\"},\"limits\":{"
+		 "\"cpu\":\"1\",\"memory\":\"1Gi\"}}}]}}]}");
 	_cleanup_json_ json_t *lease =
 	    load("{\"spec\":{\"holderIdentity\":\"node-1\",\"renewTime\":"
 		 "\"2026-11-25T12:09:58.123456Z\"}}");
@@ -366,7 +393,8 @@ static void node_with_pods_and_lease(void **state)
 	    "PodCIDR:                      10.244.0.0/24\n"
 	    "PodCIDRs:                     10.244.0.0/24\n"
 	    "Non-terminated Pods:          (1 in total)\n"
-	    "  Namespace                   Name    CPU Requests  CPU Limits  Memory Requests  Memory "
+	    "  Namespace                   Name    CPU Requests  CPU Limits  Memory Requests  "
+	    "Memory "
 	    "Limits  Age\n"
 	    "  ---------                   ----    ------------  ----------  ---------------  "
 	    "-------------  ---\n"

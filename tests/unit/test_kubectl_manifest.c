@@ -110,13 +110,15 @@ static char *problems_of(struct fixture *f, const char *text)
 static void documents_lists_and_stdin_are_read_in_order(void **state)
 {
 	struct fixture *f = *state;
-	_cleanup_free_ char *path = write_file(
-	    f, "pods.yaml",
-	    "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\n---\n"
-	    "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Pod, metadata: {name: b}}\n"
-	    "- {apiVersion: v1, kind: Service, metadata: {name: c}}\n");
-	static char stdin_text[] = "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":"
-				   "\"n1\"}}";
+	_cleanup_free_ char *path =
+	    write_file(f, "pods.yaml",
+		       "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\n---\n"
+		       "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Pod, "
+		       "metadata: {name: b}}\n"
+		       "- {apiVersion: v1, kind: Service, metadata: {name: c}}\n");
+	static char stdin_text[] =
+	    "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":"
+	    "\"n1\"}}";
 	FILE *in = fmemopen(stdin_text, strlen(stdin_text), "r");
 	const char *sources[] = {path, "-"};
 	struct manifest m;
@@ -147,8 +149,9 @@ static void directories_give_their_manifest_files_in_name_order(void **state)
 {
 	struct fixture *f = *state;
 	free(write_file(f, "b.yml", "{apiVersion: v1, kind: Pod, metadata: {name: second}}"));
-	free(write_file(f, "a.json", "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
-				     "\"first\"}}"));
+	free(write_file(f, "a.json",
+			"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
+			"\"first\"}}"));
 	free(write_file(f, "notes.txt", "not a manifest"));
 	const char *sources[] = {f->dir};
 	struct manifest m;
@@ -169,8 +172,8 @@ static void unreadable_sources_and_bad_yaml_name_the_file(void **state)
 	assert_int_equal(manifest_read(missing, 1, stdin, &m, &err), -ENOENT);
 	assert_string_equal(err.message, "the path \"/nonexistent/pod.yaml\" does not exist");
 
-	_cleanup_free_ char *path =
-	    write_file(f, "bad.yaml", "apiVersion: v1\nkind: Pod\n---\nmetadata:\n  name: x\n y: z\n");
+	_cleanup_free_ char *path = write_file(
+	    f, "bad.yaml", "apiVersion: v1\nkind: Pod\n---\nmetadata:\n  name: x\n y: z\n");
 	const char *sources[] = {path};
 	assert_int_equal(manifest_read(sources, 1, stdin, &m, &err), -EINVAL);
 	char expected[512];
@@ -208,8 +211,8 @@ static void each_problem_names_file_document_and_field(void **state)
 	assert_string_equal(no_name, expected);
 
 	_cleanup_free_ char *not_map = problems_of(f, "- a\n- b\n");
-	snprintf(expected, sizeof(expected), "error validating \"%s\": document 1: expected a map\n",
-		 path);
+	snprintf(expected, sizeof(expected),
+		 "error validating \"%s\": document 1: expected a map\n", path);
 	assert_string_equal(not_map, expected);
 
 	_cleanup_free_ char *unknown =

@@ -35,9 +35,10 @@ static void assert_status_text(const char *status_json, const char *verb, const 
 static void server_errors_read_like_kubectl(void **state)
 {
 	(void)state;
-	assert_status_text("{\"kind\":\"Status\",\"status\":\"Failure\",\"message\":\"pods \\\"nope\\\" "
-			   "not found\",\"reason\":\"NotFound\",\"code\":404}",
-			   NULL, NULL, "Error from server (NotFound): pods \"nope\" not found");
+	assert_status_text(
+	    "{\"kind\":\"Status\",\"status\":\"Failure\",\"message\":\"pods \\\"nope\\\" "
+	    "not found\",\"reason\":\"NotFound\",\"code\":404}",
+	    NULL, NULL, "Error from server (NotFound): pods \"nope\" not found");
 	assert_status_text("{\"message\":\"pods \\\"nginx\\\" already exists\",\"reason\":"
 			   "\"AlreadyExists\",\"code\":409}",
 			   "creating", "pod.yaml",
@@ -45,19 +46,20 @@ static void server_errors_read_like_kubectl(void **state)
 			   "pods \"nginx\" already exists");
 	assert_status_text("{\"message\":\"boom\",\"code\":500}", NULL, NULL,
 			   "Error from server: boom");
-	assert_status_text("{\"message\":\"Unauthorized\",\"reason\":\"Unauthorized\",\"code\":401}",
-			   NULL, NULL,
-			   "error: You must be logged in to the server (Unauthorized)");
-	assert_status_text("{\"reason\":\"Invalid\",\"message\":\"ignored\",\"details\":{\"name\":"
-			   "\"bad\",\"kind\":\"Pod\",\"causes\":[{\"reason\":\"FieldValueRequired\","
-			   "\"message\":\"Required value\",\"field\":\"spec.containers\"}]}}",
-			   "creating", "bad.yaml",
-			   "The Pod \"bad\" is invalid: spec.containers: Required value");
-	assert_status_text("{\"reason\":\"Invalid\",\"details\":{\"name\":\"bad\",\"kind\":\"Pod\","
-			   "\"causes\":[{\"message\":\"Required value\",\"field\":\"a\"},{"
-			   "\"message\":\"Invalid value: -1\",\"field\":\"b\"}]}}",
-			   NULL, NULL,
-			   "The Pod \"bad\" is invalid: \n* a: Required value\n* b: Invalid value: -1");
+	assert_status_text(
+	    "{\"message\":\"Unauthorized\",\"reason\":\"Unauthorized\",\"code\":401}", NULL, NULL,
+	    "error: You must be logged in to the server (Unauthorized)");
+	assert_status_text(
+	    "{\"reason\":\"Invalid\",\"message\":\"ignored\",\"details\":{\"name\":"
+	    "\"bad\",\"kind\":\"Pod\",\"causes\":[{\"reason\":\"FieldValueRequired\","
+	    "\"message\":\"Required value\",\"field\":\"spec.containers\"}]}}",
+	    "creating", "bad.yaml", "The Pod \"bad\" is invalid: spec.containers: Required value");
+	assert_status_text(
+	    "{\"reason\":\"Invalid\",\"details\":{\"name\":\"bad\",\"kind\":\"Pod\","
+	    "\"causes\":[{\"message\":\"Required value\",\"field\":\"a\"},{"
+	    "\"message\":\"Invalid value: -1\",\"field\":\"b\"}]}}",
+	    NULL, NULL,
+	    "The Pod \"bad\" is invalid: \n* a: Required value\n* b: Invalid value: -1");
 	assert_status_text("{\"reason\":\"Invalid\",\"message\":\"no details\"}", NULL, NULL,
 			   "The request is invalid: no details");
 }
@@ -69,7 +71,8 @@ static void answers_without_a_status_get_client_go_wording(void **state)
 	_cleanup_buf_ struct buf text = {0};
 	status_format(not_found, NULL, NULL, &text);
 	assert_string_equal(
-	    text.data, "Error from server (NotFound): the server could not find the requested resource");
+	    text.data,
+	    "Error from server (NotFound): the server could not find the requested resource");
 	assert_int_equal(status_code(not_found), 404);
 
 	_cleanup_json_ json_t *crash = status_from_response(502, "bad gateway", 11);
@@ -93,20 +96,21 @@ static void json_output_matches_go(void **state)
 		 "\"r\":1e-7,\"big\":1e21,\"one\":1.0}");
 	_cleanup_buf_ struct buf out = {0};
 	output_json(value, &out);
-	assert_string_equal(out.data, "{\n"
-				      "    \"a\": \"\\u003ctag\\u003e \\u0026 \\u2028 \\u0001\\n\",\n"
-				      "    \"b\": [\n"
-				      "        1,\n"
-				      "        2.5,\n"
-				      "        true,\n"
-				      "        null,\n"
-				      "        {}\n"
-				      "    ],\n"
-				      "    \"big\": 1e+21,\n"
-				      "    \"e\": [],\n"
-				      "    \"one\": 1,\n"
-				      "    \"r\": 1e-7\n"
-				      "}\n");
+	assert_string_equal(out.data,
+			    "{\n"
+			    "    \"a\": \"\\u003ctag\\u003e \\u0026 \\u2028 \\u0001\\n\",\n"
+			    "    \"b\": [\n"
+			    "        1,\n"
+			    "        2.5,\n"
+			    "        true,\n"
+			    "        null,\n"
+			    "        {}\n"
+			    "    ],\n"
+			    "    \"big\": 1e+21,\n"
+			    "    \"e\": [],\n"
+			    "    \"one\": 1,\n"
+			    "    \"r\": 1e-7\n"
+			    "}\n");
 }
 
 static char *print(const json_t *object, enum output_format format)
@@ -128,8 +132,8 @@ static void lists_and_names(void **state)
 		 "\"a\"}}]}");
 	json_t *item = json_array_get(json_object_get(pod_list, "items"), 0);
 	output_fill_item_type(item, pod_list);
-	_cleanup_json_ json_t *deployment =
-	    load("{\"kind\":\"Deployment\",\"apiVersion\":\"apps/v1\",\"metadata\":{\"name\":\"d\"}}");
+	_cleanup_json_ json_t *deployment = load(
+	    "{\"kind\":\"Deployment\",\"apiVersion\":\"apps/v1\",\"metadata\":{\"name\":\"d\"}}");
 	_cleanup_json_ json_t *items = json_pack("[O,O]", item, deployment);
 	_cleanup_json_ json_t *list = output_list(items);
 
@@ -166,10 +170,22 @@ static void ages_and_dates(void **state)
 		long long seconds;
 		const char *text;
 	} ages[] = {
-	    {-5, "<invalid>"}, {-1, "0s"},	{0, "0s"},	     {119, "119s"},
-	    {120, "2m"},       {183, "3m3s"},	{600, "10m"},	     {10799, "179m"},
-	    {10800, "3h"},     {12600, "3h30m"}, {8 * 3600, "8h"},   {47 * 3600, "47h"},
-	    {50 * 3600, "2d2h"}, {8 * 86400, "8d"}, {731 * 86400, "2y1d"}, {9 * 365 * 86400LL, "9y"},
+	    {-5, "<invalid>"},
+	    {-1, "0s"},
+	    {0, "0s"},
+	    {119, "119s"},
+	    {120, "2m"},
+	    {183, "3m3s"},
+	    {600, "10m"},
+	    {10799, "179m"},
+	    {10800, "3h"},
+	    {12600, "3h30m"},
+	    {8 * 3600, "8h"},
+	    {47 * 3600, "47h"},
+	    {50 * 3600, "2d2h"},
+	    {8 * 86400, "8d"},
+	    {731 * 86400, "2y1d"},
+	    {9 * 365 * 86400LL, "9y"},
 	};
 	for (size_t i = 0; i < sizeof(ages) / sizeof(ages[0]); i++) {
 		_cleanup_buf_ struct buf text = {0};
@@ -202,13 +218,18 @@ static void flags_parse_like_pflag(void **state)
 	long tail = -1;
 	struct arg_strings files = {0}, rest = {0};
 	const struct arg_option options[] = {
-	    {'n', "namespace", ARG_STRING, &namespace}, {'o', "output", ARG_STRING, &output},
-	    {'A', "all-namespaces", ARG_BOOL, &all},    {'w', "watch", ARG_BOOL, &watch},
-	    {0, "wait", ARG_BOOL, &wait},		{0, "tail", ARG_LONG, &tail},
-	    {'f', "filename", ARG_STRINGS, &files},	{0},
+	    {'n', "namespace", ARG_STRING, &namespace},
+	    {'o', "output", ARG_STRING, &output},
+	    {'A', "all-namespaces", ARG_BOOL, &all},
+	    {'w', "watch", ARG_BOOL, &watch},
+	    {0, "wait", ARG_BOOL, &wait},
+	    {0, "tail", ARG_LONG, &tail},
+	    {'f', "filename", ARG_STRINGS, &files},
+	    {0},
 	};
-	const char *argv[] = {"get", "-nkube-system", "pods", "-Aw", "--wait=false", "-o", "yaml",
-			      "--tail=-3", "-f", "a.yaml", "--filename=b.yaml", "--", "-x"};
+	const char *argv[] = {"get",  "-nkube-system", "pods", "-Aw",    "--wait=false",      "-o",
+			      "yaml", "--tail=-3",     "-f",   "a.yaml", "--filename=b.yaml", "--",
+			      "-x"};
 	struct ck_error err = {0};
 	assert_int_equal(args_parse(13, argv, options, false, &rest, &err), 0);
 	assert_string_equal(namespace, "kube-system");

@@ -11,28 +11,30 @@
 #include "kubectl/tabwriter.h"
 #include "lib/cleanup.h"
 
-#define POD_COLUMNS                                                                             \
-	"[{\"name\":\"Name\",\"type\":\"string\",\"format\":\"name\",\"priority\":0},"            \
-	"{\"name\":\"Ready\",\"type\":\"string\",\"format\":\"\",\"priority\":0},"                \
-	"{\"name\":\"Status\",\"type\":\"string\",\"format\":\"\",\"priority\":0},"               \
-	"{\"name\":\"Restarts\",\"type\":\"string\",\"format\":\"\",\"priority\":0},"             \
-	"{\"name\":\"Age\",\"type\":\"string\",\"format\":\"\",\"priority\":0},"                  \
-	"{\"name\":\"IP\",\"type\":\"string\",\"format\":\"\",\"priority\":1},"                   \
-	"{\"name\":\"Node\",\"type\":\"string\",\"format\":\"\",\"priority\":1},"                 \
-	"{\"name\":\"Nominated Node\",\"type\":\"string\",\"format\":\"\",\"priority\":1},"       \
+#define POD_COLUMNS                                                                         \
+	"[{\"name\":\"Name\",\"type\":\"string\",\"format\":\"name\",\"priority\":0},"      \
+	"{\"name\":\"Ready\",\"type\":\"string\",\"format\":\"\",\"priority\":0},"          \
+	"{\"name\":\"Status\",\"type\":\"string\",\"format\":\"\",\"priority\":0},"         \
+	"{\"name\":\"Restarts\",\"type\":\"string\",\"format\":\"\",\"priority\":0},"       \
+	"{\"name\":\"Age\",\"type\":\"string\",\"format\":\"\",\"priority\":0},"            \
+	"{\"name\":\"IP\",\"type\":\"string\",\"format\":\"\",\"priority\":1},"             \
+	"{\"name\":\"Node\",\"type\":\"string\",\"format\":\"\",\"priority\":1},"           \
+	"{\"name\":\"Nominated Node\",\"type\":\"string\",\"format\":\"\",\"priority\":1}," \
 	"{\"name\":\"Readiness Gates\",\"type\":\"string\",\"format\":\"\",\"priority\":1}]"
 
-#define ROW(ns, cells)                                                                          \
-	"{\"cells\":" cells ",\"object\":{\"kind\":\"PartialObjectMetadata\",\"metadata\":{"    \
+#define ROW(ns, cells)                                                                       \
+	"{\"cells\":" cells ",\"object\":{\"kind\":\"PartialObjectMetadata\",\"metadata\":{" \
 	"\"namespace\":\"" ns "\"}}}"
 
 static const char pods_table[] =
     "{\"kind\":\"Table\",\"apiVersion\":\"meta.k8s.io/v1\",\"metadata\":{\"resourceVersion\":"
-    "\"177\"},\"columnDefinitions\":" POD_COLUMNS ",\"rows\":["
-    ROW("default", "[\"nginx\",\"1/1\",\"Running\",0,\"2s\",\"10.244.0.173\",\"node-1\","
-		   "\"<none>\",\"<none>\"]") ","
-    ROW("default", "[\"web\",\"1/1\",\"Running\",0,\"1s\",\"10.244.0.175\",\"node-1\","
-		   "\"<none>\",\"<none>\"]") "]}";
+    "\"177\"},\"columnDefinitions\":" POD_COLUMNS ",\"rows\":[" ROW(
+	"default",
+	"[\"nginx\",\"1/1\",\"Running\",0,\"2s\",\"10.244.0.173\",\"node-1\","
+	"\"<none>\",\"<none>\"]") "," ROW("default",
+					  "[\"web\",\"1/"
+					  "1\",\"Running\",0,\"1s\",\"10.244.0.175\",\"node-1\","
+					  "\"<none>\",\"<none>\"]") "]}";
 
 static json_t *load(const char *text)
 {
@@ -67,13 +69,14 @@ static void pods_print_like_kubectl_get(void **state)
 static void wide_adds_priority_one_columns(void **state)
 {
 	(void)state;
-	print_table(pods_table, true, false, NULL,
-		    "NAME    READY   STATUS    RESTARTS   AGE   IP             NODE     NOMINATED NODE"
-		    "   READINESS GATES\n"
-		    "nginx   1/1     Running   0          2s    10.244.0.173   node-1   <none>        "
-		    "   <none>\n"
-		    "web     1/1     Running   0          1s    10.244.0.175   node-1   <none>        "
-		    "   <none>\n");
+	print_table(
+	    pods_table, true, false, NULL,
+	    "NAME    READY   STATUS    RESTARTS   AGE   IP             NODE     NOMINATED NODE"
+	    "   READINESS GATES\n"
+	    "nginx   1/1     Running   0          2s    10.244.0.173   node-1   <none>        "
+	    "   <none>\n"
+	    "web     1/1     Running   0          1s    10.244.0.175   node-1   <none>        "
+	    "   <none>\n");
 }
 
 static void all_namespaces_and_kind_prefix(void **state)
@@ -111,13 +114,14 @@ static void watch_rows_stay_aligned_under_the_header(void **state)
 {
 	(void)state;
 	static const char *const events[] = {
-	    "{\"columnDefinitions\":null,\"rows\":[" ROW("default", "[\"w1\",\"0/1\",\"Pending\","
-								 "0,\"0s\",\"<none>\",\"<none>\","
-								 "\"<none>\",\"<none>\"]") "]}",
+	    "{\"columnDefinitions\":null,\"rows\":[" ROW("default",
+							 "[\"w1\",\"0/1\",\"Pending\","
+							 "0,\"0s\",\"<none>\",\"<none>\","
+							 "\"<none>\",\"<none>\"]") "]}",
 	    "{\"columnDefinitions\":null,\"rows\":[" ROW("default", "[\"w1\",\"1/1\",\"Running\","
-								 "0,\"1s\",\"10.244.0.178\","
-								 "\"node-1\",\"<none>\","
-								 "\"<none>\"]") "]}",
+								    "0,\"1s\",\"10.244.0.178\","
+								    "\"node-1\",\"<none>\","
+								    "\"<none>\"]") "]}",
 	    "{\"columnDefinitions\":null,\"rows\":[" ROW(
 		"default", "[\"w1\",\"1/1\",\"Terminating\",0,\"2s\",\"10.244.0.178\",\"node-1\","
 			   "\"<none>\",\"<none>\"]") "]}",
@@ -146,11 +150,9 @@ static void watch_without_an_initial_list_prints_the_header_with_the_first_row(v
 	struct table_printer printer;
 	table_printer_init(&printer, false, false, NULL);
 	_cleanup_buf_ struct buf out = {0};
-	_cleanup_json_ json_t *empty =
-	    load("{\"columnDefinitions\":" POD_COLUMNS ",\"rows\":[]}");
-	_cleanup_json_ json_t *event = load(
-	    "{\"columnDefinitions\":" POD_COLUMNS ",\"rows\":[" ROW(
-		"default", "[\"w1\",\"0/1\",\"Pending\",0,\"0s\",\"\",\"\",\"\",\"\"]") "]}");
+	_cleanup_json_ json_t *empty = load("{\"columnDefinitions\":" POD_COLUMNS ",\"rows\":[]}");
+	_cleanup_json_ json_t *event = load("{\"columnDefinitions\":" POD_COLUMNS ",\"rows\":[" ROW(
+	    "default", "[\"w1\",\"0/1\",\"Pending\",0,\"0s\",\"\",\"\",\"\",\"\"]") "]}");
 	table_printer_print(&printer, empty, &out);
 	assert_null(out.data);
 	table_printer_print(&printer, event, &out);
@@ -166,9 +168,10 @@ static void describe_blocks_align_independently(void **state)
 	(void)state;
 	struct tabwriter tw;
 	tabwriter_init_describe(&tw);
-	tabwriter_write(&tw, "Name:\tnginx\nAnnotations:\t<none>\nContainers:\n  nginx:\n"
-			     "    Restart Count:\t0\n    Image:\tnginx\nConditions:\n  Type\tStatus\n"
-			     "  PodScheduled \tTrue \nVolumes:\t<none>\nno tab at the end");
+	tabwriter_write(&tw,
+			"Name:\tnginx\nAnnotations:\t<none>\nContainers:\n  nginx:\n"
+			"    Restart Count:\t0\n    Image:\tnginx\nConditions:\n  Type\tStatus\n"
+			"  PodScheduled \tTrue \nVolumes:\t<none>\nno tab at the end");
 	_cleanup_buf_ struct buf out = {0};
 	tabwriter_flush(&tw, &out);
 	tabwriter_free(&tw);

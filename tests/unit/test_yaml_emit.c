@@ -27,7 +27,8 @@ static char *emit_to_string(const json_t *value)
 static void assert_emits(const char *json_text, const char *expected_yaml)
 {
 	json_error_t jerr;
-	_cleanup_json_ json_t *value = json_loads(json_text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+	_cleanup_json_ json_t *value =
+	    json_loads(json_text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 	assert_non_null(value);
 	_cleanup_free_ char *yaml = emit_to_string(value);
 	assert_string_equal(yaml, expected_yaml);
@@ -72,10 +73,40 @@ static void strings_that_read_as_other_types_are_double_quoted(void **state)
 {
 	(void)state;
 	static const char *const quoted[] = {
-	    "",     "~",     "null", "NULL", "true",  "True",  "false", "yes", "No",    "on",
-	    "OFF",  "y",     "n",    "174",  "-1",    "+1",    "0755",  "0o17", "0x1F", "0b101",
-	    "1_000", "1.0",  ".5",   "1e3",  "-2.5E-3", ".inf", "-.Inf", ".NaN", "1:20",
-	    "2024-01-01", "2026-11-25T12:49:55Z", "2026-1-2 10:00:00", "<<", "=",
+	    "",
+	    "~",
+	    "null",
+	    "NULL",
+	    "true",
+	    "True",
+	    "false",
+	    "yes",
+	    "No",
+	    "on",
+	    "OFF",
+	    "y",
+	    "n",
+	    "174",
+	    "-1",
+	    "+1",
+	    "0755",
+	    "0o17",
+	    "0x1F",
+	    "0b101",
+	    "1_000",
+	    "1.0",
+	    ".5",
+	    "1e3",
+	    "-2.5E-3",
+	    ".inf",
+	    "-.Inf",
+	    ".NaN",
+	    "1:20",
+	    "2024-01-01",
+	    "2026-11-25T12:49:55Z",
+	    "2026-1-2 10:00:00",
+	    "<<",
+	    "=",
 	};
 	for (size_t i = 0; i < sizeof(quoted) / sizeof(quoted[0]); i++) {
 		_cleanup_json_ json_t *value = json_string(quoted[i]);
@@ -90,8 +121,8 @@ static void plain_strings_stay_plain(void **state)
 {
 	(void)state;
 	static const char *const plain[] = {
-	    "nginx:1.25", "8080:80", "1e", "v1.32.0", "0x", "10.244.0.1", "a10", "yesterday",
-	    "100Mi", "500m", "+", "héllo", "2024-01", "12345678-1234",
+	    "nginx:1.25", "8080:80", "1e",   "v1.32.0", "0x",    "10.244.0.1", "a10",
+	    "yesterday",  "100Mi",   "500m", "+",       "héllo", "2024-01",    "12345678-1234",
 	};
 	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
 		_cleanup_json_ json_t *value = json_string(plain[i]);
@@ -159,11 +190,12 @@ static void numbers_print_like_go(void **state)
 static void long_plain_strings_fold_at_80_columns(void **state)
 {
 	(void)state;
-	assert_emits("{\"d\":\"aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj kkkk llll mmmm "
-		     "nnnn oooo pppp qqqq rrrr\"}",
-		     "d: aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj kkkk llll mmmm nnnn oooo "
-		     "pppp\n"
-		     "  qqqq rrrr\n");
+	assert_emits(
+	    "{\"d\":\"aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj kkkk llll mmmm "
+	    "nnnn oooo pppp qqqq rrrr\"}",
+	    "d: aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj kkkk llll mmmm nnnn oooo "
+	    "pppp\n"
+	    "  qqqq rrrr\n");
 }
 
 /* Whatever we write, the project's YAML reader gives back the same JSON. */
@@ -173,7 +205,8 @@ static void output_reads_back_as_the_same_value(void **state)
 	const char *samples =
 	    "{\"s\":[\"\",\"~\",\"yes\",\"0755\",\"1:20\",\"a: b\",\" x \",\"x\\ny\","
 	    "\"2024-01-01\",\"-\",\"[a]\",\"{b}\",\"'q'\",\"\\\"d\\\"\",\"%x\",\"@x\",\"`x\","
-	    "\"!x\",\"&x\",\"*x\",\"|\",\">\",\"? x\",\"a #b\",\"\\u00e9\",\"line\\n\\nend\\n\\n\"],"
+	    "\"!x\",\"&x\",\"*x\",\"|\",\">\",\"? x\",\"a "
+	    "#b\",\"\\u00e9\",\"line\\n\\nend\\n\\n\"],"
 	    "\"n\":[0,-7,9007199254740993,0.1,1e300],\"b\":[true,false,null],"
 	    "\"nested\":{\"deep\":{\"er\":[[],{},[{}]]}}}";
 	json_error_t jerr;
