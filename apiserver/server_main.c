@@ -182,7 +182,13 @@ static int load_or_create_token(const char *data_dir, char **token, struct ck_er
 	_cleanup_free_ char *path = NULL;
 	if (asprintf(&path, "%s/token", data_dir) < 0)
 		return ck_error_set(err, ENOMEM, "token path: out of memory");
-	if (fs_read_file(path, token, NULL, err) == 0) {
+	struct ck_error read_err = {0};
+	int ret = fs_read_file(path, token, NULL, &read_err);
+	if (ret < 0 && ret != -ENOENT) {
+		*err = read_err;
+		return ret;
+	}
+	if (ret == 0) {
 		(*token)[strcspn(*token, "\r\n")] = '\0';
 		if (strlen(*token) >= 32)
 			return 0;

@@ -85,10 +85,9 @@ static int group_version_entry(struct kubectl *k, const char *group_version, con
 		int ret = fetch(k, path.data, &document, err);
 		if (ret < 0)
 			return ret;
-		const json_t *resources = json_object_get(document, "resources");
-		if (json_is_array(resources))
-			remember_resource_list(k, group_version, resources);
-		else
+		discovery_remember(k, document);
+		/* A missing or mislabelled document means the server has no such API. */
+		if (!json_object_get(cache_of(k), group_version))
 			json_object_set_new(cache_of(k), group_version, json_null());
 		cached = json_object_get(cache_of(k), group_version);
 	}
@@ -106,7 +105,9 @@ static const json_t *group_list(struct kubectl *k, struct ck_error *err, int *re
 	*ret = fetch(k, "/apis", &document, err);
 	if (*ret < 0)
 		return NULL;
-	json_object_set(cache_of(k), "", document ? document : json_object());
+	discovery_remember(k, document);
+	if (!json_object_get(cache_of(k), ""))
+		json_object_set_new(cache_of(k), "", json_object());
 	return json_object_get(cache_of(k), "");
 }
 
@@ -308,11 +309,4 @@ void resource_type_name(const struct resource *r, struct buf *out)
 		buf_putc(out, (char)tolower((unsigned char)*p));
 	if (*r->group)
 		buf_printf(out, ".%s", r->group);
-}
-
-void resource_api_version(const struct resource *r, struct buf *out)
-{
-	if (*r->group)
-		buf_printf(out, "%s/", r->group);
-	buf_puts(out, r->version);
 }

@@ -45,6 +45,3 @@ void resource_path(const struct resource *r, const char *namespace, const char *
 
 /* How kubectl names the type in messages: "pod", "deployment.apps". */
 void resource_type_name(const struct resource *r, struct buf *out);
-
-/* "v1" or "apps/v1" */
-void resource_api_version(const struct resource *r, struct buf *out);

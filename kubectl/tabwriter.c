@@ -173,15 +173,10 @@ void tabwriter_flush(struct tabwriter *tw, struct buf *out)
 	buf_reset(&tw->pending);
 }
 
-void tabwriter_forget_widths(struct tabwriter *tw)
+void tabwriter_free(struct tabwriter *tw)
 {
 	free(tw->max_widths);
 	tw->max_widths = NULL;
 	tw->max_widths_count = 0;
-}
-
-void tabwriter_free(struct tabwriter *tw)
-{
-	tabwriter_forget_widths(tw);
 	buf_free(&tw->pending);
 }

@@ -29,6 +29,4 @@ void tabwriter_printf(struct tabwriter *tw, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Aligns everything written since the last flush and appends it to `out`. */
 void tabwriter_flush(struct tabwriter *tw, struct buf *out);
-/* Forgets remembered widths, for a new table with other columns. */
-void tabwriter_forget_widths(struct tabwriter *tw);
 void tabwriter_free(struct tabwriter *tw);

@@ -5,14 +5,13 @@
 
 #include "lib/buf.h"
 
-/* "2026-11-25T12:49:56Z", with optional fractional seconds and a numeric offset. */
+/* An RFC 3339 timestamp ("2026-11-25T12:49:56Z") to whole seconds; -EINVAL for NULL or
+ * anything else. */
 int time_parse_rfc3339(const char *text, time_t *out);
 
 /* Go's time.RFC1123Z in the local time zone: "Wed, 25 Nov 2026 12:49:56 +0000". */
 void time_format_rfc1123z(time_t when, struct buf *out);
 
-/* kubectl's human duration: "59s", "119s", "5m3s", "15m", "3h20m", "20h", "2d3h", "30d"... */
-void time_format_duration(long long seconds, struct buf *out);
-
-/* The age of an RFC 3339 timestamp at `now`, or "<unknown>" when there is none. */
+/* The age of an RFC 3339 timestamp at `now` ("8s", "5m3s"), or "<unknown>" when there is
+ * none. */
 void time_format_age(const char *rfc3339, time_t now, struct buf *out);

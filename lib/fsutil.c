@@ -14,12 +14,8 @@
 int fs_read_file(const char *path, char **data, size_t *len, struct ck_error *err)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int saved = errno;
-		if (saved == ENOENT)
-			return -ENOENT;
-		return ck_error_errno(err, saved, "open %s", path);
-	}
+	if (fd < 0)
+		return ck_error_errno(err, errno, "open %s", path);
 	struct buf content = {0};
 	char chunk[8192];
 	for (;;) {

@@ -6,7 +6,8 @@
 
 #include "lib/error.h"
 
-/* Reads a whole file into a NUL-terminated buffer. -ENOENT when it does not exist. */
+/* Reads a whole file into a NUL-terminated buffer; -ENOENT (with the message set) when it does
+ * not exist. */
 int fs_read_file(const char *path, char **data, size_t *len, struct ck_error *err);
 /* Writes through a temporary file and rename, so readers see the old or the new content. */
 int fs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,

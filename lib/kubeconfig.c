@@ -5,85 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "buf.h"
 #include "cleanup.h"
+#include "fsutil.h"
 #include "json_util.h"
 #include "yaml.h"
-
-/* A kubeconfig or a certificate bigger than this is not one. */
-#define KUBECONFIG_MAX_FILE_BYTES (16u << 20)
-
-static int read_file(const char *path, char **text, size_t *len, struct ck_error *err)
-{
-	_cleanup_fclose_ FILE *file = fopen(path, "re");
-	if (!file)
-		return ck_error_errno(err, errno, "open %s", path);
-	_cleanup_buf_ struct buf content = {0};
-	char chunk[16384];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), file)) > 0) {
-		if (content.len + n > KUBECONFIG_MAX_FILE_BYTES)
-			return ck_error_set(err, EFBIG, "read %s: larger than %u bytes", path,
-					    KUBECONFIG_MAX_FILE_BYTES);
-		buf_append(&content, chunk, n);
-	}
-	if (ferror(file))
-		return ck_error_errno(err, EIO, "read %s", path);
-	*len = content.len;
-	*text = buf_steal(&content);
-	return 0;
-}
-
-static int base64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Standard base64 with optional padding; whitespace (line breaks in PEM-sized blobs) ignored. */
-static int base64_decode(const char *text, char **out, size_t *out_len)
-{
-	size_t len = strlen(text);
-	_cleanup_free_ char *decoded = malloc(len / 4 * 3 + 4);
-	if (!decoded)
-		return -ENOMEM;
-	size_t n = 0;
-	unsigned bits = 0;
-	int nbits = 0;
-	bool padding = false;
-	for (const char *p = text; *p; p++) {
-		if (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
-			continue;
-		if (*p == '=') {
-			padding = true;
-			continue;
-		}
-		int value = base64_value((unsigned char)*p);
-		if (value < 0 || padding)
-			return -EINVAL;
-		bits = (bits << 6) | (unsigned)value;
-		nbits += 6;
-		if (nbits >= 8) {
-			nbits -= 8;
-			decoded[n++] = (char)((bits >> nbits) & 0xff);
-		}
-	}
-	if (nbits >= 6)
-		return -EINVAL;
-	decoded[n] = '\0';
-	*out_len = n;
-	*out = steal_ptr(&decoded);
-	return 0;
-}
 
 static char *relative_to(const char *kubeconfig_path, const char *file)
 {
@@ -135,7 +62,7 @@ static int read_referenced_file(const struct source *src, const char *file_key, 
 	_cleanup_free_ char *full = relative_to(src->path, file);
 	if (!full)
 		return ck_error_set(err, ENOMEM, "kubeconfig %s: %s", src->path, file_key);
-	int ret = read_file(full, content, len, err);
+	int ret = fs_read_file(full, content, len, err);
 	if (ret < 0)
 		return ck_error_prefix(err, "kubeconfig %s: %s", src->path, file_key);
 	return 0;
@@ -148,9 +75,11 @@ static int load_material(const struct source *src, const char *data_key, const c
 	const char *data = string_field(src, data_key);
 	if (!data)
 		return read_referenced_file(src, file_key, pem, pem_len, err);
-	if (base64_decode(data, pem, pem_len) < 0)
-		return ck_error_set(err, EINVAL, "kubeconfig %s: %s is not valid base64", src->path,
-				    data_key);
+	_cleanup_buf_ struct buf decoded = {0};
+	if (base64_decode(data, strlen(data), &decoded, err) < 0)
+		return ck_error_prefix(err, "kubeconfig %s: %s", src->path, data_key);
+	*pem_len = decoded.len;
+	*pem = buf_steal(&decoded);
 	return 0;
 }
 
@@ -247,7 +176,7 @@ int kubeconfig_load(const char *path, const char *context_name, struct kubeconfi
 				    "~/.kube/config");
 	_cleanup_free_ char *text = NULL;
 	size_t len;
-	int ret = read_file(path, &text, &len, err);
+	int ret = fs_read_file(path, &text, &len, err);
 	if (ret < 0)
 		return ck_error_prefix(err, "load kubeconfig");
 	return kubeconfig_parse(text, len, path, context_name, config, err);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -13,6 +14,10 @@
  * with one element per non-empty document. Map keys become strings. On failure returns a
  * negative errno and names the document and line: "document 2, line 7: ...". */
 int yaml_parse_documents(const char *text, size_t len, json_t **docs, struct ck_error *err);
+
+/* Whether a plain (unquoted) scalar with this text reads back as a string under the typing
+ * above; emitters quote strings for which it does not. */
+bool yaml_plain_is_string(const char *text);
 
 /* Writes `value` as one YAML document, keys sorted like kubectl's output, strings quoted
  * where a YAML reader would otherwise take them for another type. Returns 0 or -errno. */

@@ -20,57 +20,9 @@ static bool is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-static bool all_chars_in(const char *s, const char *allowed)
-{
-	return *s && s[strspn(s, allowed)] == '\0';
-}
-
-static bool is_one_of(const char *text, const char *const *words)
-{
-	for (; *words; words++)
-		if (strcmp(text, *words) == 0)
-			return true;
-	return false;
-}
-
 static const char *skip_sign(const char *s)
 {
 	return (*s == '+' || *s == '-') ? s + 1 : s;
-}
-
-/* YAML 1.1 integers: 0b..., 0x..., 0o.../0..., decimal; '_' allowed as a separator. */
-static bool looks_like_int(const char *s)
-{
-	s = skip_sign(s);
-	if (s[0] == '0' && s[1] == 'b')
-		return all_chars_in(s + 2, "01_");
-	if (s[0] == '0' && s[1] == 'x')
-		return all_chars_in(s + 2, "0123456789abcdefABCDEF_");
-	if (s[0] == '0' && s[1] == 'o')
-		return all_chars_in(s + 2, "01234567_");
-	return is_digit(s[0]) && all_chars_in(s, "0123456789_");
-}
-
-/* [-+]? ( .digits | digits[.digits] ) ([eE][-+]?digits)? */
-static bool looks_like_float(const char *s)
-{
-	s = skip_sign(s);
-	size_t before = strspn(s, "0123456789_");
-	if (before > 0 && !is_digit(s[0]))
-		return false;
-	s += before;
-	size_t after = 0;
-	if (*s == '.') {
-		after = strspn(s + 1, "0123456789_");
-		s += 1 + after;
-	}
-	if (before == 0 && after == 0)
-		return false;
-	if (*s == 'e' || *s == 'E') {
-		s = skip_sign(s + 1);
-		return all_chars_in(s, "0123456789");
-	}
-	return *s == '\0';
 }
 
 /* Sexagesimal numbers such as 1:20 or 190:20:30.15, which YAML 1.1 reads as base 60. */
@@ -114,18 +66,12 @@ static bool looks_like_timestamp(const char *s)
 }
 
 /* True when a plain (unquoted) scalar with this text would be read back as something other than
- * this string: null, a boolean, a number, a timestamp or a merge key. */
+ * this string: what our own reader types (null, booleans, numbers), and beyond it what other
+ * YAML 1.1 readers may take for base-60 numbers, timestamps or merge keys. */
 static bool plain_text_changes_type(const char *s)
 {
-	static const char *const special[] = {
-	    "",      "~",     "null",  "Null",  "NULL",  "y",     "Y",     "yes",   "Yes",
-	    "YES",   "n",     "N",     "no",    "No",    "NO",    "true",  "True",  "TRUE",
-	    "false", "False", "FALSE", "on",    "On",    "ON",    "off",   "Off",   "OFF",
-	    ".inf",  ".Inf",  ".INF",  "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF",
-	    ".nan",  ".NaN",  ".NAN",  "<<",    "=",     NULL,
-	};
-	return is_one_of(s, special) || looks_like_int(s) || looks_like_float(s) ||
-	       looks_like_base60(s) || looks_like_timestamp(s);
+	return !yaml_plain_is_string(s) || looks_like_base60(s) || looks_like_timestamp(s) ||
+	       strcmp(s, "<<") == 0 || strcmp(s, "=") == 0;
 }
 
 /* Reads one code point; invalid bytes count as themselves so the order stays total. */

@@ -100,13 +100,21 @@ static bool parse_yaml_int(const char *text, json_int_t *out)
 	return true;
 }
 
+static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
+static const char *const trues[] = {"y",    "Y",    "yes", "Yes", "YES", "true",
+				    "True", "TRUE", "on",  "On",  "ON",  NULL};
+static const char *const falses[] = {"n",     "N",     "no",  "No",  "NO",  "false",
+				     "False", "FALSE", "off", "Off", "OFF", NULL};
+
+bool yaml_plain_is_string(const char *text)
+{
+	return !is_one_of(text, nulls) && !is_one_of(text, trues) && !is_one_of(text, falses) &&
+	       !matches(SHAPE_INT, text) && !matches(SHAPE_FLOAT, text) &&
+	       !matches(SHAPE_INF_NAN, text);
+}
+
 static json_t *plain_scalar_to_json(const char *text, struct ck_error *err)
 {
-	static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
-	static const char *const trues[] = {"y",    "Y",    "yes", "Yes", "YES", "true",
-					    "True", "TRUE", "on",  "On",  "ON",  NULL};
-	static const char *const falses[] = {"n",     "N",     "no",  "No",  "NO",  "false",
-					     "False", "FALSE", "off", "Off", "OFF", NULL};
 	if (is_one_of(text, nulls))
 		return json_null();
 	if (is_one_of(text, trues))

@@ -4,6 +4,7 @@ official Python client)."""
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -209,6 +210,33 @@ class ApiAnswer:
         return f"<{self.status} {self.text[:500]}>"
 
 
+class Table:
+    """A kubectl table: header cells and one dict per row, keyed by header."""
+
+    def __init__(self, header, rows):
+        self.header = header
+        self.rows = rows
+
+    def __repr__(self):
+        return f"Table({self.header!r}, {self.rows!r})"
+
+
+def parse_table(text):
+    """Parses kubectl's column output. Cells are cut at the columns where the header's cells
+    start (kubectl aligns every row to them), so cells with spaces ("NOMINATED NODE", event
+    messages) stay whole."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return Table([], [])
+    starts = [m.start() for m in re.finditer(r"(?:(?<=\s\s)|^)\S", lines[0])]
+    header = [lines[0][a:b].strip() for a, b in zip(starts, starts[1:] + [None])]
+    rows = []
+    for line in lines[1:]:
+        cells = [line[a:b].strip() for a, b in zip(starts, starts[1:] + [None])]
+        rows.append(dict(zip(header, cells)))
+    return Table(header, rows)
+
+
 def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
     """Polls predicate() until it returns something truthy (returned) or the deadline passes."""
     deadline = time.monotonic() + timeout
@@ -248,12 +276,14 @@ class LineReader:
         with self._cond:
             self._cond.notify_all()
 
-    def wait_line(self, predicate, timeout=10.0, what="a line"):
-        """Waits for an output line that satisfies predicate; returns it."""
+    def wait_line(self, predicate, timeout=10.0, what="a line", stderr=False):
+        """Waits for an output line (of stderr when asked) that satisfies predicate; returns
+        it."""
         deadline = time.monotonic() + timeout
+        sink = self.err_lines if stderr else self.lines
         with self._cond:
             while True:
-                for line in self.lines:
+                for line in sink:
                     if predicate(line):
                         return line
                 left = deadline - time.monotonic()
@@ -452,8 +482,14 @@ def set_pod_running(srv, name, ip, ready=True, namespace="default"):
     pod IP, and Ready True or False."""
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     flag = "True" if ready else "False"
+    containers = srv.get_json(f"/api/v1/namespaces/{namespace}/pods/{name}")["spec"]["containers"]
     status = {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "hostIP": "192.0.2.10",
               "startTime": now,
+              "containerStatuses": [{"name": c["name"], "image": c["image"], "imageID": "",
+                                     "containerID": f"ckube://{name}-{c['name']}",
+                                     "ready": ready, "started": True, "restartCount": 0,
+                                     "state": {"running": {"startedAt": now}}}
+                                    for c in containers],
               "conditions": [{"type": t, "status": s, "lastTransitionTime": now}
                              for t, s in (("Initialized", "True"), ("Ready", flag),
                                           ("ContainersReady", flag), ("PodScheduled", "True"))]}

@@ -108,8 +108,8 @@ static void errors_name_the_file_and_the_missing_piece(void **state)
 		     "clusters:\n- name: c\n  cluster: {server: 'https://a', "
 		     "certificate-authority-data: '@@@'}\n",
 		     NULL, EINVAL,
-		     "kubeconfig /etc/ckube/admin.kubeconfig: certificate-authority-data is not "
-		     "valid base64");
+		     "kubeconfig /etc/ckube/admin.kubeconfig: certificate-authority-data: illegal "
+		     "base64 data at input byte 0");
 	expect_error("a: [\n", NULL, EINVAL,
 		     "kubeconfig /etc/ckube/admin.kubeconfig: document 1, line 2: did not find "
 		     "expected node content");

@@ -37,42 +37,32 @@ static int utc(void **state)
 	return 0;
 }
 
-#define CONDITION(type)                                                      \
-	"{\"type\":\"" type "\",\"status\":\"True\",\"lastProbeTime\":null," \
-	"\"lastTransitionTime\":\"2026-11-25T12:49:56Z\"}"
-
 static const char nginx_pod[] =
     "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"labels\":{\"app\":\"nginx\"},"
     "\"name\":\"nginx\",\"namespace\":\"default\",\"uid\":\"cac260ea\",\"creationTimestamp\":"
-    "\"2026-11-25T12:49:55Z\",\"resourceVersion\":\"174\"},\"spec\":{\"containers\":[{\"image\":"
-    "\"nginx:1.25\",\"name\":\"nginx\",\"ports\":[{\"containerPort\":80,\"protocol\":\"TCP\"}],"
-    "\"imagePullPolicy\":\"IfNotPresent\",\"resources\":{}}],\"restartPolicy\":\"Always\","
-    "\"nodeName\":\"node-1\"},\"status\":{\"phase\":\"Running\",\"hostIP\":\"192.0.2.10\","
-    "\"podIP\":\"10.244.0.173\",\"podIPs\":[{\"ip\":\"10.244.0.173\"}],\"startTime\":"
-    "\"2026-11-25T12:49:56Z\",\"qosClass\":\"BestEffort\",\"conditions\":[" CONDITION("PodReadyToSt"
-										      "artContainer"
-										      "s") "," CONDITION("Initialized") "," CONDITION(
-	"Ready") "," CONDITION("ContainersReady") "," CONDITION("PodScheduled") "],"
-										"\"containerStatuse"
-										"s\":[{\"name\":"
-										"\"nginx\","
-										"\"image\":\"nginx:"
-										"1.25\","
-										"\"imageID\":\"\","
-										"\"containerID\":"
-										"\"fake://"
-										"28748b5ae59e\","
-										"\"ready\":true,"
-										"\"restartCount\":"
-										"0,\"started\":"
-										"true,"
-										"\"state\":{"
-										"\"running\":{"
-										"\"startedAt\":"
-										"\"2026-11-25T12:"
-										"49:56Z\"}},"
-										"\"lastState\":{}}]"
-										"}}";
+    "\"2026-11-25T12:49:55Z\",\"resourceVersion\":\"174\"},\"spec\":{\"containers\":[{"
+    "\"image\":\"nginx:1.25\",\"name\":\"nginx\",\"ports\":[{\"containerPort\":80,"
+    "\"protocol\":\"TCP\"}],\"imagePullPolicy\":\"IfNotPresent\",\"resources\":{}}],"
+    "\"restartPolicy\":\"Always\",\"nodeName\":\"node-1\"},\"status\":{\"phase\":"
+    "\"Running\",\"hostIP\":\"192.0.2.10\",\"podIP\":\"10.244.0.173\",\"podIPs\":[{\"ip\":"
+    "\"10.244.0.173\"}],\"startTime\":\"2026-11-25T12:49:56Z\",\"qosClass\":\"BestEffort\","
+    "\"containerStatuses\":[{\"name\":\"nginx\",\"image\":\"nginx:1.25\",\"imageID\":\"\","
+    "\"containerID\":\"fake://28748b5ae59e\",\"ready\":true,\"restartCount\":0,\"started\":"
+    "true,\"state\":{\"running\":{\"startedAt\":\"2026-11-25T12:49:56Z\"}},\"lastState\":{}}]}}";
+
+/* The kubelet's five conditions, all true since 12:49:56. */
+static void add_conditions(json_t *pod)
+{
+	static const char *const types[] = {"PodReadyToStartContainers", "Initialized", "Ready",
+					    "ContainersReady", "PodScheduled"};
+	json_t *conditions = json_array();
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		json_array_append_new(conditions,
+				      json_pack("{s:s, s:s, s:n, s:s}", "type", types[i], "status",
+						"True", "lastProbeTime", "lastTransitionTime",
+						"2026-11-25T12:49:56Z"));
+	json_object_set_new(json_object_get(pod, "status"), "conditions", conditions);
+}
 
 static const char nginx_events[] =
     "{\"kind\":\"EventList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"181\"},"
@@ -88,6 +78,7 @@ static void running_pod_matches_kubectl(void **state)
 {
 	(void)state;
 	_cleanup_json_ json_t *pod = load(nginx_pod);
+	add_conditions(pod);
 	_cleanup_json_ json_t *events = load(nginx_events);
 	_cleanup_buf_ struct buf out = {0};
 	describe_pod(pod, events, at("2026-11-25T12:50:04Z"), &out);
