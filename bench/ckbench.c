@@ -483,22 +483,54 @@ static char *current_revision(void)
 	return out;
 }
 
-/* Waits for readiness and hands every watcher's bytes to the decoder; the create connection's
- * bytes go to create_in. Returns false on timeout. */
-static bool pump(int epfd, struct watch_run *run, struct watcher *watchers, unsigned create_slot,
-		 int create_fd, struct bytes *create_in, int timeout_ms)
+/* The connection that creates pods, and the answer to its one request in flight. */
+struct creator {
+	int fd;
+	struct bytes in;
+	int64_t answered_at; /* 0 while the answer is still to come */
+};
+
+static void creator_send(struct creator *c, const char *name_field)
+{
+	c->answered_at = 0;
+	send_create(c->fd, name_field);
+}
+
+/* Reads the create's answer; it is timed as soon as its last byte is read, before the other
+ * connections of the same wake-up are looked at. */
+static void creator_process(struct creator *c)
+{
+	if (!receive_available(c->fd, &c->in))
+		die("the server closed the create connection");
+	int status;
+	const char *body;
+	size_t body_len;
+	size_t total = parse_response(&c->in, &status, &body, &body_len);
+	if (!total)
+		return;
+	if (c->answered_at)
+		die("an answer came to no request");
+	c->answered_at = now_ns();
+	if (status != 201)
+		die("create answered %d: %.*s", status, (int)(body_len > 300 ? 300 : body_len),
+		    body);
+	bytes_consume(&c->in, total);
+}
+
+/* Waits up to timeout_ms for data and hands what arrived to the watchers and the creator. */
+static void pump(int epfd, struct watch_run *run, struct watcher *watchers, struct creator *creator,
+		 int timeout_ms)
 {
 	struct epoll_event events[128];
 	int n = epoll_wait(epfd, events, 128, timeout_ms);
 	if (n < 0 && errno == EINTR)
-		return true;
+		return;
 	if (n < 0)
 		die("epoll_wait: %s", strerror(errno));
 	for (int e = 0; e < n; e++) {
 		unsigned slot = events[e].data.u32;
-		if (slot == create_slot) {
-			if (!receive_available(create_fd, create_in))
-				die("the server closed the create connection");
+		if (slot == run->watchers) {
+			creator_process(creator);
 			continue;
 		}
 		struct watcher *w = &watchers[slot];
@@ -507,7 +539,6 @@ static bool pump(int epfd, struct watch_run *run, struct watcher *watchers, unsi
 		if (!open || run->ended)
 			die("watch stream %u ended early", slot);
 	}
-	return n > 0;
 }
 
 static int cmd_watch(int argc, char **argv)
@@ -542,61 +573,40 @@ static int cmd_watch(int argc, char **argv)
 			die("epoll_ctl: %s", strerror(errno));
 		send_get(watchers[i].fd, path);
 	}
-	unsigned create_slot = run.watchers;
-	int create_fd = connect_server();
-	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = create_slot};
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, create_fd, &ev) < 0)
+	struct creator creator = {.fd = connect_server()};
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = run.watchers};
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, creator.fd, &ev) < 0)
 		die("epoll_ctl: %s", strerror(errno));
-	struct bytes create_in = {0};
-	int status;
-	const char *body;
-	size_t body_len, total;
 
 	/* A watch request is only surely registered once it has delivered an event: the warm-up
 	 * pod proves all of them are before anything is timed. */
 	char name_field[160];
 	snprintf(name_field, sizeof(name_field), "\"name\":\"%sw\"", run.name_prefix);
-	send_create(create_fd, name_field);
-	bool answered = false;
+	creator_send(&creator, name_field);
 	int64_t deadline = now_ns() + EVENT_DEADLINE_NS;
-	while (!answered || run.warm_seen < run.watchers) {
+	while (!creator.answered_at || run.warm_seen < run.watchers) {
 		if (now_ns() > deadline)
 			die("warm-up: %u of %u watchers saw the first pod", run.warm_seen,
 			    run.watchers);
-		pump(epfd, &run, watchers, create_slot, create_fd, &create_in, 100);
-		if (!answered && (total = parse_response(&create_in, &status, &body, &body_len))) {
-			if (status != 201)
-				die("warm-up create answered %d: %.*s", status, (int)body_len,
-				    body);
-			bytes_consume(&create_in, total);
-			answered = true;
-		}
+		pump(epfd, &run, watchers, &creator, 100);
 	}
 
 	unsigned missing = 0;
 	for (unsigned seq = 0; seq < run.creates; seq++) {
 		snprintf(name_field, sizeof(name_field), "\"name\":\"%s%u\"", run.name_prefix, seq);
 		sent_at[seq] = now_ns();
-		send_create(create_fd, name_field);
+		creator_send(&creator, name_field);
 		deadline = sent_at[seq] + EVENT_DEADLINE_NS;
-		while (!answered_at[seq] || run.seen_count[seq] < run.watchers) {
+		while (!creator.answered_at || run.seen_count[seq] < run.watchers) {
 			int64_t left_ms = (deadline - now_ns()) / 1000000;
 			if (left_ms <= 0)
 				break;
-			pump(epfd, &run, watchers, create_slot, create_fd, &create_in,
-			     (int)left_ms);
-			if (!answered_at[seq] &&
-			    (total = parse_response(&create_in, &status, &body, &body_len))) {
-				answered_at[seq] = now_ns();
-				if (status != 201)
-					die("create answered %d: %.*s", status, (int)body_len,
-					    body);
-				bytes_consume(&create_in, total);
-			}
+			pump(epfd, &run, watchers, &creator, (int)left_ms);
 		}
-		if (!answered_at[seq])
+		if (!creator.answered_at)
 			die("create %u got no answer in %lld s", seq,
 			    EVENT_DEADLINE_NS / 1000000000);
+		answered_at[seq] = creator.answered_at;
 		missing += run.watchers - run.seen_count[seq];
 	}
 
@@ -642,9 +652,9 @@ static int cmd_watch(int argc, char **argv)
 		free(watchers[i].in.data);
 		free(watchers[i].line.data);
 	}
-	if (close(create_fd) < 0 || close(epfd) < 0)
+	if (close(creator.fd) < 0 || close(epfd) < 0)
 		die("close: %s", strerror(errno));
-	free(create_in.data);
+	free(creator.in.data);
 	free(watchers);
 	free(run.seen);
 	free(run.seen_count);

@@ -1,11 +1,11 @@
 #include "yaml.h"
 
 #include <errno.h>
-#include <limits.h>
+#include <inttypes.h>
 #include <math.h>
-#include <pthread.h>
-#include <regex.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -29,30 +29,9 @@ static bool scalar_is_plain(const yaml_node_t *node)
 	       node->data.scalar.style == YAML_ANY_SCALAR_STYLE;
 }
 
-/* The scalar shapes go-yaml v2 resolves, compiled once per process. */
-enum scalar_shape { SHAPE_INT, SHAPE_FLOAT, SHAPE_INF_NAN, SHAPE_COUNT };
-
-static const char *const shape_patterns[SHAPE_COUNT] = {
-	[SHAPE_INT] = "^[-+]?(0b[01_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)$",
-	[SHAPE_FLOAT] = "^[-+]?(\\.[0-9]+|[0-9][0-9_]*(\\.[0-9_]*)?)([eE][-+]?[0-9]+)?$",
-	[SHAPE_INF_NAN] = "^[-+]?\\.(inf|Inf|INF)$|^\\.(nan|NaN|NAN)$",
-};
-static regex_t shape_regex[SHAPE_COUNT];
-static bool shapes_ready;
-static pthread_once_t shapes_once = PTHREAD_ONCE_INIT;
-
-static void compile_shapes(void)
+static size_t line_of(const yaml_node_t *node)
 {
-	for (int i = 0; i < SHAPE_COUNT; i++)
-		if (regcomp(&shape_regex[i], shape_patterns[i], REG_EXTENDED | REG_NOSUB) != 0)
-			return;
-	shapes_ready = true;
-}
-
-static bool matches(enum scalar_shape shape, const char *text)
-{
-	pthread_once(&shapes_once, compile_shapes);
-	return shapes_ready && regexec(&shape_regex[shape], text, 0, NULL, 0) == 0;
+	return node->start_mark.line + 1;
 }
 
 static bool is_one_of(const char *text, const char *const *words)
@@ -63,83 +42,151 @@ static bool is_one_of(const char *text, const char *const *words)
 	return false;
 }
 
-/* Integer text as go-yaml v2 reads it: decimal, 0x hex, 0o or leading-0 octal, 0b binary,
- * with optional sign and '_' separators. */
-static bool parse_yaml_int(const char *text, json_int_t *out)
-{
-	if (!matches(SHAPE_INT, text))
-		return false;
-	char digits[128];
-	size_t n = 0;
-	for (const char *p = text; *p && n + 1 < sizeof(digits); p++)
-		if (*p != '_')
-			digits[n++] = *p;
-	digits[n] = '\0';
+/* What a plain scalar stands for, as go-yaml v2 resolves it. */
+struct resolved {
+	enum { RESOLVED_STRING, RESOLVED_NULL, RESOLVED_BOOL, RESOLVED_INT, RESOLVED_UINT,
+	       RESOLVED_FLOAT } kind;
+	bool boolean;
+	json_int_t integer;
+	uint64_t unsigned_integer; /* past int64: go-yaml gives a uint64 */
+	double real;
+};
 
-	const char *p = digits;
+/* Integer text as go-yaml v2 reads it, strconv.ParseInt with base 0 once '_' is dropped:
+ * decimal, 0x hex, 0o or leading-0 octal, 0b binary, with an optional sign. */
+static bool resolve_int(const char *plain, struct resolved *out)
+{
+	const char *p = plain;
 	bool negative = false;
 	if (*p == '+' || *p == '-')
 		negative = *p++ == '-';
-	int base = 10;
-	if (p[0] == '0' && p[1] == 'b')
-		base = 2, p += 2;
-	else if (p[0] == '0' && p[1] == 'o')
-		base = 8, p += 2;
-	else if (p[0] == '0' && p[1] == 'x')
-		base = 16, p += 2;
-	else if (p[0] == '0' && p[1] != '\0')
-		base = 8, p += 1;
+	unsigned base = 10;
+	char prefix = p[0] == '0' ? (char)(p[1] | 0x20) : '\0';
+	if (prefix == 'x' || prefix == 'o' || prefix == 'b') {
+		base = prefix == 'x' ? 16 : prefix == 'o' ? 8 : 2;
+		p += 2;
+	} else if (p[0] == '0' && p[1] != '\0') {
+		base = 8;
+		p++;
+	}
 	if (!*p)
 		return false;
-	errno = 0;
-	char *end;
-	unsigned long long magnitude = strtoull(p, &end, base);
-	if (errno || *end || magnitude > (unsigned long long)LLONG_MAX + (negative ? 1 : 0))
+	uint64_t magnitude = 0;
+	for (; *p; p++) {
+		char c = (char)(*p | 0x20);
+		unsigned digit = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+			       : c >= 'a' && c <= 'z' ? (unsigned)(c - 'a' + 10)
+						      : base;
+		if (digit >= base || magnitude > (UINT64_MAX - digit) / base)
+			return false;
+		magnitude = magnitude * base + digit;
+	}
+	if (!negative && magnitude > (uint64_t)INT64_MAX) {
+		out->kind = RESOLVED_UINT;
+		out->unsigned_integer = magnitude;
+		return true;
+	}
+	if (negative && magnitude > (uint64_t)INT64_MAX + 1)
 		return false;
-	*out = negative ? (json_int_t)(0 - magnitude) : (json_int_t)magnitude;
+	out->kind = RESOLVED_INT;
+	out->integer = negative ? (json_int_t)(0 - magnitude) : (json_int_t)magnitude;
 	return true;
 }
 
-static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
-static const char *const trues[] = {"y",    "Y",    "yes", "Yes", "YES", "true",
-				    "True", "TRUE", "on",  "On",  "ON",  NULL};
-static const char *const falses[] = {"n",     "N",     "no",  "No",  "NO",  "false",
-				     "False", "FALSE", "off", "Off", "OFF", NULL};
+static size_t count_digits(const char *s)
+{
+	return strspn(s, "0123456789");
+}
+
+/* ^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$, go-yaml's float syntax. */
+static bool is_yaml_float(const char *s)
+{
+	if (*s == '+' || *s == '-')
+		s++;
+	if (*s == '.') {
+		size_t fraction = count_digits(s + 1);
+		if (fraction == 0)
+			return false;
+		s += 1 + fraction;
+	} else {
+		size_t whole = count_digits(s);
+		if (whole == 0)
+			return false;
+		s += whole;
+		if (*s == '.')
+			s += 1 + count_digits(s + 1);
+	}
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '+' || *s == '-')
+			s++;
+		size_t exponent = count_digits(s);
+		if (exponent == 0)
+			return false;
+		s += exponent;
+	}
+	return *s == '\0';
+}
+
+static int resolve_plain(const char *text, size_t line, struct resolved *out,
+			 struct ck_error *err)
+{
+	static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
+	static const char *const trues[] = {"y",    "Y",    "yes", "Yes", "YES", "true",
+					    "True", "TRUE", "on",  "On",  "ON",  NULL};
+	static const char *const falses[] = {"n",     "N",     "no",  "No",  "NO",  "false",
+					     "False", "FALSE", "off", "Off", "OFF", NULL};
+	static const char *const specials[] = {".inf",  ".Inf",  ".INF", "+.inf", "+.Inf",
+					       "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
+					       ".NaN",  ".NAN",  NULL};
+	*out = (struct resolved){.kind = RESOLVED_STRING};
+	if (is_one_of(text, nulls)) {
+		out->kind = RESOLVED_NULL;
+	} else if (is_one_of(text, trues) || is_one_of(text, falses)) {
+		out->kind = RESOLVED_BOOL;
+		out->boolean = is_one_of(text, trues);
+	} else if (is_one_of(text, specials)) {
+		return ck_error_set(err, EINVAL, "line %zu: value %s cannot be represented in JSON",
+				    line, text);
+	} else if ((text[0] && strchr("+-0123456789", text[0])) ||
+		   (text[0] == '.' && !strchr(text, '_'))) {
+		/* Only text that starts like a number is a number; go-yaml drops every '_'. */
+		_cleanup_free_ char *plain = malloc(strlen(text) + 1);
+		if (!plain)
+			return ck_error_set(err, ENOMEM, "line %zu: out of memory", line);
+		size_t n = 0;
+		for (const char *p = text; *p; p++)
+			if (*p != '_')
+				plain[n++] = *p;
+		plain[n] = '\0';
+		if (resolve_int(plain, out))
+			return 0;
+		if (is_yaml_float(plain)) {
+			double value = strtod(plain, NULL);
+			/* Out of range is a string to go-yaml, not an infinity. */
+			if (isfinite(value)) {
+				out->kind = RESOLVED_FLOAT;
+				out->real = value;
+			}
+		}
+	}
+	return 0;
+}
 
 bool yaml_plain_is_string(const char *text)
 {
-	return !is_one_of(text, nulls) && !is_one_of(text, trues) && !is_one_of(text, falses) &&
-	       !matches(SHAPE_INT, text) && !matches(SHAPE_FLOAT, text) &&
-	       !matches(SHAPE_INF_NAN, text);
+	struct resolved value;
+	return resolve_plain(text, 0, &value, NULL) == 0 && value.kind == RESOLVED_STRING;
 }
 
-static json_t *plain_scalar_to_json(const char *text, struct ck_error *err)
+/* A float with a whole value is written by Go's JSON encoder as an integer ("8080"), which is
+ * what the API server then reads, so it becomes one here too. */
+static json_t *float_to_json(double value)
 {
-	if (is_one_of(text, nulls))
-		return json_null();
-	if (is_one_of(text, trues))
-		return json_true();
-	if (is_one_of(text, falses))
-		return json_false();
-	json_int_t integer;
-	if (parse_yaml_int(text, &integer))
-		return json_integer(integer);
-	if (matches(SHAPE_FLOAT, text)) {
-		char digits[128];
-		size_t n = 0;
-		for (const char *p = text; *p && n + 1 < sizeof(digits); p++)
-			if (*p != '_')
-				digits[n++] = *p;
-		digits[n] = '\0';
-		double value = strtod(digits, NULL);
-		if (isfinite(value))
-			return json_real(value);
-	}
-	if (matches(SHAPE_INF_NAN, text)) {
-		ck_error_set(err, EINVAL, "value %s cannot be represented in JSON", text);
-		return NULL;
-	}
-	return json_string(text);
+	if (value == trunc(value) && value >= -9223372036854775808.0 &&
+	    value < 9223372036854775808.0)
+		return json_integer((json_int_t)value);
+	return json_real(value);
 }
 
 static json_t *scalar_to_json(const yaml_node_t *node, struct ck_error *err)
@@ -147,28 +194,101 @@ static json_t *scalar_to_json(const yaml_node_t *node, struct ck_error *err)
 	const char *text = (const char *)node->data.scalar.value;
 	size_t len = node->data.scalar.length;
 	if (memchr(text, '\0', len)) {
-		ck_error_set(err, EINVAL, "line %zu: NUL character in a string",
-			     node->start_mark.line + 1);
+		ck_error_set(err, EINVAL, "line %zu: NUL character in a string", line_of(node));
 		return NULL;
 	}
 	/* libyaml's document API tags every untagged scalar as a string, so only the quoting
 	 * style tells a string from a value to resolve. */
 	if (!scalar_is_plain(node))
 		return json_stringn(text, len);
-	return plain_scalar_to_json(text, err);
+	struct resolved value;
+	if (resolve_plain(text, line_of(node), &value, err) < 0)
+		return NULL;
+	switch (value.kind) {
+	case RESOLVED_NULL:
+		return json_null();
+	case RESOLVED_BOOL:
+		return json_boolean(value.boolean);
+	case RESOLVED_INT:
+		return json_integer(value.integer);
+	case RESOLVED_UINT:
+		return json_real((double)value.unsigned_integer);
+	case RESOLVED_FLOAT:
+		return float_to_json(value.real);
+	case RESOLVED_STRING:
+		break;
+	}
+	return json_stringn(text, len);
+}
+
+/* Go's strconv.FormatFloat(value, 'g', -1, 32), which sigs.k8s.io/yaml uses for float keys:
+ * the fewest digits that read back as the same float32, in exponent form below 1e-4 or from
+ * 1e6 on. */
+static void format_float_key(double value, char *out, size_t size)
+{
+	float rounded = (float)value;
+	char digits[32];
+	int precision = 1;
+	for (;; precision++) {
+		snprintf(digits, sizeof(digits), "%.*e", precision - 1, (double)rounded);
+		if (precision == 9 || strtof(digits, NULL) == rounded)
+			break;
+	}
+	int exponent = atoi(strchr(digits, 'e') + 1);
+	if (exponent < -4 || exponent >= 6)
+		snprintf(out, size, "%s", digits);
+	else
+		snprintf(out, size, "%.*f", precision - 1 - exponent > 0 ? precision - 1 - exponent : 0,
+			 (double)rounded);
+}
+
+/* Map keys must be strings in JSON. Like sigs.k8s.io/yaml, a plain key that resolves to
+ * another type becomes that value's text ("on" is "true", "0x10" is "16"); quoted keys and
+ * plain strings keep their text; anything but a scalar is refused. */
+static int key_text(const yaml_node_t *key, char scratch[64], const char **out,
+		    struct ck_error *err)
+{
+	if (!key || key->type != YAML_SCALAR_NODE)
+		return ck_error_set(err, EINVAL, "line %zu: map keys must be scalars",
+				    key ? line_of(key) : 0);
+	const char *text = (const char *)key->data.scalar.value;
+	if (memchr(text, '\0', key->data.scalar.length))
+		return ck_error_set(err, EINVAL, "line %zu: NUL character in a string",
+				    line_of(key));
+	*out = text;
+	if (!scalar_is_plain(key))
+		return 0;
+	struct resolved value;
+	int ret = resolve_plain(text, line_of(key), &value, err);
+	if (ret < 0)
+		return ret;
+	*out = scratch;
+	switch (value.kind) {
+	case RESOLVED_NULL:
+		return ck_error_set(err, EINVAL, "line %zu: a map key may not be null", line_of(key));
+	case RESOLVED_BOOL:
+		*out = value.boolean ? "true" : "false";
+		break;
+	case RESOLVED_INT:
+		snprintf(scratch, 64, "%" JSON_INTEGER_FORMAT, value.integer);
+		break;
+	case RESOLVED_UINT:
+		snprintf(scratch, 64, "%" PRIu64, value.unsigned_integer);
+		break;
+	case RESOLVED_FLOAT:
+		format_float_key(value.real, scratch, 64);
+		break;
+	case RESOLVED_STRING:
+		*out = text;
+		break;
+	}
+	return 0;
 }
 
 static json_t *node_to_json(struct converter *c, const yaml_node_t *node);
 
-/* Map keys must be strings in JSON: scalars keep their text, anything else is refused. */
-static const char *key_text(const yaml_node_t *key)
-{
-	if (!key || key->type != YAML_SCALAR_NODE)
-		return NULL;
-	return (const char *)key->data.scalar.value;
-}
-
-static int merge_into(struct converter *c, json_t *target, const yaml_node_t *source);
+static int merge_into(struct converter *c, json_t *target, const yaml_node_t *source,
+		      size_t line);
 
 static json_t *mapping_to_json(struct converter *c, const yaml_node_t *node)
 {
@@ -180,21 +300,19 @@ static json_t *mapping_to_json(struct converter *c, const yaml_node_t *node)
 	     pair < node->data.mapping.pairs.top; pair++) {
 		const yaml_node_t *key = yaml_document_get_node(c->doc, pair->key);
 		const yaml_node_t *value = yaml_document_get_node(c->doc, pair->value);
-		const char *name = key_text(key);
-		if (!name) {
-			ck_error_set(c->err, EINVAL, "line %zu: map keys must be scalars",
-				     key ? key->start_mark.line + 1 : 0);
+		char scratch[64];
+		const char *name;
+		if (key_text(key, scratch, &name, c->err) < 0)
 			return NULL;
-		}
 		/* "<<: *anchor" merges the anchored map(s); keys written here win. */
 		if (strcmp(name, "<<") == 0 && scalar_is_plain(key)) {
-			if (merge_into(c, merged, value) < 0)
+			if (merge_into(c, merged, value, line_of(key)) < 0)
 				return NULL;
 			continue;
 		}
 		if (json_object_get(object, name)) {
 			ck_error_set(c->err, EINVAL, "line %zu: key \"%s\" already set in map",
-				     key->start_mark.line + 1, name);
+				     line_of(key), name);
 			return NULL;
 		}
 		json_t *converted = node_to_json(c, value);
@@ -206,23 +324,30 @@ static json_t *mapping_to_json(struct converter *c, const yaml_node_t *node)
 	return steal_ptr(&object);
 }
 
-static int merge_into(struct converter *c, json_t *target, const yaml_node_t *source)
+static int merge_map(struct converter *c, json_t *target, const yaml_node_t *map, size_t line)
 {
-	if (source->type == YAML_SEQUENCE_NODE) {
-		for (yaml_node_item_t *item = source->data.sequence.items.start;
-		     item < source->data.sequence.items.top; item++)
-			if (merge_into(c, target, yaml_document_get_node(c->doc, *item)) < 0)
-				return -EINVAL;
-		return 0;
-	}
-	if (source->type != YAML_MAPPING_NODE)
-		return ck_error_set(c->err, EINVAL, "line %zu: \"<<\" needs a map to merge",
-				    source->start_mark.line + 1);
-	_cleanup_json_ json_t *source_map = node_to_json(c, source);
+	if (!map || map->type != YAML_MAPPING_NODE)
+		return ck_error_set(c->err, EINVAL, "line %zu: \"<<\" needs a map to merge", line);
+	_cleanup_json_ json_t *source_map = node_to_json(c, map);
 	if (!source_map)
 		return -EINVAL;
-	/* With several maps to merge, the first one listed wins. */
 	json_object_update_missing(target, source_map);
+	return 0;
+}
+
+/* A map, or a list of maps; not a list of lists, which go-yaml refuses too and which could
+ * nest without end. With several maps the first one listed wins. */
+static int merge_into(struct converter *c, json_t *target, const yaml_node_t *source,
+		      size_t line)
+{
+	if (!source || source->type != YAML_SEQUENCE_NODE)
+		return merge_map(c, target, source, line);
+	for (yaml_node_item_t *item = source->data.sequence.items.start;
+	     item < source->data.sequence.items.top; item++) {
+		int ret = merge_map(c, target, yaml_document_get_node(c->doc, *item), line);
+		if (ret < 0)
+			return ret;
+	}
 	return 0;
 }
 
@@ -233,13 +358,13 @@ static json_t *node_to_json(struct converter *c, const yaml_node_t *node)
 		return NULL;
 	}
 	if (++c->expanded > YAML_MAX_NODES_EXPANDED) {
-		ck_error_set(c->err, E2BIG, "document expands to more than %d values",
-			     YAML_MAX_NODES_EXPANDED);
+		ck_error_set(c->err, E2BIG, "line %zu: the aliases expand to more than %d values",
+			     line_of(node), YAML_MAX_NODES_EXPANDED);
 		return NULL;
 	}
 	if (c->depth > 256) {
 		ck_error_set(c->err, E2BIG, "line %zu: nested deeper than 256 levels",
-			     node->start_mark.line + 1);
+			     line_of(node));
 		return NULL;
 	}
 	json_t *result = NULL;
@@ -265,11 +390,27 @@ static json_t *node_to_json(struct converter *c, const yaml_node_t *node)
 		result = mapping_to_json(c, node);
 		break;
 	default:
-		ck_error_set(c->err, EINVAL, "empty node");
+		ck_error_set(c->err, EINVAL, "line %zu: empty node", line_of(node));
 		break;
 	}
 	c->depth--;
 	return result;
+}
+
+/* libyaml decodes the text ahead of parsing it, so a bad byte (not UTF-8, a control
+ * character) is found before its document is reached, and placed by offset only: such errors
+ * name the line alone. */
+static int parse_error(const yaml_parser_t *parser, int index, const char *text, size_t len,
+		       struct ck_error *err)
+{
+	const char *problem = parser->problem ? parser->problem : "invalid YAML";
+	if (parser->error != YAML_READER_ERROR)
+		return ck_error_set(err, EINVAL, "document %d, line %zu: %s", index,
+				    parser->problem_mark.line + 1, problem);
+	size_t line = 1;
+	for (size_t i = 0; i < parser->problem_offset && i < len; i++)
+		line += text[i] == '\n';
+	return ck_error_set(err, EINVAL, "line %zu: %s", line, problem);
 }
 
 int yaml_parse_documents(const char *text, size_t len, json_t **docs, struct ck_error *err)
@@ -284,9 +425,7 @@ int yaml_parse_documents(const char *text, size_t len, json_t **docs, struct ck_
 	for (int index = 1;; index++) {
 		yaml_document_t doc;
 		if (!yaml_parser_load(&parser, &doc)) {
-			ret = ck_error_set(err, EINVAL, "document %d, line %zu: %s", index,
-					   parser.problem_mark.line + 1,
-					   parser.problem ? parser.problem : "invalid YAML");
+			ret = parse_error(&parser, index, text, len, err);
 			break;
 		}
 		yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -294,19 +433,20 @@ int yaml_parse_documents(const char *text, size_t len, json_t **docs, struct ck_
 			yaml_document_delete(&doc);
 			break;
 		}
-		bool empty = root->type == YAML_SCALAR_NODE && scalar_is_plain(root) &&
-			     root->data.scalar.length == 0;
-		if (!empty) {
-			struct converter c = {.doc = &doc, .err = err};
-			json_t *value = node_to_json(&c, root);
-			if (!value) {
-				ret = ck_error_prefix(err, "document %d", index);
-				yaml_document_delete(&doc);
-				break;
-			}
-			json_array_append_new(result, value);
-		}
+		struct ck_error problem = {0};
+		struct converter c = {.doc = &doc, .err = &problem};
+		json_t *value = node_to_json(&c, root);
 		yaml_document_delete(&doc);
+		if (!value) {
+			ret = ck_error_set(err, problem.code, "document %d, %s", index,
+					   problem.message);
+			break;
+		}
+		/* Empty documents, and like kubectl null ones, are left out. */
+		if (json_is_null(value))
+			json_decref(value);
+		else
+			json_array_append_new(result, value);
 	}
 	yaml_parser_delete(&parser);
 	if (ret < 0)

@@ -89,15 +89,18 @@ class Server:
 
     def _ready(self):
         if self.netns:
-            # The server is only reachable from inside its namespace; ask from there, with the
-            # token (off loopback every request needs it).
-            token = self.token() if os.path.exists(os.path.join(self.data_dir, "token")) else ""
+            # The server is only reachable from inside its namespace; ask from there, at the
+            # address its kubeconfig names (http or https), with the token (off loopback every
+            # request needs it).
+            if not (os.path.exists(self.kubeconfig) and
+                    os.path.exists(os.path.join(self.data_dir, "token"))):
+                return False
             proc = subprocess.run(
-                ["nsenter", f"--net=/var/run/netns/{self.netns}", "--", "curl", "-s", "-o",
-                 "/dev/null", "-w", "%{http_code}", "-m", "1", "-H",
-                 f"Authorization: Bearer {token}", self.url + "/readyz"],
+                ["nsenter", f"--net=/var/run/netns/{self.netns}", "--", "curl", "-k", "-s",
+                 "-o", "/dev/null", "-w", "%{http_code}", "-m", "1", "-H",
+                 f"Authorization: Bearer {self.token()}", self.kubeconfig_server() + "/readyz"],
                 capture_output=True, text=True, timeout=10)
-            return proc.stdout == "200" and os.path.exists(self.kubeconfig)
+            return proc.stdout == "200"
         try:
             with urllib.request.urlopen(self.url + "/readyz", timeout=1) as resp:
                 return resp.status == 200 and os.path.exists(self.kubeconfig)
@@ -113,6 +116,14 @@ class Server:
             self.proc = None
         self.stop(sig)
         return self.start()
+
+    def kubeconfig_server(self):
+        """The server URL the admin kubeconfig gives clients."""
+        with open(self.kubeconfig) as f:
+            for line in f:
+                if line.strip().startswith("server:"):
+                    return line.split(":", 1)[1].strip()
+        raise AssertionError(f"no server in {self.kubeconfig}")
 
     def token(self):
         with open(os.path.join(self.data_dir, "token")) as f:
@@ -167,6 +178,27 @@ class Server:
             conn.request(method, path, body=body, headers=hdrs)
             resp = conn.getresponse()
             return ApiAnswer(resp.status, dict(resp.getheaders()), resp.read())
+        finally:
+            conn.close()
+
+    def watch(self, path, count, timeout=10, **params):
+        """Opens a watch (params become the query, e.g. resourceVersion=5) and returns its
+        first `count` events as decoded JSON, failing if they do not come in time. The
+        connection is closed afterwards."""
+        query = "&".join(["watch=true"] + [f"{k}={v}" for k, v in params.items()])
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        try:
+            conn.request("GET", f"{path}?{query}", headers={"Accept": "application/json"})
+            resp = conn.getresponse()
+            assert resp.status == 200, f"watch {path}: {resp.status} {resp.read()[:500]!r}"
+            events = []
+            while len(events) < count:
+                line = resp.readline()
+                if not line:
+                    raise AssertionError(f"watch {path} ended after {events}")
+                if line.strip():
+                    events.append(json.loads(line))
+            return events
         finally:
             conn.close()
 
@@ -475,6 +507,17 @@ def create_pod(srv, name, namespace="default", **kwargs):
                      pod_manifest(name, namespace=namespace, **kwargs))
     assert answer.status == 201, answer
     return answer.json
+
+
+def scheduler_done(srv, name, namespace="default"):
+    """Waits until the scheduler has written its verdict on a pod (PodScheduled, True or
+    False), so that a test's own writes do not race with it; returns the pod."""
+    def verdict():
+        pod = srv.get_json(f"/api/v1/namespaces/{namespace}/pods/{name}")
+        done = any(c.get("type") == "PodScheduled"
+                   for c in pod.get("status", {}).get("conditions", []))
+        return pod if done else None
+    return wait_for(verdict, what=f"the scheduler's verdict on {namespace}/{name}")
 
 
 def set_pod_running(srv, name, ip, ready=True, namespace="default"):

@@ -40,11 +40,11 @@ static void assert_yaml(const char *yaml, const char *expected)
 	json_decref(docs);
 }
 
-static void assert_refused(const char *yaml, size_t len, int code, const char *message)
+static void assert_refused(const char *yaml, int code, const char *message)
 {
 	json_t *docs = NULL;
 	struct ck_error err = {0};
-	assert_int_equal(yaml_parse_documents(yaml, len, &docs, &err), -code);
+	assert_int_equal(yaml_parse_documents(yaml, strlen(yaml), &docs, &err), -code);
 	assert_null(docs);
 	if (strcmp(err.message, message) != 0)
 		fail_msg("message \"%s\", want \"%s\"", err.message, message);
@@ -79,14 +79,13 @@ static void test_quoted_versus_plain(void **state)
 	(void)state;
 	assert_yaml("port: 80\nname: \"80\"\nother: '80'\n",
 		    "[{\"port\": 80, \"name\": \"80\", \"other\": \"80\"}]");
-	assert_yaml("a: \"true\"\nb: 'null'\nc: \"1.5\"\nd: \"0x10\"\ne: !!str 12\n",
-		    "[{\"a\": \"true\", \"b\": \"null\", \"c\": \"1.5\", \"d\": \"0x10\", "
-		    "\"e\": \"12\"}]");
+	assert_yaml("a: \"true\"\nb: 'null'\nc: \"1.5\"\nd: \"0x10\"\n",
+		    "[{\"a\": \"true\", \"b\": \"null\", \"c\": \"1.5\", \"d\": \"0x10\"}]");
 	assert_yaml("a: |\n  line 1\n  line 2\nb: >\n  folded\n  text\n",
 		    "[{\"a\": \"line 1\\nline 2\\n\", \"b\": \"folded text\\n\"}]");
-	assert_yaml("a: 1 2\nb: 12:30\nc: 2001-12-14\nd: 1.2.3\ne: v1\nf: -\ng: .\n",
+	assert_yaml("a: 1 2\nb: 12:30\nc: 2001-12-14\nd: 1.2.3\ne: v1\nf: a-\ng: .\n",
 		    "[{\"a\": \"1 2\", \"b\": \"12:30\", \"c\": \"2001-12-14\", \"d\": \"1.2.3\", "
-		    "\"e\": \"v1\", \"f\": \"-\", \"g\": \".\"}]");
+		    "\"e\": \"v1\", \"f\": \"a-\", \"g\": \".\"}]");
 }
 
 static void test_booleans(void **state)
@@ -135,7 +134,8 @@ static void test_large_integers(void **state)
 	assert_true(json_is_real(json_array_get(list, 3)));
 	assert_true(json_real_value(json_array_get(list, 3)) > 9.9e22);
 	assert_true(json_integer_value(json_array_get(list, 4)) == INT64_MAX);
-	assert_true(json_is_string(json_array_get(list, 5)));
+	assert_true(json_is_real(json_array_get(list, 5)));
+	assert_true(json_real_value(json_array_get(list, 5)) == 18446744073709551615.0);
 	json_decref(docs);
 
 	/* A long number keeps all its digits. */
@@ -143,14 +143,14 @@ static void test_large_integers(void **state)
 	buf_puts(&yaml, "x: 1");
 	for (int i = 0; i < 300; i++)
 		buf_putc(&yaml, '0');
-	buf_puts(&yaml, "\ny: 0.");
+	buf_puts(&yaml, "\nsmall: 0.");
 	for (int i = 0; i < 300; i++)
 		buf_putc(&yaml, '0');
 	buf_puts(&yaml, "1\n");
 	docs = parse_ok(yaml.data);
 	json_t *doc = json_array_get(docs, 0);
 	assert_true(json_real_value(json_object_get(doc, "x")) == 1e300);
-	assert_true(json_real_value(json_object_get(doc, "y")) == 1e-301);
+	assert_true(json_real_value(json_object_get(doc, "small")) == 1e-301);
 	json_decref(docs);
 }
 
@@ -182,7 +182,7 @@ static void test_infinity_and_nan_refused(void **state)
 		snprintf(yaml, sizeof(yaml), "a: 1\nb: %s\n", special[i]);
 		snprintf(message, sizeof(message),
 			 "document 1, line 2: value %s cannot be represented in JSON", special[i]);
-		assert_refused(yaml, strlen(yaml), EINVAL, message);
+		assert_refused(yaml, EINVAL, message);
 	}
 	assert_yaml("[inf, nan, '.inf']", "[[\"inf\", \"nan\", \".inf\"]]");
 }
@@ -191,15 +191,18 @@ static void test_keys_typed_like_kubectl(void **state)
 {
 	(void)state;
 	/* sigs.k8s.io/yaml turns typed keys into their JSON text: the famous "on: push". */
-	assert_yaml("on: push\nno: 1\n80: http\n0x10: hex\n1.0: one\n1.5: x\n1000000.0: big\n"
-		    "\"yes\": quoted\n",
+	assert_yaml("on: push\nn: 1\n80: http\n0x10: hex\n1.0: one\n1.5: x\n1000000.0: big\n"
+		    "0.00001: small\n100000.0: fixed\n\"yes\": quoted\nx: 1\n",
 		    "[{\"true\": \"push\", \"false\": 1, \"80\": \"http\", \"16\": \"hex\", "
-		    "\"1\": \"one\", \"1.5\": \"x\", \"1e+06\": \"big\", \"yes\": \"quoted\"}]");
-	assert_refused("~: a\n", 5, EINVAL, "document 1, line 1: a map key may not be null");
-	assert_refused("a: 1\n? [x]\n: 2\n", 15, EINVAL,
+		    "\"1\": \"one\", \"1.5\": \"x\", \"1e+06\": \"big\", \"1e-05\": \"small\", "
+		    "\"100000\": \"fixed\", \"yes\": \"quoted\", \"x\": 1}]");
+	/* Even the innocent-looking "y" of coordinates. */
+	assert_yaml("{x: 1, y: 2}", "[{\"x\": 1, \"true\": 2}]");
+	assert_refused("~: a\n", EINVAL, "document 1, line 1: a map key may not be null");
+	assert_refused("a: 1\n? [x]\n: 2\n", EINVAL,
 		       "document 1, line 2: map keys must be scalars");
 	/* Two spellings of one key are a duplicate. */
-	assert_refused("on: a\ntrue: b\n", 14, EINVAL,
+	assert_refused("on: a\ntrue: b\n", EINVAL,
 		       "document 1, line 2: key \"true\" already set in map");
 }
 
@@ -210,66 +213,69 @@ static void test_anchors_and_aliases(void **state)
 		    "[{\"a\": {\"k\": \"v\"}, \"b\": {\"k\": \"v\"}, \"c\": 5, \"d\": 5, "
 		    "\"e\": [{\"k\": \"v\"}, 5]}]");
 	/* Anchors belong to their document. */
-	assert_refused("a: &x 1\n---\nb: *x\n", 18, EINVAL,
-		       "document 2, line 2: found undefined alias");
+	assert_refused("a: &x 1\n---\nb: *x\n", EINVAL,
+		       "document 2, line 3: found undefined alias");
 }
 
 static void test_merge_keys(void **state)
 {
 	(void)state;
-	const char *bases = "base: &b {x: 1, y: 2}\nmore: &m {y: 20, z: 30}\n";
+	const char *bases = "base: &b {x: 1, w: 2}\nmore: &m {w: 20, z: 30}\n";
 	char yaml[512];
-	snprintf(yaml, sizeof(yaml), "%sobj:\n  <<: *b\n  y: 3\n", bases);
-	assert_yaml(yaml, "[{\"base\": {\"x\": 1, \"y\": 2}, \"more\": {\"y\": 20, \"z\": 30}, "
-			  "\"obj\": {\"y\": 3, \"x\": 1}}]");
+	snprintf(yaml, sizeof(yaml), "%sobj:\n  <<: *b\n  w: 3\n", bases);
+	assert_yaml(yaml, "[{\"base\": {\"x\": 1, \"w\": 2}, \"more\": {\"w\": 20, \"z\": 30}, "
+			  "\"obj\": {\"w\": 3, \"x\": 1}}]");
 	/* Keys written in the map win wherever the merge is. */
-	snprintf(yaml, sizeof(yaml), "%sobj:\n  y: 3\n  <<: *b\n", bases);
-	assert_yaml(yaml, "[{\"base\": {\"x\": 1, \"y\": 2}, \"more\": {\"y\": 20, \"z\": 30}, "
-			  "\"obj\": {\"y\": 3, \"x\": 1}}]");
+	snprintf(yaml, sizeof(yaml), "%sobj:\n  w: 3\n  <<: *b\n", bases);
+	assert_yaml(yaml, "[{\"base\": {\"x\": 1, \"w\": 2}, \"more\": {\"w\": 20, \"z\": 30}, "
+			  "\"obj\": {\"w\": 3, \"x\": 1}}]");
 	/* Of several merged maps the first listed wins. */
 	snprintf(yaml, sizeof(yaml), "%sobj:\n  <<: [*m, *b]\n", bases);
-	assert_yaml(yaml, "[{\"base\": {\"x\": 1, \"y\": 2}, \"more\": {\"y\": 20, \"z\": 30}, "
-			  "\"obj\": {\"y\": 20, \"z\": 30, \"x\": 1}}]");
+	assert_yaml(yaml, "[{\"base\": {\"x\": 1, \"w\": 2}, \"more\": {\"w\": 20, \"z\": 30}, "
+			  "\"obj\": {\"w\": 20, \"z\": 30, \"x\": 1}}]");
 	assert_yaml("obj:\n  <<: {a: 1}\n", "[{\"obj\": {\"a\": 1}}]");
 	/* A quoted "<<" is an ordinary key. */
 	assert_yaml("\"<<\": {a: 1}\n", "[{\"<<\": {\"a\": 1}}]");
 
-	assert_refused("a: &s 1\nb:\n  <<: *s\n", 20, EINVAL,
-		       "document 1, line 1: \"<<\" needs a map to merge");
-	assert_refused("b:\n  <<: [{a: 1}, [{b: 2}]]\n", 27, EINVAL,
+	assert_refused("a: &s 1\nb:\n  <<: *s\n", EINVAL,
+		       "document 1, line 3: \"<<\" needs a map to merge");
+	assert_refused("b:\n  <<: [{a: 1}, [{b: 2}]]\n", EINVAL,
 		       "document 1, line 2: \"<<\" needs a map to merge");
 }
 
 static void test_duplicate_keys_refused(void **state)
 {
 	(void)state;
-	assert_refused("a: 1\nb: 2\na: 3\n", 15, EINVAL,
+	assert_refused("a: 1\nb: 2\na: 3\n", EINVAL,
 		       "document 1, line 3: key \"a\" already set in map");
-	assert_refused("x: 1\n---\nspec:\n  containers: []\n  containers: []\n", 48, EINVAL,
-		       "document 2, line 3: key \"containers\" already set in map");
-	assert_refused("{a: 1, a: 1}", 12, EINVAL,
+	assert_refused("x: 1\n---\nspec:\n  containers: []\n  containers: []\n", EINVAL,
+		       "document 2, line 5: key \"containers\" already set in map");
+	assert_refused("{a: 1, a: 1}", EINVAL,
 		       "document 1, line 1: key \"a\" already set in map");
 }
 
 static void test_errors_name_document_and_line(void **state)
 {
 	(void)state;
-	assert_refused("a: 1\n---\nb: [1, 2\n", 18, EINVAL,
+	assert_refused("a: 1\n---\nb: [1, 2\n", EINVAL,
 		       "document 2, line 4: did not find expected ',' or ']'");
-	assert_refused("a: b: c\n", 8, EINVAL,
+	assert_refused("a: b: c\n", EINVAL,
 		       "document 1, line 1: mapping values are not allowed in this context");
-	assert_refused("a:\n\tb: 1\n", 9, EINVAL,
+	assert_refused("a:\n\tb: 1\n", EINVAL,
 		       "document 1, line 2: found character that cannot start any token");
-	assert_refused("a: 1\n---\n---\nb: *nope\n", 21, EINVAL,
+	assert_refused("a: 1\n---\n---\nb: *nope\n", EINVAL,
 		       "document 3, line 4: found undefined alias");
-	assert_refused("a: \"x\\0y\"\n", 10, EINVAL, "document 1, line 1: NUL character in a string");
-	assert_refused("\"a\\0b\": 1\n", 10, EINVAL,
+	assert_refused("a: \"x\\0y\"\n", EINVAL, "document 1, line 1: NUL character in a string");
+	assert_refused("\"a\\0b\": 1\n", EINVAL,
 		       "document 1, line 1: NUL character in a string");
 	/* Bytes that are not UTF-8. */
 	json_t *docs = NULL;
 	struct ck_error err = {0};
 	assert_int_equal(yaml_parse_documents("a: \xff\n", 6, &docs, &err), -EINVAL);
-	assert_true(strncmp(err.message, "document 1, line 1: ", 20) == 0);
+	assert_string_equal(err.message, "line 1: invalid leading UTF-8 octet");
+	/* libyaml decodes ahead, so such errors name no document, only the line. */
+	assert_int_equal(yaml_parse_documents("a: 1\n---\nb: \xff\n", 14, &docs, &err), -EINVAL);
+	assert_string_equal(err.message, "line 3: invalid leading UTF-8 octet");
 	/* A NUL byte in the input itself. */
 	assert_int_equal(yaml_parse_documents("a: 1\0b: 2\n", 10, &docs, &err), -EINVAL);
 }
@@ -290,7 +296,7 @@ static void test_alias_bomb_refused(void **state)
 	struct ck_error err = {0};
 	assert_int_equal(yaml_parse_documents(yaml.data, yaml.len, &docs, &err), -E2BIG);
 	assert_null(docs);
-	assert_true(strstr(err.message, "expands to more than 1000000 values") != NULL);
+	assert_true(strstr(err.message, "expand to more than 1000000 values") != NULL);
 	assert_true(strncmp(err.message, "document 1, line ", 17) == 0);
 }
 
@@ -325,9 +331,9 @@ static void test_deep_nesting_refused(void **state)
 
 	/* 256 levels are fine. */
 	buf_reset(&yaml);
-	for (size_t i = 0; i < 255; i++)
+	for (size_t i = 0; i < 256; i++)
 		buf_putc(&yaml, '[');
-	for (size_t i = 0; i < 255; i++)
+	for (size_t i = 0; i < 256; i++)
 		buf_putc(&yaml, ']');
 	docs = parse_ok(yaml.data);
 	json_decref(docs);
