@@ -90,6 +90,32 @@ static int ensure(struct apiserver *server, const char *plural, const char *name
 	return 0;
 }
 
+/* The `kubernetes` Service has no selector: the API server keeps its endpoints itself,
+ * pointing at the address pods can reach it on. */
+static int ensure_api_endpoints(struct apiserver *server, int port, struct ck_error *err)
+{
+	const char *address = server->config.advertise_address;
+	if (!address)
+		return 0;
+	const struct api_resource *endpoints = api_resource_find("", "v1", "endpoints");
+	_cleanup_json_ json_t *body = json_pack(
+		"{s:{s:s, s:s}, s:[{s:[{s:s}], s:[{s:s, s:i, s:s}]}]}", "metadata", "name",
+		"kubernetes", "namespace", "default", "subsets", "addresses", "ip", address, "ports",
+		"name", "https", "port", port, "protocol", "TCP");
+	struct write_options options = {.field_validation = FIELD_VALIDATION_STRICT};
+	struct stored_object out = {0};
+	struct api_status status = {0};
+	int ret = registry_update(server, endpoints, "default", "kubernetes", NULL, body, &options,
+				  &out, &status);
+	stored_object_clear(&out);
+	if (ret < 0) {
+		ck_error_set(err, EIO, "endpoints default/kubernetes: %s", status.message);
+		api_status_clear(&status);
+		return -EIO;
+	}
+	return 0;
+}
+
 int bootstrap_cluster(struct apiserver *server, struct ck_error *err)
 {
 	static const char *const namespaces[] = {"default", "kube-system", "kube-public",
@@ -109,6 +135,8 @@ int bootstrap_cluster(struct apiserver *server, struct ck_error *err)
 	const char *listen = server->config.listen;
 	const char *colon = strrchr(listen, ':');
 	int port = colon ? atoi(colon + 1) : 6443;
+	if (ensure_api_endpoints(server, port, err) < 0)
+		return -EIO;
 	return ensure(server, "services", "default",
 		      json_pack("{s:{s:s, s:{s:s, s:s}}, s:{s:s, s:s, s:[{s:s, s:s, s:i, s:i}]}}",
 				"metadata", "name", "kubernetes", "labels", "component", "apiserver",

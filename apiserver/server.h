@@ -25,6 +25,9 @@ struct apiserver_config {
 	size_t watch_window_bytes;
 	unsigned http_threads;
 	int node_monitor_grace_seconds; /* a node silent this long becomes Ready=Unknown */
+	/* Where pods reach the API (the `kubernetes` Service's endpoint); NULL when only this
+	 * machine's loopback can. */
+	const char *advertise_address;
 };
 
 struct apiserver {

@@ -1,6 +1,7 @@
 /* `ckube server`: the API server on embedded SQLite, with its controllers and scheduler, in one
  * process. Prints where the admin kubeconfig and the join token are, then serves until SIGINT
  * or SIGTERM. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -273,6 +274,27 @@ static void close_state(struct apiserver *server)
 	free(server->token);
 }
 
+/* --node-ip, else the address the API listens on when that is a concrete, non-loopback one. */
+static const char *advertise_address(const struct server_flags *flags,
+				     const struct sockaddr_storage *addr, bool loopback)
+{
+	static char text[INET6_ADDRSTRLEN];
+	if (flags->node_ip)
+		return flags->node_ip;
+	if (loopback)
+		return NULL;
+	if (addr->ss_family == AF_INET) {
+		const struct in_addr *a = &((const struct sockaddr_in *)addr)->sin_addr;
+		if (a->s_addr == htonl(INADDR_ANY))
+			return NULL;
+		return inet_ntop(AF_INET, a, text, sizeof(text));
+	}
+	const struct in6_addr *a6 = &((const struct sockaddr_in6 *)addr)->sin6_addr;
+	if (IN6_IS_ADDR_UNSPECIFIED(a6))
+		return NULL;
+	return inet_ntop(AF_INET6, a6, text, sizeof(text));
+}
+
 static int wait_for_signal(void)
 {
 	sigset_t set;
@@ -314,6 +336,7 @@ int server_main(int argc, char **argv)
 	    load_or_create_token(flags.config.data_dir, &server.token, &err) < 0)
 		goto out;
 	server.require_token = !loopback;
+	server.config.advertise_address = advertise_address(&flags, &addr, loopback);
 	if (apiserver_init_allocators(&server, &err) < 0 || open_state(&server, &flags, &err) < 0 ||
 	    bootstrap_restore_allocations(&server, &err) < 0 ||
 	    bootstrap_cluster(&server, &err) < 0)
