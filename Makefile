@@ -9,6 +9,12 @@ PKGS := libmicrohttpd jansson sqlite3 libcurl yaml-0.1 libnl-3.0 libnl-route-3.0
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wno-missing-field-initializers $(if $(findstring clang,$(CC)),,-Wno-format-truncation)
 CFLAGS ?= -O2 -g
+# Commands are printed as "CC file"; `make V=1` prints them whole.
+ifeq ($(V),1)
+Q :=
+else
+Q = @printf '  %-4s %s\n' "$(if $(filter %.a,$@),AR,$(if $(filter %.o,$@),CC,LD))" "$@";
+endif
 # What the code needs whatever CFLAGS the caller passes (make asan passes its own).
 ALL_CFLAGS = $(CFLAGS) -std=gnu11 $(WARNINGS) -D_GNU_SOURCE -I. \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -33,25 +39,25 @@ all: $(BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/%.o: %.S
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 define module_rule
 $(call lib_of,$(1)): $(call objs_of,$(1))
 	@rm -f $$@
-	ar rcs $$@ $$^
+	$$(Q)ar rcs $$@ $$^
 endef
 $(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
 
 $(BIN): $(BUILD)/cmd/main.o $(ARCHIVES)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(ARCHIVES)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(ARCHIVES) $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(ARCHIVES) $(LDLIBS) -lcmocka
 
 # Installing needs root; building alone only needs the -dev packages.
 deps:

@@ -7,7 +7,6 @@
 #include "apiserver/registry.h"
 #include "apiserver/resources.h"
 #include "apiserver/server.h"
-#include "apiserver/store.h"
 #include "lib/cleanup.h"
 #include "lib/json_util.h"
 
@@ -16,22 +15,32 @@ static bool is_resource(const struct api_resource *resource, const char *plural)
 	return resource->group[0] == '\0' && strcmp(resource->plural, plural) == 0;
 }
 
+void admission_observe(struct apiserver *server, const struct api_resource *resource,
+		       const json_t *obj, bool deleted)
+{
+	if (!is_resource(resource, "namespaces"))
+		return;
+	const char *name = json_path_string(obj, "metadata.name");
+	if (!name)
+		return;
+	const char *phase = json_path_string(obj, "status.phase");
+	bool terminating = json_path(obj, "metadata.deletionTimestamp") ||
+			   (phase && !strcmp(phase, "Terminating"));
+	if (deleted)
+		strmap_remove(server->namespaces, name);
+	else
+		strmap_put(server->namespaces, name,
+			   terminating ? NAMESPACE_TERMINATING : NAMESPACE_ACTIVE);
+}
+
 int admission_check_namespace(struct apiserver *server, const struct api_resource *resource,
 			      const char *namespace, const char *name, struct api_status *status)
 {
-	const struct api_resource *namespaces = api_resource_find("", "v1", "namespaces");
-	_cleanup_free_ char *key = registry_key(namespaces, NULL, namespace);
-	_cleanup_free_ char *text = NULL;
-	struct ck_error err = {0};
-	int ret = store_get(server->store, key, &text, NULL, &err);
-	if (ret == -ENOENT)
-		return api_fail_not_found(status, namespaces, namespace);
-	if (ret < 0)
-		return api_fail_internal(status, "read namespace %s: %s", namespace, err.message);
-	_cleanup_json_ json_t *ns = json_loads(text, 0, NULL);
-	const char *phase = json_path_string(ns, "status.phase");
-	if (json_path(ns, "metadata.deletionTimestamp") ||
-	    (phase && !strcmp(phase, "Terminating"))) {
+	void *state = strmap_get(server->namespaces, namespace);
+	if (!state)
+		return api_fail_not_found(status, api_resource_find("", "v1", "namespaces"),
+					  namespace);
+	if (state == NAMESPACE_TERMINATING) {
 		api_fail(status, 403, "Forbidden",
 			 "%s \"%s\" is forbidden: unable to create new content in namespace %s "
 			 "because it is being terminated",
@@ -288,6 +297,7 @@ void admission_release_update(struct apiserver *server, const struct api_resourc
 void admission_restore(struct apiserver *server, const struct api_resource *resource,
 		       const json_t *obj)
 {
+	admission_observe(server, resource, obj, false);
 	if (is_resource(resource, "services")) {
 		const char *ip = json_path_string(obj, "spec.clusterIP");
 		if (ip && strcmp(ip, "None") != 0)

@@ -11,6 +11,14 @@
 struct apiserver;
 struct api_resource;
 
+#define NAMESPACE_ACTIVE ((void *)1)
+#define NAMESPACE_TERMINATING ((void *)2)
+
+/* Follows what was committed (or restored at start) for the state admission keeps in memory:
+ * which namespaces exist and which are going away. */
+void admission_observe(struct apiserver *server, const struct api_resource *resource,
+		       const json_t *obj, bool deleted);
+
 /* Refuses objects in a namespace that does not exist or is being deleted. */
 int admission_check_namespace(struct apiserver *server, const struct api_resource *resource,
 			      const char *namespace, const char *name, struct api_status *status);

@@ -28,6 +28,7 @@ int apiserver_init_allocators(struct apiserver *server, struct ck_error *err)
 		return ck_error_prefix(err, "--cluster-cidr");
 	if (range_allocator_init(&server->node_ports, first, last - first + 1) < 0)
 		return ck_error_set(err, ENOMEM, "node port range: out of memory");
+	server->namespaces = strmap_new(NULL);
 	return 0;
 }
 
@@ -46,10 +47,10 @@ static int restore_one(void *ctx, const char *text, size_t len, json_t *parsed)
 	return 0;
 }
 
-int bootstrap_restore_allocations(struct apiserver *server, struct ck_error *err)
+int bootstrap_restore_state(struct apiserver *server, struct ck_error *err)
 {
-	static const char *const holders[] = {"services", "nodes"};
-	for (size_t i = 0; i < 2; i++) {
+	static const char *const holders[] = {"namespaces", "services", "nodes"};
+	for (size_t i = 0; i < 3; i++) {
 		struct restore_ctx ctx = {server, api_resource_find("", "v1", holders[i])};
 		struct list_options options = {0};
 		struct list_result result = {0};

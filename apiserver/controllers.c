@@ -69,17 +69,14 @@ static void on_event(void *ctx, const struct watch_event *event)
 			bool failed = scheduled && strcmp(scheduled, "False") == 0;
 			strmap_put(failed ? c->waiting_pods : c->unscheduled_pods, key, present);
 		}
-		if (event->type == WATCH_DELETED && !unbound)
-			c->scheduling_inputs_changed = true;
 	} else if (is_core(r, "services")) {
 		strmap_put(c->dirty_services, key, present);
-	} else if (is_core(r, "nodes")) {
-		c->scheduling_inputs_changed = true;
 	} else if (is_core(r, "namespaces") && event->type != WATCH_DELETED &&
 		   json_path(obj, "metadata.deletionTimestamp")) {
 		strmap_put(c->terminating_namespaces, name, present);
 	}
-	cluster_cache_apply(&c->cache, event);
+	if (cluster_cache_apply(&c->cache, event))
+		c->scheduling_inputs_changed = true;
 	pthread_cond_signal(&c->wake);
 	pthread_mutex_unlock(&c->lock);
 	pthread_mutex_unlock(&c->cache.lock);
@@ -126,7 +123,7 @@ static void run_once(struct controllers *c, time_t now)
 		STRMAP_FOREACH(c->waiting_pods, iter, waiting, unused_value)
 			strmap_put(pods, waiting, present);
 		strmap_free(take_queue(&c->waiting_pods));
-		c->next_schedule_retry = now + SCHEDULE_RETRY_SECONDS;
+		c->next_schedule_retry = now + UNSCHEDULABLE_FLUSH_SECONDS;
 	}
 	c->scheduling_inputs_changed = false;
 	struct strmap *namespaces = NULL;

@@ -14,8 +14,10 @@
 struct apiserver;
 struct watch_event;
 
-/* Pods no node fits are tried again this often, and whenever nodes or running pods change. */
-#define SCHEDULE_RETRY_SECONDS 10
+/* Pods no node fits are tried again when something relevant changes; this is the safety net,
+ * as Kubernetes' scheduler flushes its unschedulable queue every five minutes. */
+#define UNSCHEDULABLE_FLUSH_SECONDS 300
+
 
 struct controllers {
 	struct apiserver *server;

@@ -49,7 +49,7 @@ void controllers_record_event(struct controllers *c, const char *kind, const cha
 	if (existing) {
 		struct bump bump = {now, message};
 		if (registry_mutate(c->server, events, event_ns, existing, NULL, bump_count, &bump,
-				    &status) == 0) {
+				    &status) >= 0) {
 			api_status_clear(&status);
 			return;
 		}

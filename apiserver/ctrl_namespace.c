@@ -92,7 +92,7 @@ void namespace_controller_sync(struct controllers *c, const char *name)
 		return;
 	}
 	if (registry_mutate(c->server, namespaces, NULL, name, "finalize", clear_finalizers, NULL,
-			    &status) == 0)
+			    &status) > 0)
 		log_info("namespace %s: emptied and deleted", name);
 	api_status_clear(&status);
 }

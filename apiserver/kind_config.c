@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "apiserver/filter.h"
 #include "apiserver/kinds.h"
 #include "apiserver/status.h"
 #include "lib/base64.h"
@@ -165,10 +166,10 @@ static void secret_table_cells(const json_t *secret, time_t now, json_t *cells)
 
 static const char *const secret_field_names[] = {"type", NULL};
 
-static void secret_selectable_fields(const json_t *secret, json_t *fields)
+static void secret_selectable_fields(const json_t *secret, struct buf *fields)
 {
 	const char *type = json_string_value(json_object_get(secret, "type"));
-	json_object_set_new(fields, "type", json_string(type ? type : ""));
+	field_set_add(fields, "type", type ? type : "");
 }
 
 const struct kind_strategy configmap_strategy = {

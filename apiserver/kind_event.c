@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "apiserver/filter.h"
 #include "apiserver/kinds.h"
 #include "apiserver/status.h"
 #include "lib/buf.h"
@@ -107,13 +108,13 @@ static const char *const event_field_names[] = {"involvedObject.kind",
 						"type",
 						NULL};
 
-static void event_selectable_fields(const json_t *ev, json_t *fields)
+static void event_selectable_fields(const json_t *ev, struct buf *fields)
 {
 	for (size_t i = 0; event_field_names[i]; i++) {
 		const char *value = strcmp(event_field_names[i], "source") == 0
 					? json_path_string(ev, "source.component")
 					: json_path_string(ev, event_field_names[i]);
-		json_object_set_new(fields, event_field_names[i], json_string(value ? value : ""));
+		field_set_add(fields, event_field_names[i], value ? value : "");
 	}
 }
 

@@ -2,6 +2,7 @@
  * namespace controller empties them and removes the finalizer, after which they go. */
 #include <string.h>
 
+#include "apiserver/filter.h"
 #include "apiserver/kinds.h"
 #include "lib/json_util.h"
 
@@ -57,10 +58,10 @@ static void namespace_table_cells(const json_t *ns, time_t now, json_t *cells)
 
 static const char *const namespace_field_names[] = {"status.phase", NULL};
 
-static void namespace_selectable_fields(const json_t *ns, json_t *fields)
+static void namespace_selectable_fields(const json_t *ns, struct buf *fields)
 {
 	const char *phase = json_path_string(ns, "status.phase");
-	json_object_set_new(fields, "status.phase", json_string(phase ? phase : ""));
+	field_set_add(fields, "status.phase", phase ? phase : "");
 }
 
 const struct kind_strategy namespace_strategy = {

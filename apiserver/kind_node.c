@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "apiserver/filter.h"
 #include "apiserver/kinds.h"
 #include "apiserver/status.h"
 #include "lib/buf.h"
@@ -144,11 +145,10 @@ static void node_table_cells(const json_t *node, time_t now, json_t *cells)
 
 static const char *const node_field_names[] = {"spec.unschedulable", NULL};
 
-static void node_selectable_fields(const json_t *node, json_t *fields)
+static void node_selectable_fields(const json_t *node, struct buf *fields)
 {
-	json_object_set_new(
-	    fields, "spec.unschedulable",
-	    json_string(json_is_true(json_path(node, "spec.unschedulable")) ? "true" : "false"));
+	field_set_add(fields, "spec.unschedulable",
+		      json_is_true(json_path(node, "spec.unschedulable")) ? "true" : "false");
 }
 
 const struct kind_strategy node_strategy = {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "apiserver/filter.h"
 #include "apiserver/kinds.h"
 #include "apiserver/status.h"
 #include "lib/cleanup.h"
@@ -755,7 +756,7 @@ static const char *const pod_field_names[] = {"spec.nodeName",
 					      "status.nominatedNodeName",
 					      NULL};
 
-static void pod_selectable_fields(const json_t *pod, json_t *fields)
+static void pod_selectable_fields(const json_t *pod, struct buf *fields)
 {
 	for (size_t i = 0; pod_field_names[i]; i++) {
 		const char *value = NULL;
@@ -765,7 +766,7 @@ static void pod_selectable_fields(const json_t *pod, json_t *fields)
 			value = json_path_string(pod, "status.podIP");
 		else
 			value = json_path_string(pod, pod_field_names[i]);
-		json_object_set_new(fields, pod_field_names[i], json_string(value ? value : ""));
+		field_set_add(fields, pod_field_names[i], value ? value : "");
 	}
 }
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "apiserver/filter.h"
 #include "apiserver/kinds.h"
 #include "apiserver/status.h"
 #include "lib/buf.h"
@@ -256,12 +257,11 @@ static void service_table_cells(const json_t *svc, time_t now, json_t *cells)
 
 static const char *const service_field_names[] = {"spec.clusterIP", "spec.type", NULL};
 
-static void service_selectable_fields(const json_t *svc, json_t *fields)
+static void service_selectable_fields(const json_t *svc, struct buf *fields)
 {
 	for (size_t i = 0; service_field_names[i]; i++) {
 		const char *value = json_path_string(svc, service_field_names[i]);
-		json_object_set_new(fields, service_field_names[i],
-				    json_string(value ? value : ""));
+		field_set_add(fields, service_field_names[i], value);
 	}
 }
 

@@ -360,6 +360,7 @@ static int commit_write(struct apiserver *server, const struct api_resource *res
 	if (old)
 		object_attrs_init(&event.prev_attrs, resource, old);
 	watch_hub_publish(server->hub, &event);
+	admission_observe(server, resource, *obj, false);
 	out->json = json_incref(*obj);
 	out->text = text;
 	return 0;
@@ -376,6 +377,7 @@ static int commit_delete(struct apiserver *server, const struct api_resource *re
 	if (store_delete(server->store, key, revision, &err) < 0)
 		return storage_failed(status, &err);
 	admission_release(server, resource, old);
+	admission_observe(server, resource, old, true);
 	object_meta_set_revision(old, revision);
 	char *text = json_dump_compact(old);
 	struct watch_event event = {
@@ -452,12 +454,14 @@ int registry_create(struct apiserver *server, const struct api_resource *resourc
 		strategy->set_defaults(body);
 
 	for (int attempt = 0; attempt < GENERATE_NAME_ATTEMPTS; attempt++) {
-		_cleanup_json_ json_t *obj = json_deep_copy(body);
-		object_meta_fill_on_create(obj);
-		if (validate_object(resource, obj, NULL, status) < 0)
+		/* A generated name that was taken is drawn again. */
+		if (attempt)
+			json_object_del(json_object_get(body, "metadata"), "name");
+		object_meta_fill_on_create(body);
+		if (validate_object(resource, body, NULL, status) < 0)
 			return -1;
 		WRITE_LOCKED(server);
-		int ret = create_locked(server, resource, namespace, obj, options, out, status);
+		int ret = create_locked(server, resource, namespace, body, options, out, status);
 		if (ret != -EEXIST) {
 			out->created = ret == 0;
 			return ret < 0 ? -1 : 0;
@@ -489,7 +493,8 @@ static bool is_terminating_without_finalizers(const struct api_resource *resourc
 }
 
 /* Applies an update of the stored `old` to `obj` (a full object as the client wants it) and
- * writes it. Runs under the write lock. */
+ * writes it. Runs under the write lock. Returns 1 when something was written, 0 when the update
+ * changed nothing (or was a dry run), -1 with `status` set on failure. */
 static int update_locked(struct apiserver *server, const struct api_resource *resource,
 			 const char *key, const char *subresource, json_t *obj, json_t *old,
 			 const struct write_options *options, struct stored_object *out,
@@ -541,7 +546,7 @@ static int update_locked(struct apiserver *server, const struct api_resource *re
 			out->text = json_dump_compact(out->json);
 			return 0;
 		}
-		return commit_delete(server, resource, key, obj, out, status);
+		return commit_delete(server, resource, key, obj, out, status) < 0 ? -1 : 1;
 	}
 
 	/* Nothing changed: no write, no event, the stored revision stays. */
@@ -558,9 +563,10 @@ static int update_locked(struct apiserver *server, const struct api_resource *re
 	json_t *stored = json_incref(obj);
 	int ret = commit_write(server, resource, key, &stored, old, out, status);
 	json_decref(stored);
-	if (ret == 0)
-		admission_release_update(server, resource, obj, old);
-	return ret;
+	if (ret < 0)
+		return -1;
+	admission_release_update(server, resource, obj, old);
+	return 1;
 }
 
 static int check_name_matches(const struct api_resource *resource, json_t *obj, const char *name,
@@ -594,7 +600,9 @@ int registry_update(struct apiserver *server, const struct api_resource *resourc
 		int ret = read_stored(server, key, &old, status);
 		if (ret == 0)
 			return update_locked(server, resource, key, subresource, body, old, options,
-					     out, status);
+					     out, status) < 0
+				       ? -1
+				       : 0;
 		if (ret != -ENOENT)
 			return -1;
 		if (!resource->create_on_update || subresource)
@@ -655,7 +663,9 @@ int registry_patch(struct apiserver *server, const struct api_resource *resource
 			    check_name_matches(resource, patched, name, status) < 0)
 				return -1;
 			return update_locked(server, resource, key, subresource, patched, old,
-					     options, out, status);
+					     options, out, status) < 0
+				       ? -1
+				       : 0;
 		}
 		if (ret != -ENOENT)
 			return -1;

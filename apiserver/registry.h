@@ -59,6 +59,7 @@ int registry_list(struct apiserver *server, const struct api_resource *resource,
 		  const struct list_options *options, registry_visit_fn visit, void *ctx,
 		  struct list_result *result, struct api_status *status);
 
+/* Creates an object from `body`, which it completes in place (defaults, system fields). */
 int registry_create(struct apiserver *server, const struct api_resource *resource,
 		    const char *namespace, json_t *body, const struct write_options *options,
 		    struct stored_object *out, struct api_status *status);
@@ -93,7 +94,8 @@ int registry_delete(struct apiserver *server, const struct api_resource *resourc
 
 /* Read-modify-write for controllers: calls `mutate` with the current object under the write
  * lock; when it returns true, the object is written (through the normal update checks of the
- * main resource or of `subresource`). -ENOENT from the status when the object is gone. */
+ * main resource or of `subresource`). Returns 1 when a change was written, 0 when there was
+ * nothing to write, -ENOENT when the object is gone, -1 on other failures (in `status`). */
 typedef bool (*registry_mutate_fn)(void *ctx, json_t *obj);
 int registry_mutate(struct apiserver *server, const struct api_resource *resource,
 		    const char *namespace, const char *name, const char *subresource,

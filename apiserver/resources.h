@@ -10,6 +10,7 @@
 struct field_errors;
 struct apiserver;
 struct api_status;
+struct buf;
 
 struct subresource {
 	const char *name; /* "status", "binding", "log" */
@@ -43,9 +44,9 @@ struct kind_strategy {
 	void (*validate)(const json_t *obj, struct field_errors *errors);
 	/* Checks an update against the stored object (immutable fields). */
 	void (*validate_update)(const json_t *obj, const json_t *old, struct field_errors *errors);
-	/* Adds the kind's selectable fields (besides metadata.name and metadata.namespace) to
-	 * `fields` as strings, e.g. "spec.nodeName". */
-	void (*selectable_fields)(const json_t *obj, json_t *fields);
+	/* Adds the kind's selectable fields (besides metadata.name and metadata.namespace) with
+	 * field_set_add(), e.g. "spec.nodeName". */
+	void (*selectable_fields)(const json_t *obj, struct buf *fields);
 	const char *const *field_names; /* the names selectable_fields adds; NULL-terminated */
 	/* Table columns after NAME (the name column is common) and the cells for one object. */
 	const struct table_column *columns;

@@ -17,11 +17,6 @@
 #include "lib/log.h"
 #include "lib/timeutil.h"
 
-/* What is already placed on a node. */
-struct node_usage {
-	int64_t cpu_milli, memory_bytes, pods;
-};
-
 /* Why nodes were turned down, counted per reason for the event message. */
 enum misfit {
 	MISFIT_NOT_READY,
@@ -124,30 +119,22 @@ static double free_share(const struct cached_node *node, const struct node_usage
 	return cpu + memory;
 }
 
-/* Sums what bound, unfinished pods take on each node. Call with the cache lock held. */
-static struct strmap *node_usages(struct controllers *c)
+/* What each known node has taken, as a copy the scheduler adds its own placements to. Call
+ * with the cache lock held. */
+static struct strmap *usage_snapshot(struct controllers *c)
 {
 	struct strmap *usages = strmap_new(free);
-	const char *key;
+	const char *name;
 	struct cached_node *node;
-	STRMAP_FOREACH(c->cache.nodes, iter, key, node)
+	STRMAP_FOREACH(c->cache.nodes, iter, name, node)
 	{
 		struct node_usage *usage = calloc(1, sizeof(*usage));
 		if (!usage)
 			abort();
-		strmap_put(usages, key, usage);
-	}
-	struct cached_pod *pod;
-	STRMAP_FOREACH(c->cache.pods, iter2, key, pod)
-	{
-		if (!*pod->node_name || !strcmp(pod->phase, "Succeeded") || !strcmp(pod->phase, "Failed"))
-			continue;
-		struct node_usage *usage = strmap_get(usages, pod->node_name);
-		if (!usage)
-			continue;
-		usage->cpu_milli += pod->cpu_milli;
-		usage->memory_bytes += pod->memory_bytes;
-		usage->pods++;
+		const struct node_usage *known = strmap_get(c->cache.usage, name);
+		if (known)
+			*usage = *known;
+		strmap_put(usages, name, usage);
 	}
 	return usages;
 }
@@ -214,14 +201,30 @@ static bool mark_unschedulable(void *ctx, json_t *pod)
 	return true;
 }
 
+/* One pod's outcome, decided under the cache lock and written after it. */
 struct decision {
-	char key[512];
-	char namespace[256];
-	char name[256];
-	char uid[64];
-	char node[256];
-	char message[512];
+	char *key, *namespace, *name, *uid;
+	char *node;    /* where it goes; NULL when nowhere */
+	char *message; /* why nowhere */
 };
+
+static void decision_clear(struct decision *d)
+{
+	free(d->key);
+	free(d->namespace);
+	free(d->name);
+	free(d->uid);
+	free(d->node);
+	free(d->message);
+}
+
+static char *dup_or_die(const char *text)
+{
+	char *copy = strdup(text);
+	if (!copy)
+		abort();
+	return copy;
+}
 
 void scheduler_run(struct controllers *c, struct strmap *pending)
 {
@@ -234,7 +237,7 @@ void scheduler_run(struct controllers *c, struct strmap *pending)
 	/* Decide everything under the cache lock with usage updated as pods are placed, then
 	 * write without it. */
 	pthread_mutex_lock(&c->cache.lock);
-	struct strmap *usages = node_usages(c);
+	struct strmap *usages = usage_snapshot(c);
 	size_t node_count = strmap_size(c->cache.nodes);
 	const char *key;
 	void *unused;
@@ -245,10 +248,10 @@ void scheduler_run(struct controllers *c, struct strmap *pending)
 		    strcmp(pod->scheduler_name, "default-scheduler") != 0)
 			continue;
 		struct decision *d = &decisions[count++];
-		snprintf(d->key, sizeof(d->key), "%s", key);
-		snprintf(d->namespace, sizeof(d->namespace), "%s", pod->namespace);
-		snprintf(d->name, sizeof(d->name), "%s", pod->name);
-		snprintf(d->uid, sizeof(d->uid), "%s", pod->uid);
+		d->key = dup_or_die(key);
+		d->namespace = dup_or_die(pod->namespace);
+		d->name = dup_or_die(pod->name);
+		d->uid = dup_or_die(pod->uid);
 		int misfits[MISFIT_COUNT] = {0};
 		const char *best = NULL;
 		double best_share = -1e18;
@@ -270,7 +273,7 @@ void scheduler_run(struct controllers *c, struct strmap *pending)
 			}
 		}
 		if (best) {
-			snprintf(d->node, sizeof(d->node), "%s", best);
+			d->node = dup_or_die(best);
 			struct node_usage *usage = strmap_get(usages, best);
 			usage->cpu_milli += pod->cpu_milli;
 			usage->memory_bytes += pod->memory_bytes;
@@ -278,7 +281,7 @@ void scheduler_run(struct controllers *c, struct strmap *pending)
 		} else {
 			_cleanup_buf_ struct buf message = {0};
 			describe_misfits(misfits, node_count, &message);
-			snprintf(d->message, sizeof(d->message), "%s", message.data);
+			d->message = buf_steal(&message);
 		}
 	}
 	strmap_free(usages);
@@ -289,7 +292,7 @@ void scheduler_run(struct controllers *c, struct strmap *pending)
 	for (size_t i = 0; i < count; i++) {
 		struct decision *d = &decisions[i];
 		struct api_status status = {0};
-		if (d->node[0]) {
+		if (d->node) {
 			_cleanup_json_ json_t *binding =
 				json_pack("{s:{s:s}, s:{s:s, s:s}}", "metadata", "name", d->name,
 					  "target", "kind", "Node", "name", d->node);
@@ -304,9 +307,10 @@ void scheduler_run(struct controllers *c, struct strmap *pending)
 			}
 		} else {
 			struct unschedulable why = {d->message, now};
+			/* One event per new reason, not per retry. */
 			int ret = registry_mutate(c->server, pods, d->namespace, d->name, "status",
 						  mark_unschedulable, &why, &status);
-			if (ret == 0)
+			if (ret > 0)
 				controllers_record_event(c, "Pod", "v1", d->namespace, d->name, d->uid,
 							 "Warning", "FailedScheduling", d->message,
 							 "default-scheduler");
@@ -314,10 +318,11 @@ void scheduler_run(struct controllers *c, struct strmap *pending)
 			pthread_mutex_lock(&c->lock);
 			strmap_put(c->waiting_pods, d->key, (void *)1);
 			if (c->next_schedule_retry <= time(NULL))
-				c->next_schedule_retry = time(NULL) + SCHEDULE_RETRY_SECONDS;
+				c->next_schedule_retry = time(NULL) + UNSCHEDULABLE_FLUSH_SECONDS;
 			pthread_mutex_unlock(&c->lock);
 		}
 		api_status_clear(&status);
+		decision_clear(d);
 	}
 	free(decisions);
 }

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "apiserver/allocator.h"
+#include "lib/strmap.h"
 
 struct store;
 struct watch_hub;
@@ -39,6 +40,9 @@ struct apiserver {
 	struct ipv4_allocator service_ips;
 	struct ipv4_allocator pod_cidrs; /* one slot per /24 */
 	struct range_allocator node_ports;
+	/* Namespace name -> NAMESPACE_ACTIVE or NAMESPACE_TERMINATING, kept in step with every
+	 * committed write so that admission need not read the store. */
+	struct strmap *namespaces;
 	char *token;        /* bearer token; required from non-loopback clients */
 	bool require_token; /* listening beyond loopback */
 	struct controllers *controllers;

@@ -12,7 +12,7 @@
 #include "lib/cleanup.h"
 #include "lib/log.h"
 
-/* Bytes an event costs beside its object text (struct, key strings, attrs). */
+/* Bytes an event costs beside its object text and attributes (structs, allocator overhead). */
 #define EVENT_OVERHEAD 256
 /* How much formatted output a watcher prepares per read, so one slow client cannot make a
  * reader hold many events at once. */
@@ -91,7 +91,8 @@ static void event_unref(struct hub_event *e)
 
 static size_t event_cost(const struct hub_event *e)
 {
-	return e->event.object_len + EVENT_OVERHEAD;
+	return e->event.object_len + EVENT_OVERHEAD + object_attrs_size(&e->event.attrs) +
+	       object_attrs_size(&e->event.prev_attrs);
 }
 
 static bool before(const struct timespec *a, const struct timespec *b)

@@ -218,20 +218,34 @@ const char *field_selector_exact(const struct field_selector *sel, const char *f
 	return NULL;
 }
 
-static bool field_equals(const json_t *fields, const char *field, const char *value)
+static const char *json_lookup(const void *fields, const char *field, size_t *len)
 {
 	const json_t *actual = json_object_get(fields, field);
-	const char *text = json_is_string(actual) ? json_string_value(actual) : "";
-	size_t len = json_is_string(actual) ? json_string_length(actual) : 0;
-	return strlen(value) == len && memcmp(value, text, len) == 0;
+	*len = json_string_length(actual);
+	return json_string_value(actual);
+}
+
+bool field_selector_matches_with(const struct field_selector *sel,
+				 const char *(*lookup)(const void *ctx, const char *field,
+						       size_t *len),
+				 const void *ctx)
+{
+	for (size_t i = 0; i < sel->count; i++) {
+		const struct field_term *term = &sel->terms[i];
+		size_t len = 0;
+		const char *actual = lookup(ctx, term->field, &len);
+		if (!actual) {
+			actual = "";
+			len = 0;
+		}
+		bool equal = strlen(term->value) == len && memcmp(term->value, actual, len) == 0;
+		if (equal == term->negated)
+			return false;
+	}
+	return true;
 }
 
 bool field_selector_matches(const struct field_selector *sel, const json_t *fields)
 {
-	for (size_t i = 0; i < sel->count; i++) {
-		const struct field_term *term = &sel->terms[i];
-		if (field_equals(fields, term->field, term->value) == term->negated)
-			return false;
-	}
-	return true;
+	return field_selector_matches_with(sel, json_lookup, fields);
 }

@@ -26,5 +26,12 @@ const char *field_selector_exact(const struct field_selector *sel, const char *f
 /* `fields` maps field names to strings ("metadata.name" -> "web"); a field missing from it, or
  * not a string, compares as "". */
 bool field_selector_matches(const struct field_selector *sel, const json_t *fields);
+/* The same with the values coming from `lookup`, which returns a field's value and sets its
+ * length (NULL for a missing field, compared as ""), for callers that keep fields in their own
+ * form. */
+bool field_selector_matches_with(const struct field_selector *sel,
+				 const char *(*lookup)(const void *ctx, const char *field,
+						       size_t *len),
+				 const void *ctx);
 
 void field_selector_free(struct field_selector *sel);

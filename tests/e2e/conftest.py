@@ -378,6 +378,15 @@ def server(server_factory):
 
 
 @pytest.fixture
+def scratch():
+    """A temporary directory (pathlib.Path) removed at the end of the test, also on failure."""
+    import pathlib
+    root = tempfile.mkdtemp(prefix="ckube-e2e-scratch-")
+    yield pathlib.Path(root)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
 def spawn():
     """Starts long-running clients as LineReaders; every one is stopped at the end."""
     started = []

@@ -91,6 +91,30 @@ def test_cluster_ips_are_unique_across_restarts(server):
     assert headless.status == 201 and headless.json["spec"]["clusterIP"] == "None"
 
 
+def test_node_ports_are_unique_across_restarts(server):
+    ports = set()
+    for i in range(5):
+        answer = server.api("POST", SERVICES, service(f"np{i}", type="NodePort"))
+        assert answer.status == 201, answer
+        ports.add(answer.json["spec"]["ports"][0]["nodePort"])
+    fixed = server.api("POST", SERVICES, service(
+        "fixed", type="NodePort", ports=[{"port": 80, "nodePort": 30555}]))
+    assert fixed.status == 201, fixed
+    ports.add(30555)
+    server.restart()
+    for i in range(5):
+        answer = server.api("POST", SERVICES, service(f"after{i}", type="NodePort"))
+        assert answer.status == 201, answer
+        port = answer.json["spec"]["ports"][0]["nodePort"]
+        assert port not in ports, f"nodePort {port} handed out twice"
+        ports.add(port)
+    assert all(30000 <= p <= 32767 for p in ports)
+    taken = server.api("POST", SERVICES, service(
+        "taken", type="NodePort", ports=[{"port": 80, "nodePort": 30555}]))
+    assert taken.status == 422, taken
+    assert "provided port is already allocated" in taken.json["message"]
+
+
 def test_deleted_service_frees_its_address(server):
     made = server.api("POST", SERVICES, service("x", clusterIP="10.96.10.10"))
     assert made.status == 201, made

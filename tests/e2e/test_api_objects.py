@@ -1,6 +1,7 @@
 """Object semantics a Kubernetes user relies on: system metadata, defaults, validation,
 immutable fields, graceful deletion and finalizers."""
 import copy
+import json
 import re
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -441,6 +442,25 @@ def test_finalizer_on_a_pod_and_a_watch_sees_it_go(server):
     assert server.api("GET", f"{PODS}/fp").status == 404
     events = server.api("GET", f"{PODS}?watch=true&resourceVersion={start}&timeoutSeconds=1",
                         timeout=10)
-    kinds = [e["type"] for e in map(__import__("json").loads, events.text.splitlines())
+    kinds = [e["type"] for e in map(json.loads, events.text.splitlines())
              if e["object"]["metadata"].get("name") == "fp"]
     assert kinds[-1] == "DELETED" and "DELETED" not in kinds[:-1], kinds
+
+
+def test_delete_preconditions(server):
+    pod = server.api("POST", SERVICES, {"apiVersion": "v1", "kind": "Service",
+                                        "metadata": {"name": "s"},
+                                        "spec": {"ports": [{"port": 80}]}}).json
+    answer = server.api("DELETE", f"{SERVICES}/s", {"preconditions": {"uid": "wrong"}})
+    assert answer.status == 409, answer
+    assert answer.json["reason"] == "Conflict"
+    assert "Precondition failed: UID in precondition: wrong" in answer.json["message"]
+    answer = server.api("DELETE", f"{SERVICES}/s",
+                        {"preconditions": {"resourceVersion": "1"}})
+    assert answer.status == 409, answer
+    assert server.get_json(f"{SERVICES}/s")["metadata"]["uid"] == pod["metadata"]["uid"]
+    answer = server.api("DELETE", f"{SERVICES}/s",
+                        {"preconditions": {"uid": pod["metadata"]["uid"],
+                                           "resourceVersion": pod["metadata"]["resourceVersion"]}})
+    assert answer.status == 200, answer
+    assert server.api("GET", f"{SERVICES}/s").status == 404

@@ -5,7 +5,7 @@ import pytest
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
-from conftest import pod_manifest, wait_for
+from conftest import make_node, pod_manifest, wait_for
 
 
 @pytest.fixture
@@ -273,3 +273,46 @@ def test_replace_without_resource_version_is_unconditional(v1):
     body.metadata.labels = {"forced": "yes"}
     replaced = v1.replace_namespaced_pod("p", "default", body)
     assert replaced.metadata.labels == {"forced": "yes"}
+
+
+def test_list_in_pages(v1):
+    """limit and continue, as informers list: every object once, in name order."""
+    for i in range(7):
+        v1.create_namespaced_pod("default", pod_manifest(f"p{i}", nodeName="elsewhere"))
+    first = v1.list_namespaced_pod("default", limit=3)
+    assert names(first.items) == ["p0", "p1", "p2"]
+    assert first.metadata._continue
+    seen = names(first.items)
+    token = first.metadata._continue
+    v1.create_namespaced_pod("default", pod_manifest("p9", nodeName="elsewhere"))
+    while token:
+        page = v1.list_namespaced_pod("default", limit=3, _continue=token)
+        # Later pages are served at the first page's resourceVersion: a consistent snapshot.
+        assert page.metadata.resource_version == first.metadata.resource_version
+        seen += names(page.items)
+        token = page.metadata._continue
+    assert seen == [f"p{i}" for i in range(7)]
+    assert names(v1.list_namespaced_pod("default").items)[-1] == "p9"
+
+
+def test_list_remaining_item_count(v1):
+    """An unfiltered page says how many objects are left, as Kubernetes does."""
+    for i in range(5):
+        v1.create_namespaced_pod("default", pod_manifest(f"p{i}", nodeName="elsewhere"))
+    page = v1.list_namespaced_pod("default", limit=2)
+    assert page.metadata.remaining_item_count == 3
+
+
+def test_watch_by_node_name(server, v1):
+    """What a kubelet does: watch the pods whose spec.nodeName is its node. A pod enters that
+    selection when the scheduler binds it, and the watch says ADDED."""
+    make_node(server, "node-a")
+    since = v1.list_pod_for_all_namespaces().metadata.resource_version
+    v1.create_namespaced_pod("default", pod_manifest("elsewhere", nodeName="node-b"))
+    v1.create_namespaced_pod("default", pod_manifest("mine"))
+    events = server.watch("/api/v1/pods", 1, resourceVersion=since,
+                          fieldSelector="spec.nodeName%3Dnode-a")
+    assert [(e["type"], e["object"]["metadata"]["name"], e["object"]["spec"]["nodeName"])
+            for e in events] == [("ADDED", "mine", "node-a")]
+    listed = v1.list_pod_for_all_namespaces(field_selector="spec.nodeName=node-a")
+    assert names(listed.items) == ["mine"]

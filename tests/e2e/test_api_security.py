@@ -96,7 +96,7 @@ def test_non_loopback_with_the_python_client(remote):
     assert out.stdout.strip() == "['default', 'kube-node-lease', 'kube-public', 'kube-system']"
 
 
-def test_non_loopback_with_kubectl(remote, tmp_path):
+def test_non_loopback_with_kubectl(remote, scratch):
     """kubectl reads a kubeconfig's credentials only for https servers (client-go's clientcmd:
     "only try to read the auth information if we are secure"), so off loopback the server
     must speak TLS for the real kubectl to work at all."""
@@ -104,15 +104,15 @@ def test_non_loopback_with_kubectl(remote, tmp_path):
     with open(remote.kubeconfig) as f:
         config = f.read()
     assert remote.kubeconfig_server().split("://")[1] == f"10.213.0.1:{remote.port}"
-    anonymous = tmp_path / "anonymous.kubeconfig"
+    anonymous = scratch / "anonymous.kubeconfig"
     anonymous.write_text("\n".join(line for line in config.splitlines()
                                    if "token:" not in line).replace("user:\n", "user: {}\n"))
     out = nsexec(ns, "kubectl", "--kubeconfig", str(anonymous), "--cache-dir",
-                 str(tmp_path / "cache2"), "get", "pods")
+                 str(scratch / "cache2"), "get", "pods")
     assert out.returncode == 1
     assert "error: You must be logged in to the server" in out.stderr, out.stderr
     out = nsexec(ns, "kubectl", "--kubeconfig", remote.kubeconfig, "--cache-dir",
-                 str(tmp_path / "cache"), "get", "namespaces", "-o", "name", check=True)
+                 str(scratch / "cache"), "get", "namespaces", "-o", "name", check=True)
     assert out.stdout.split() == ["namespace/default", "namespace/kube-node-lease",
                                   "namespace/kube-public", "namespace/kube-system"]
 

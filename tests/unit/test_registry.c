@@ -82,6 +82,7 @@ static int teardown(void **state)
 	ipv4_allocator_free(&f->server.service_ips);
 	ipv4_allocator_free(&f->server.pod_cidrs);
 	range_allocator_free(&f->server.node_ports);
+	strmap_free(f->server.namespaces);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
 	assert_int_equal(system(cmd), 0);
