@@ -51,6 +51,24 @@ int admission_check_namespace(struct apiserver *server, const struct api_resourc
 	return 0;
 }
 
+int admission_check_delete(const struct api_resource *resource, const char *name,
+			   struct api_status *status)
+{
+	static const char *const immortal[] = {"default", "kube-system", "kube-public"};
+	if (!is_resource(resource, "namespaces"))
+		return 0;
+	for (size_t i = 0; i < sizeof(immortal) / sizeof(immortal[0]); i++) {
+		if (strcmp(name, immortal[i]) == 0) {
+			api_fail(status, 403, "Forbidden",
+				 "namespaces \"%s\" is forbidden: this namespace may not be deleted",
+				 name);
+			api_status_set_object(status, resource, name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* --- Services: ClusterIPs and node ports --------------------------------------------------- */
 
 static bool service_wants_cluster_ip(const json_t *svc)

@@ -22,6 +22,9 @@ void admission_observe(struct apiserver *server, const struct api_resource *reso
 /* Refuses objects in a namespace that does not exist or is being deleted. */
 int admission_check_namespace(struct apiserver *server, const struct api_resource *resource,
 			      const char *namespace, const char *name, struct api_status *status);
+/* Refuses deletes that may never happen (the namespaces every cluster needs). */
+int admission_check_delete(const struct api_resource *resource, const char *name,
+			   struct api_status *status);
 /* Allocates what a new object needs. On failure nothing stays allocated. */
 int admission_allocate(struct apiserver *server, const struct api_resource *resource,
 		       json_t *obj, struct api_status *status);

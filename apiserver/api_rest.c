@@ -9,6 +9,7 @@
 #include "apiserver/api_respond.h"
 #include "apiserver/registry.h"
 #include "apiserver/resources.h"
+#include "apiserver/schema.h"
 #include "apiserver/server.h"
 #include "apiserver/table.h"
 #include "lib/cleanup.h"
@@ -113,9 +114,11 @@ int api_parse_filter(struct api_call *call, struct list_filter *filter, struct a
 		for (size_t i = 0; i < field_selector_count(filter->fields); i++) {
 			const char *field = field_selector_field(filter->fields, i);
 			if (!is_field_known(call->resource, field)) {
+				/* The message first: `field` lives in the selector freed below. */
+				api_fail(status, 400, "BadRequest", "field label not supported: %s",
+					 field);
 				list_filter_clear(filter);
-				return api_fail(status, 400, "BadRequest",
-						"field label not supported: %s", field);
+				return -1;
 			}
 		}
 	}
@@ -396,6 +399,35 @@ static void handle_patch(struct api_call *call)
 	respond_stored(call, out.created ? 201 : 200, &out);
 }
 
+/* A DeleteOptions body must have the right types and a known propagation policy. */
+static int check_delete_body(json_t *body, struct api_status *status)
+{
+	_cleanup_json_ json_t *problems = json_array();
+	const struct schema_type *type = schema_lookup("DeleteOptions");
+	if (!json_is_object(body))
+		return api_fail(status, 400, "BadRequest", "DeleteOptions must be a JSON object");
+	if (type)
+		schema_check(type, body, false, problems);
+	size_t i;
+	json_t *problem;
+	json_array_foreach(problems, i, problem)
+	{
+		const char *reason = json_string_value(json_object_get(problem, "reason"));
+		if (reason && strcmp(reason, "FieldValueUnknown") != 0)
+			return api_fail(status, 400, "BadRequest", "DeleteOptions: %s",
+					json_string_value(json_object_get(problem, "message")));
+	}
+	const char *policy = json_string_value(json_object_get(body, "propagationPolicy"));
+	if (policy && strcmp(policy, "Orphan") && strcmp(policy, "Background") &&
+	    strcmp(policy, "Foreground"))
+		return api_fail(status, 422, "Invalid",
+				"DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: "
+				"Unsupported value: \"%s\": supported values: \"Foreground\", "
+				"\"Background\", \"Orphan\"",
+				policy);
+	return 0;
+}
+
 /* DeleteOptions come as a body, as query parameters, or both. */
 static int parse_delete_options(const struct http_request *req, json_t **body_out,
 				struct delete_options *options, struct api_status *status)
@@ -406,6 +438,8 @@ static int parse_delete_options(const struct http_request *req, json_t **body_ou
 		if (read_body(req, &body, status) < 0)
 			return -1;
 		*body_out = body;
+		if (check_delete_body(body, status) < 0)
+			return -1;
 		json_t *grace = json_object_get(body, "gracePeriodSeconds");
 		if (json_is_integer(grace))
 			options->grace_period_seconds = json_integer_value(grace);
@@ -449,9 +483,10 @@ static void handle_delete(struct api_call *call)
 		stored_object_clear(&out);
 		return respond_failure(call, &status);
 	}
-	unsigned code = gone ? 200 : 202;
+	/* 200 also for a deletion that is still under way (graceful or waiting on finalizers),
+	 * as Kubernetes answers unless the client asked for orphan handling. */
 	if (call->resource->return_deleted_object || !gone) {
-		respond_stored(call, code, &out);
+		respond_stored(call, 200, &out);
 		return;
 	}
 	json_t *details = json_pack("{s:s, s:s, s:s, s:s}", "name", call->name, "group",

@@ -85,15 +85,14 @@ static const struct table_column node_columns[] = {
 
 static void node_status_text(const json_t *node, struct buf *out)
 {
+	/* Like kubectl: any Ready status but True is NotReady; no Ready condition is Unknown. */
 	const char *ready = kind_condition_status(node, "Ready");
 	if (!ready)
 		buf_puts(out, "Unknown");
 	else if (!strcmp(ready, "True"))
 		buf_puts(out, "Ready");
-	else if (!strcmp(ready, "False"))
-		buf_puts(out, "NotReady");
 	else
-		buf_puts(out, "Unknown");
+		buf_puts(out, "NotReady");
 	if (json_is_true(json_path(node, "spec.unschedulable")))
 		buf_puts(out, ",SchedulingDisabled");
 }

@@ -221,3 +221,32 @@ void object_meta_validate(const struct api_resource *resource, const json_t *obj
 			field_error_invalid_messages(errors, path, text, &why);
 	}
 }
+
+void object_meta_validate_update(const json_t *obj, const json_t *old, struct field_errors *errors)
+{
+	if (!json_path(old, "metadata.deletionTimestamp"))
+		return;
+	const json_t *before = json_path(old, "metadata.finalizers");
+	_cleanup_json_ json_t *added = json_array();
+	size_t i;
+	json_t *finalizer;
+	json_array_foreach(json_path(obj, "metadata.finalizers"), i, finalizer)
+	{
+		bool known = false;
+		size_t j;
+		json_t *existing;
+		json_array_foreach(before, j, existing)
+			known = known || json_equal(existing, finalizer);
+		if (!known)
+			json_array_append(added, finalizer);
+	}
+	if (json_array_size(added) == 0)
+		return;
+	_cleanup_free_ char *list = json_dump_compact(added);
+	char detail[640];
+	snprintf(detail, sizeof(detail),
+		 "no new finalizers can be added if the object is being deleted, found new "
+		 "finalizers %s",
+		 list);
+	field_error_forbidden(errors, "metadata.finalizers", detail);
+}

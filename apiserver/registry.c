@@ -115,6 +115,7 @@ int registry_get(struct apiserver *server, const struct api_resource *resource,
 struct list_walk {
 	const struct api_resource *resource;
 	const struct list_options *options;
+	bool filtered;
 	registry_visit_fn visit;
 	void *ctx;
 	size_t matched;
@@ -147,7 +148,8 @@ static int list_visit(void *ctx, const char *key, const char *value, size_t len,
 	walk->matched++;
 	free(walk->last_key);
 	walk->last_key = strdup(key);
-	if (walk->options->limit && walk->matched == walk->options->limit)
+	/* With a filter the store cannot count matches: stop here once the page is full. */
+	if (walk->filtered && walk->options->limit && walk->matched == walk->options->limit)
 		return 1;
 	return 0;
 }
@@ -192,15 +194,26 @@ int registry_list(struct apiserver *server, const struct api_resource *resource,
 	    decode_continue(options->continue_token, prefix, &token_revision, &start, status) < 0)
 		return -1;
 
-	struct list_walk walk = {
-	    .resource = resource, .options = options, .visit = visit, .ctx = ctx};
 	/* Without selectors the store can count what is left after a page. */
 	bool plain = list_filter_is_namespace_only(&options->filter);
-	struct store_range range = {
-	    .prefix = prefix,
-	    .start_after = start,
-	    .limit = plain ? options->limit : 0,
+	struct list_walk walk = {
+		.resource = resource,
+		.options = options,
+		.filtered = !plain,
+		.visit = visit,
+		.ctx = ctx,
 	};
+	struct store_range range = {
+		.prefix = prefix,
+		.start_after = start,
+		.limit = plain ? options->limit : 0,
+		.at_revision = token_revision,
+	};
+	if (options->limit && !token_revision) {
+		/* A paged list begins: keep what writes replace until its last page is read. */
+		WRITE_LOCKED(server);
+		store_keep_history(server->store);
+	}
 	struct ck_error err = {0};
 	bool more = false;
 	int64_t remaining = -1;
@@ -208,14 +221,16 @@ int registry_list(struct apiserver *server, const struct api_resource *resource,
 			     &remaining, &err);
 	if (ret < 0) {
 		free(walk.last_key);
+		if (ret == -ESTALE)
+			return api_fail(status, 410, "Expired",
+					"The provided continue parameter is too old to display a "
+					"consistent list result. You can start a new list without the "
+					"continue parameter.");
 		return storage_failed(status, &err);
 	}
-	/* Later pages report the revision of the first, like a consistent list would. */
-	if (token_revision)
-		result->revision = token_revision;
 	result->remaining = more ? remaining : -1;
 	result->continue_token =
-	    more && walk.last_key ? encode_continue(result->revision, walk.last_key) : NULL;
+		more && walk.last_key ? encode_continue(result->revision, walk.last_key) : NULL;
 	free(walk.last_key);
 	return 0;
 }
@@ -316,6 +331,8 @@ static int validate_object(const struct api_resource *resource, const json_t *ob
 	struct field_errors errors;
 	field_errors_init(&errors);
 	object_meta_validate(resource, obj, old == NULL, &errors);
+	if (old)
+		object_meta_validate_update(obj, old, &errors);
 	const struct kind_strategy *strategy = resource->strategy;
 	if (strategy && strategy->validate)
 		strategy->validate(obj, &errors);
@@ -732,7 +749,8 @@ int registry_delete(struct apiserver *server, const struct api_resource *resourc
 	int ret = read_stored(server, key, &old, status);
 	if (ret == -ENOENT)
 		return api_fail_not_found(status, resource, name);
-	if (ret < 0 || check_delete_preconditions(resource, old, options, status) < 0)
+	if (ret < 0 || check_delete_preconditions(resource, old, options, status) < 0 ||
+	    admission_check_delete(resource, name, status) < 0)
 		return -1;
 	*gone = false;
 

@@ -25,6 +25,7 @@
 #include "cmd/commands.h"
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
+#include "lib/hostaddr.h"
 #include "lib/log.h"
 #include "lib/version.h"
 
@@ -276,25 +277,25 @@ static void close_state(struct apiserver *server)
 	free(server->token);
 }
 
-/* --node-ip, else the address the API listens on when that is a concrete, non-loopback one. */
+/* Where pods reach the API, as kube-apiserver's --advertise-address defaults: --node-ip, else
+ * a concrete non-loopback listen address, else the address of the default route's
+ * interface; NULL when there is none (a bare network namespace). */
 static const char *advertise_address(const struct server_flags *flags,
 				     const struct sockaddr_storage *addr, bool loopback)
 {
 	static char text[INET6_ADDRSTRLEN];
 	if (flags->node_ip)
 		return flags->node_ip;
-	if (loopback)
-		return NULL;
-	if (addr->ss_family == AF_INET) {
+	if (!loopback && addr->ss_family == AF_INET) {
 		const struct in_addr *a = &((const struct sockaddr_in *)addr)->sin_addr;
-		if (a->s_addr == htonl(INADDR_ANY))
-			return NULL;
-		return inet_ntop(AF_INET, a, text, sizeof(text));
+		if (a->s_addr != htonl(INADDR_ANY))
+			return inet_ntop(AF_INET, a, text, sizeof(text));
+	} else if (!loopback) {
+		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)addr)->sin6_addr;
+		if (!IN6_IS_ADDR_UNSPECIFIED(a6))
+			return inet_ntop(AF_INET6, a6, text, sizeof(text));
 	}
-	const struct in6_addr *a6 = &((const struct sockaddr_in6 *)addr)->sin6_addr;
-	if (IN6_IS_ADDR_UNSPECIFIED(a6))
-		return NULL;
-	return inet_ntop(AF_INET6, a6, text, sizeof(text));
+	return host_default_ipv4(text, sizeof(text)) == 0 ? text : NULL;
 }
 
 static int wait_for_signal(void)

@@ -223,6 +223,19 @@ class Server:
                                   i["metadata"]["resourceVersion"]) for i in items)
         return self.revision(), state
 
+    def settled_snapshot(self, quiet=0.3, timeout=10):
+        """A snapshot once the controllers have stopped writing (the scheduler's verdicts and
+        events come a moment after a create): two snapshots `quiet` seconds apart agree."""
+        deadline = time.monotonic() + timeout
+        previous = self.snapshot()
+        while time.monotonic() < deadline:
+            time.sleep(quiet)
+            current = self.snapshot()
+            if current == previous:
+                return current
+            previous = current
+        raise AssertionError("the store kept changing for %s s" % timeout)
+
 
 class ApiAnswer:
     def __init__(self, status, headers, body):

@@ -430,7 +430,7 @@ def test_server_side_dry_run(server, kc):
                                  "service/web created (server dry run)"]
     assert server.snapshot() == before
     kc("create", "-f", MULTI)
-    created = server.snapshot()
+    created = server.settled_snapshot()
     out = kc("delete", "pod", "web", "--dry-run=server")
     assert lines(out.stdout) == ['pod "web" deleted (server dry run)']
     out = kc("label", "pod", "db", "x=y", "--dry-run=server")

@@ -116,7 +116,7 @@ static void nodes_show_readiness_and_roles(void **state)
 	free(row);
 	row = row_of("nodes", "{\"metadata\":{\"name\":\"n2\",\"creationTimestamp\":\"" FIVE_MINUTES_AGO "\"},"
 			      "\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"Unknown\"}]}}");
-	assert_string_equal(row, "n2|Unknown|<none>|5m||<none>|<none>|<unknown>|<unknown>|<unknown>");
+	assert_string_equal(row, "n2|NotReady|<none>|5m||<none>|<none>|<unknown>|<unknown>|<unknown>");
 	free(row);
 }
 
