@@ -171,6 +171,11 @@ void ipv4_allocator_release(struct ipv4_allocator *a, const char *text)
 	}
 }
 
+void ipv4_allocator_first(const struct ipv4_allocator *a, char *out, size_t out_len)
+{
+	format_slot(a, a->block_prefix == 32 && a->slots.size > 2 ? 1 : 0, out, out_len);
+}
+
 void ipv4_allocator_range(const struct ipv4_allocator *a, char *out, size_t out_len)
 {
 	struct in_addr in = {.s_addr = htonl(a->base)};

@@ -44,5 +44,7 @@ void ipv4_allocator_free(struct ipv4_allocator *a);
 int ipv4_allocator_next(struct ipv4_allocator *a, char *out, size_t out_len);
 int ipv4_allocator_take(struct ipv4_allocator *a, const char *text);
 void ipv4_allocator_release(struct ipv4_allocator *a, const char *text);
+/* The first address that can be handed out ("10.96.0.1" of 10.96.0.0/12). */
+void ipv4_allocator_first(const struct ipv4_allocator *a, char *out, size_t out_len);
 /* The range in text, e.g. "10.96.0.0/12". */
 void ipv4_allocator_range(const struct ipv4_allocator *a, char *out, size_t out_len);

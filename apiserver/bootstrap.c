@@ -126,13 +126,8 @@ int bootstrap_cluster(struct apiserver *server, struct ck_error *err)
 			   json_pack("{s:{s:s}}", "metadata", "name", namespaces[i]), err) < 0)
 			return -EIO;
 	/* The first address of the service range belongs to the API itself, as in Kubernetes. */
-	char range[64];
-	ipv4_allocator_range(&server->service_ips, range, sizeof(range));
 	char first_ip[32];
-	unsigned a, b, c, d;
-	if (sscanf(range, "%u.%u.%u.%u", &a, &b, &c, &d) != 4)
-		return ck_error_set(err, EINVAL, "service range %s", range);
-	snprintf(first_ip, sizeof(first_ip), "%u.%u.%u.%u", a, b, c, d + 1);
+	ipv4_allocator_first(&server->service_ips, first_ip, sizeof(first_ip));
 	const char *listen = server->config.listen;
 	const char *colon = strrchr(listen, ':');
 	int port = colon ? atoi(colon + 1) : 6443;

@@ -58,6 +58,8 @@ struct http_server_config {
 	unsigned threads;
 	http_handler_fn handler;
 	void *handler_ctx;
+	const char *tls_cert_pem; /* serve HTTPS with these when set */
+	const char *tls_key_pem;
 };
 
 struct http_server;

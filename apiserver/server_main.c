@@ -3,18 +3,16 @@
  * or SIGTERM. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "apiserver/access.h"
 #include "apiserver/api.h"
 #include "apiserver/bootstrap.h"
 #include "apiserver/controllers.h"
@@ -179,77 +177,6 @@ static int parse_flags(int argc, char **argv, struct server_flags *flags)
 	return 0;
 }
 
-/* The bearer token: made at first start, then kept, like a node-join token. */
-static int load_or_create_token(const char *data_dir, char **token, struct ck_error *err)
-{
-	_cleanup_free_ char *path = NULL;
-	if (asprintf(&path, "%s/token", data_dir) < 0)
-		return ck_error_set(err, ENOMEM, "token path: out of memory");
-	struct ck_error read_err = {0};
-	int ret = fs_read_file(path, token, NULL, &read_err);
-	if (ret < 0 && ret != -ENOENT) {
-		*err = read_err;
-		return ret;
-	}
-	if (ret == 0) {
-		(*token)[strcspn(*token, "\r\n")] = '\0';
-		if (strlen(*token) >= 32)
-			return 0;
-		free(*token);
-		*token = NULL;
-	}
-	unsigned char random[24];
-	if (getrandom(random, sizeof(random), 0) != sizeof(random))
-		return ck_error_errno(err, errno, "generate token");
-	char hex[2 * sizeof(random) + 2];
-	for (size_t i = 0; i < sizeof(random); i++)
-		snprintf(hex + 2 * i, 3, "%02x", random[i]);
-	*token = strdup(hex);
-	strcat(hex, "\n");
-	return fs_write_file_atomic(path, hex, strlen(hex), 0600, err);
-}
-
-/* The address clients on this machine use: a wildcard listen address means loopback. */
-static void client_address(const char *listen, char *out, size_t len)
-{
-	if (strncmp(listen, "0.0.0.0:", 8) == 0)
-		snprintf(out, len, "127.0.0.1:%s", listen + 8);
-	else if (strncmp(listen, "[::]:", 5) == 0)
-		snprintf(out, len, "[::1]:%s", listen + 5);
-	else
-		snprintf(out, len, "%s", listen);
-}
-
-static int write_kubeconfig(const struct server_flags *flags, const char *token, char **path_out,
-			    struct ck_error *err)
-{
-	char address[128];
-	client_address(flags->config.listen, address, sizeof(address));
-	_cleanup_free_ char *text = NULL;
-	if (asprintf(&text,
-		     "apiVersion: v1\n"
-		     "kind: Config\n"
-		     "clusters:\n"
-		     "- name: ckube\n"
-		     "  cluster:\n"
-		     "    server: http://%s\n"
-		     "contexts:\n"
-		     "- name: ckube\n"
-		     "  context:\n"
-		     "    cluster: ckube\n"
-		     "    user: admin\n"
-		     "    namespace: default\n"
-		     "current-context: ckube\n"
-		     "users:\n"
-		     "- name: admin\n"
-		     "  user:\n"
-		     "    token: %s\n",
-		     address, token) < 0 ||
-	    asprintf(path_out, "%s/admin.kubeconfig", flags->config.config_dir) < 0)
-		return ck_error_set(err, ENOMEM, "kubeconfig: out of memory");
-	return fs_write_file_atomic(*path_out, text, strlen(text), 0600, err);
-}
-
 static int open_state(struct apiserver *server, const struct server_flags *flags,
 		      struct ck_error *err)
 {
@@ -334,12 +261,13 @@ int server_main(int argc, char **argv)
 	_cleanup_free_ char *kubeconfig = NULL;
 	bool loopback;
 	struct sockaddr_storage addr;
+	struct tls_material tls = {0};
 
 	if (http_parse_listen(flags.config.listen, &addr, &loopback, &err) < 0 ||
 	    fs_mkdir_p(flags.config.data_dir, 0700, &err) < 0 ||
 	    fs_mkdir_p(flags.config.config_dir, 0755, &err) < 0 ||
 	    fs_mkdir_p(flags.run_dir, 0755, &err) < 0 || schema_init(&err) < 0 ||
-	    load_or_create_token(flags.config.data_dir, &server.token, &err) < 0)
+	    access_load_or_create_token(flags.config.data_dir, &server.token, &err) < 0)
 		goto out;
 	server.require_token = !loopback;
 	server.config.advertise_address = advertise_address(&flags, &addr, loopback);
@@ -349,20 +277,31 @@ int server_main(int argc, char **argv)
 		goto out;
 	if (controllers_start(&server, &err) < 0)
 		goto out;
+	/* Beyond loopback the token is required, and clients only send it over TLS. */
+	if (server.require_token) {
+		char service_ip[32];
+		ipv4_allocator_first(&server.service_ips, service_ip, sizeof(service_ip));
+		if (access_prepare_tls(flags.config.data_dir, flags.config.listen,
+				       server.config.advertise_address, service_ip, &tls, &err) < 0)
+			goto out;
+	}
 	struct http_server_config http_config = {
 		.listen = flags.config.listen,
 		.max_body_bytes = flags.config.max_body_bytes,
 		.threads = flags.config.http_threads,
 		.handler = api_handle,
 		.handler_ctx = &server,
+		.tls_cert_pem = tls.cert_pem,
+		.tls_key_pem = tls.key_pem,
 	};
 	if (http_server_start(&http_config, &http, &err) < 0 ||
-	    write_kubeconfig(&flags, server.token, &kubeconfig, &err) < 0)
+	    access_write_kubeconfig(flags.config.config_dir, flags.config.listen, server.token,
+				    tls.ca_pem, &kubeconfig, &err) < 0)
 		goto out;
 
 	log_info("ckube server %s listening on %s (Kubernetes API %s)%s", CKUBE_VERSION,
 		 flags.config.listen, CKUBE_KUBERNETES_GIT_VERSION,
-		 server.require_token ? "; bearer token required" : "");
+		 server.require_token ? " over TLS; bearer token required" : "");
 	printf("admin kubeconfig: %s\njoin token: %s/token\n", kubeconfig, flags.config.data_dir);
 	fflush(stdout);
 	if (!flags.no_agent)
@@ -379,6 +318,7 @@ out:
 	if (server.hub)
 		watch_hub_shutdown(server.hub);
 	http_server_stop(http);
+	tls_material_clear(&tls);
 	controllers_stop(server.controllers);
 	close_state(&server);
 	pthread_mutex_destroy(&server.write_lock);

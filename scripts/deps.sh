@@ -8,7 +8,7 @@ set -eu
 # Build: compiler, pkg-config and the libraries ckube links against (see the top README for why
 # each one was chosen).
 build_pkgs="gcc clang make pkg-config
-  libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev libyaml-dev
+  libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev libyaml-dev
   libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev libseccomp-dev libcap-dev
   libcmocka-dev"
 # Tests: the official Python client, pytest, and what the tests use to drive the server.
