@@ -44,6 +44,7 @@ static const struct builtin builtins[] = {
     {{.kind = SCHEMA_INT_OR_STRING, .name = "int-or-string"}, "intstr.IntOrString"},
     {{.kind = SCHEMA_QUANTITY, .name = "quantity"}, "resource.Quantity"},
     {{.kind = SCHEMA_STRING, .name = "time"}, "v1.Time"},
+    {{.kind = SCHEMA_STRING, .name = "microtime"}, "v1.MicroTime"},
     {{.kind = SCHEMA_STRING, .name = "bytes", .base64 = true}, "[]uint8"},
     {{.kind = SCHEMA_ANY, .name = "any"}, "interface {}"},
 };
@@ -170,7 +171,47 @@ static int set_strategy(struct schema_field *field, bool merge, bool retain_keys
 	return 0;
 }
 
-/* "[]Container merge=name" */
+static bool is_scalar(const struct schema_type *type)
+{
+	return type->kind != SCHEMA_OBJECT && type->kind != SCHEMA_ARRAY &&
+	       type->kind != SCHEMA_MAP && type->kind != SCHEMA_ANY;
+}
+
+/* The largest field number protobuf allows, 2^29 - 1. */
+#define PB_NUMBER_MAX 536870911u
+
+static bool parse_pb_number(const char *text, size_t len, unsigned *number)
+{
+	if (len == 0 || len > 9)
+		return false;
+	unsigned value = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] < '0' || text[i] > '9')
+			return false;
+		value = value * 10 + (unsigned)(text[i] - '0');
+	}
+	*number = value;
+	return value >= 1 && value <= PB_NUMBER_MAX;
+}
+
+/* "pb=3", or "pb=2.1": field 1 of the struct Go embeds as field 2. */
+static int parse_pb(const char *value, struct schema_field *field, struct ck_error *err)
+{
+	if (field->pb_number)
+		return ck_error_set(err, EINVAL, "\"pb=\" is given twice");
+	const char *dot = strchr(value, '.');
+	bool valid = dot ? parse_pb_number(value, (size_t)(dot - value), &field->pb_embedded) &&
+			       parse_pb_number(dot + 1, strlen(dot + 1), &field->pb_number)
+			 : parse_pb_number(value, strlen(value), &field->pb_number);
+	if (!valid)
+		return ck_error_set(err, EINVAL,
+				    "\"pb=%s\": expected a field number from 1 to %u, or two "
+				    "joined by \".\"",
+				    value, PB_NUMBER_MAX);
+	return 0;
+}
+
+/* "[]Container pb=2 merge=name", "*int64 pb=5" */
 static int parse_field(struct registry *r, const char *name, const json_t *expression,
 		       struct schema_field *field, struct ck_error *err)
 {
@@ -185,9 +226,12 @@ static int parse_field(struct registry *r, const char *name, const json_t *expre
 	if (!type_word)
 		return ck_error_set(err, EINVAL, "no type given");
 	field->name = name;
-	field->type = resolve_type(r, type_word, err);
+	field->pointer = type_word[0] == '*';
+	field->type = resolve_type(r, type_word + field->pointer, err);
 	if (!field->type)
 		return -err->code;
+	if (field->pointer && !is_scalar(field->type))
+		return ck_error_set(err, EINVAL, "only a scalar can be marked as a Go pointer");
 
 	bool merge = false, retain_keys = false, replace = false;
 	for (const char *option; (option = strtok_r(NULL, " ", &position));) {
@@ -202,17 +246,15 @@ static int parse_field(struct registry *r, const char *name, const json_t *expre
 			retain_keys = true;
 		} else if (strcmp(option, "replace") == 0) {
 			replace = true;
+		} else if (strncmp(option, "pb=", 3) == 0) {
+			int ret = parse_pb(option + 3, field, err);
+			if (ret < 0)
+				return ret;
 		} else {
 			return ck_error_set(err, EINVAL, "unknown option \"%s\"", option);
 		}
 	}
 	return set_strategy(field, merge, retain_keys, replace, err);
-}
-
-static bool is_scalar(const struct schema_type *type)
-{
-	return type->kind != SCHEMA_OBJECT && type->kind != SCHEMA_ARRAY &&
-	       type->kind != SCHEMA_MAP && type->kind != SCHEMA_ANY;
 }
 
 /* Runs once every type has its fields, since a merge key names a field of another type. */
@@ -240,6 +282,28 @@ static int check_strategy(const struct schema_field *field, struct ck_error *err
 	const struct schema_type *kept = element ? element : field->type;
 	if (retains && kept->kind != SCHEMA_OBJECT)
 		return ck_error_set(err, EINVAL, "retainKeys needs an object or a list of objects");
+	return 0;
+}
+
+/* One number for two fields would make a message ambiguous, and so would a number that is both a
+ * field and the message holding embedded fields. */
+static int check_pb_numbers(const struct schema_type *type, struct ck_error *err)
+{
+	for (size_t i = 0; i < type->field_count; i++) {
+		const struct schema_field *a = &type->fields[i];
+		for (size_t j = 0; a->pb_number && j < type->field_count; j++) {
+			const struct schema_field *b = &type->fields[j];
+			if (j > i && b->pb_number == a->pb_number &&
+			    b->pb_embedded == a->pb_embedded)
+				return ck_error_set(err, EINVAL,
+						    "%s.%s and %s.%s have one pb number",
+						    type->name, a->name, type->name, b->name);
+			if (a->pb_embedded && !b->pb_embedded && b->pb_number == a->pb_embedded)
+				return ck_error_set(err, EINVAL,
+						    "%s.%s: pb=%u holds embedded fields such as %s",
+						    type->name, b->name, b->pb_number, a->name);
+		}
+	}
 	return 0;
 }
 
@@ -363,7 +427,8 @@ static int registry_load(struct registry *r, struct ck_error *err)
 		r->types[i] =
 		    (struct schema_type){.kind = SCHEMA_OBJECT, .name = definitions[i].name};
 	for (size_t i = 0; i < count; i++)
-		if (build_fields(r, &r->types[i], definitions[i].fields, err) < 0)
+		if (build_fields(r, &r->types[i], definitions[i].fields, err) < 0 ||
+		    check_pb_numbers(&r->types[i], err) < 0)
 			return ck_error_prefix(err, "schema %s", definitions[i].document);
 
 	for (size_t i = 0; i < count; i++)

@@ -13,7 +13,20 @@
  * string). Options follow after spaces: "merge=<key>" (list of objects merged by that field),
  * "merge" (list of scalars merged as a set), "replace", "retainKeys". "bytes" is base64 text
  * (Go's []byte); "time" is a string. YAML anchors and "<<" merge keys let one type reuse
- * another's fields. */
+ * another's fields. "microtime" is a builtin too: a string like "time", told apart because
+ * metav1.MicroTime keeps microseconds where metav1.Time drops them.
+ *
+ * Kubernetes' protobuf encoding (generated.proto) adds two marks:
+ *   PodSpec:
+ *     containers: "[]Container pb=2 merge=name"
+ *     activeDeadlineSeconds: "*int64 pb=5"
+ *   Probe:
+ *     exec: ExecAction pb=1.1
+ * "pb=N" is the field's number. "pb=E.N" is field N of the message in field E: Go embeds a struct
+ * there whose fields JSON shows inline (a Probe's handler, a Volume's source). Fields without
+ * "pb=" are not in the message (apiVersion and kind travel in the envelope). "*" before a scalar
+ * type marks a Go pointer: protobuf sends plain fields always, their zero value meaning unset,
+ * and pointers only when set, so a pointer's zero (runAsUser: 0) is a value to keep. */
 #pragma once
 
 #include <jansson.h>
@@ -51,6 +64,9 @@ struct schema_field {
 	const struct schema_type *type;
 	enum patch_strategy strategy;
 	const char *merge_key; /* for lists of objects with PATCH_STRATEGY_MERGE; else NULL */
+	unsigned pb_number;    /* "pb=": the protobuf field number; 0 when not in the message */
+	unsigned pb_embedded;  /* "pb=E.N": E, the number of the embedded message; else 0 */
+	bool pointer;          /* "*": a zero value received is kept, not taken as unset */
 };
 
 struct schema_type {
