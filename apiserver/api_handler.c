@@ -71,25 +71,20 @@ static void handle_discovery_root(struct api_call *call, bool core)
 {
 	const char *aggregated = negotiate_discovery(http_request_header(call->req, "Accept"));
 	if (aggregated) {
-		char api_version[64], content_type[128];
-		snprintf(api_version, sizeof(api_version), "apidiscovery.k8s.io/%s", aggregated);
-		snprintf(content_type, sizeof(content_type),
-			 "application/json;g=apidiscovery.k8s.io;v=%s;as=APIGroupDiscoveryList",
-			 aggregated);
-		/* The content type must carry the parameters, so it is built per answer. */
-		static __thread char type_buffer[128];
-		snprintf(type_buffer, sizeof(type_buffer), "%s", content_type);
-		respond_json_with_type(call->resp, 200, type_buffer,
-				       discovery_aggregated(core, api_version));
+		/* kubectl only takes the answer when the content type names what it asked for. */
+		bool v2 = strcmp(aggregated, "v2") == 0;
+		const char *content_type =
+			v2 ? "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+			   : "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
+		respond_json_with_type(call->resp, 200, content_type,
+				       discovery_aggregated(core, v2 ? "apidiscovery.k8s.io/v2"
+								     : "apidiscovery.k8s.io/v2beta1"));
 		return;
 	}
-	if (core) {
-		char address[128];
-		snprintf(address, sizeof(address), "%s", call->server->config.listen);
-		respond_json(call->resp, 200, discovery_api_versions(address));
-	} else {
+	if (core)
+		respond_json(call->resp, 200, discovery_api_versions(call->server->config.listen));
+	else
 		respond_json(call->resp, 200, discovery_group_list());
-	}
 }
 
 static void handle_openapi(struct api_call *call, const struct path *path)
