@@ -8,7 +8,8 @@ static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv
 void base64_encode(const void *data, size_t len, struct buf *out)
 {
 	const unsigned char *in = data;
-	buf_reserve(out, (len + 2) / 3 * 4);
+	if (len > 0) /* reserving allocates, and only appending terminates the text */
+		buf_reserve(out, (len + 2) / 3 * 4);
 	for (size_t i = 0; i < len; i += 3) {
 		size_t left = len - i;
 		unsigned group = (unsigned)in[i] << 16;
@@ -108,7 +109,8 @@ int base64_decode(const char *text, size_t len, struct buf *out, struct ck_error
 		int ret = read_quantum(text, len, &pos, s, &count, err);
 		if (ret < 0)
 			return ret;
-		unsigned group = (unsigned)s[0] << 18 | (unsigned)s[1] << 12 | (unsigned)s[2] << 6 | s[3];
+		unsigned group =
+		    (unsigned)s[0] << 18 | (unsigned)s[1] << 12 | (unsigned)s[2] << 6 | s[3];
 		unsigned char bytes[3] = {(unsigned char)(group >> 16), (unsigned char)(group >> 8),
 					  (unsigned char)group};
 		if (count > 1)

@@ -141,9 +141,9 @@ static int unescape_value(struct piece value, char **out, struct ck_error *err)
 			escaped = true;
 		} else if (rune == ',' || rune == '=') {
 			/* Go prints the rune as a number here. */
-			return ck_error_set(err, EINVAL,
-					    "invalid field selector: unescaped character in value: %u",
-					    (unsigned)rune);
+			return ck_error_set(
+			    err, EINVAL, "invalid field selector: unescaped character in value: %u",
+			    (unsigned)rune);
 		} else {
 			utf8_append_rune(&text, rune);
 		}
@@ -168,9 +168,9 @@ static int add_term(struct field_selector *sel, struct piece field, struct piece
 		return 0;
 	}
 	sel->terms[sel->count++] = (struct field_term){
-		.field = copy_bytes(field.start, field.len),
-		.value = unescaped,
-		.negated = negated,
+	    .field = copy_bytes(field.start, field.len),
+	    .value = unescaped,
+	    .negated = negated,
 	};
 	return 0;
 }
@@ -190,8 +190,9 @@ int field_selector_parse(const char *text, struct field_selector **out, struct c
 		struct piece field, value;
 		bool negated;
 		if (!split_at_operator(pieces[i], &field, &value, &negated))
-			return ck_error_set(err, EINVAL, "invalid selector: '%s'; can't understand '%.*s'",
-					    text, (int)pieces[i].len, pieces[i].start);
+			return ck_error_set(err, EINVAL,
+					    "invalid selector: '%s'; can't understand '%.*s'", text,
+					    (int)pieces[i].len, pieces[i].start);
 		int ret = add_term(sel, field, value, negated, err);
 		if (ret < 0)
 			return ret;

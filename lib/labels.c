@@ -217,11 +217,13 @@ static int add_requirement(struct label_selector *sel, struct text key, enum lab
 	} else if (op == LABEL_OP_GREATER_THAN || op == LABEL_OP_LESS_THAN) {
 		_cleanup_free_ char *number = copy_text(values[0]);
 		if (strconv_parse_int(number, INT64_MIN, INT64_MAX, &bound, NULL) < 0)
-			problems_add_invalid(&problems, "values[0]", values[0],
-					     "for 'Gt', 'Lt' operators, the value must be an integer");
+			problems_add_invalid(
+			    &problems, "values[0]", values[0],
+			    "for 'Gt', 'Lt' operators, the value must be an integer");
 	}
 	for (size_t i = 0; i < count; i++) {
-		_cleanup_free_ char *value_problem = check_label_text(validate_label_value, values[i]);
+		_cleanup_free_ char *value_problem =
+		    check_label_text(validate_label_value, values[i]);
 		if (!value_problem)
 			continue;
 		_cleanup_buf_ struct buf field = {0};
@@ -234,7 +236,7 @@ static int add_requirement(struct label_selector *sel, struct text key, enum lab
 	if (sel->count == sel->capacity) {
 		size_t capacity = sel->capacity ? sel->capacity * 2 : 4;
 		struct label_requirement *grown =
-			realloc(sel->requirements, capacity * sizeof(*grown));
+		    realloc(sel->requirements, capacity * sizeof(*grown));
 		if (!grown)
 			abort();
 		sel->requirements = grown;
@@ -242,11 +244,11 @@ static int add_requirement(struct label_selector *sel, struct text key, enum lab
 	}
 	struct label_requirement *req = &sel->requirements[sel->count];
 	*req = (struct label_requirement){
-		.key = copy_text(key),
-		.op = op,
-		.value_count = count,
-		.bound = bound,
-		.order = sel->count,
+	    .key = copy_text(key),
+	    .op = op,
+	    .value_count = count,
+	    .bound = bound,
+	    .order = sel->count,
 	};
 	req->values = calloc(count ? count : 1, sizeof(*req->values));
 	if (!req->values)
@@ -269,7 +271,9 @@ static int compare_requirements(const void *a, const void *b)
 
 static void sort_requirements(struct label_selector *sel)
 {
-	qsort(sel->requirements, sel->count, sizeof(*sel->requirements), compare_requirements);
+	if (sel->count > 1) /* qsort may not be given NULL, which an empty selector holds */
+		qsort(sel->requirements, sel->count, sizeof(*sel->requirements),
+		      compare_requirements);
 }
 
 /* The text syntax, read the way Kubernetes' lexer and parser read it, so that the same
@@ -325,8 +329,8 @@ static struct token next_token(const char **cursor)
 	}
 	if (is_special(*p)) {
 		static const enum token_type single[256] = {
-		    ['='] = TOKEN_EQUALS,      ['!'] = TOKEN_NOT,       ['('] = TOKEN_OPEN,
-		    [')'] = TOKEN_CLOSE,       [','] = TOKEN_COMMA,     ['>'] = TOKEN_GREATER_THAN,
+		    ['='] = TOKEN_EQUALS,    ['!'] = TOKEN_NOT,   ['('] = TOKEN_OPEN,
+		    [')'] = TOKEN_CLOSE,     [','] = TOKEN_COMMA, ['>'] = TOKEN_GREATER_THAN,
 		    ['<'] = TOKEN_LESS_THAN,
 		};
 		tok.text.len = 1;
@@ -431,7 +435,8 @@ static int compare_texts(const void *a, const void *b)
 /* Kubernetes collects parsed values in a set: sorted, each once. */
 static void value_list_make_set(struct value_list *list)
 {
-	qsort(list->items, list->count, sizeof(*list->items), compare_texts);
+	if (list->count > 1)
+		qsort(list->items, list->count, sizeof(*list->items), compare_texts);
 	size_t kept = 0;
 	for (size_t i = 0; i < list->count; i++)
 		if (kept == 0 || compare_texts(&list->items[kept - 1], &list->items[i]) != 0)
@@ -607,16 +612,17 @@ static struct text json_text(const json_t *string)
 static int add_match_labels(struct label_selector *sel, const json_t *map, const char *what,
 			    struct ck_error *err)
 {
-	const char *key;
-	size_t key_len;
-	json_t *value;
-	json_object_keylen_foreach ((json_t *)map, key, key_len, value) {
+	/* Keys are taken with their length: a JSON key may hold a NUL byte. */
+	for (void *iter = json_object_iter((json_t *)map); iter;
+	     iter = json_object_iter_next((json_t *)map, iter)) {
+		const char *key = json_object_iter_key(iter);
+		const json_t *value = json_object_iter_value(iter);
 		if (!json_is_string(value))
 			return ck_error_set(err, EINVAL, "%s: the value of \"%s\" must be a string",
 					    what, key);
+		struct text label_key = {key, json_object_iter_key_len(iter)};
 		struct text label_value = json_text(value);
-		int ret = add_requirement(sel, (struct text){key, key_len}, LABEL_OP_EQUALS,
-					  &label_value, 1, err);
+		int ret = add_requirement(sel, label_key, LABEL_OP_EQUALS, &label_value, 1, err);
 		if (ret < 0)
 			return ret;
 	}
@@ -755,8 +761,7 @@ static bool requirement_matches(const struct label_requirement *req, const json_
 		    strconv_parse_int(json_string_value(value), INT64_MIN, INT64_MAX, &number,
 				      NULL) < 0)
 			return false;
-		return req->op == LABEL_OP_GREATER_THAN ? number > req->bound
-							: number < req->bound;
+		return req->op == LABEL_OP_GREATER_THAN ? number > req->bound : number < req->bound;
 	}
 	return false;
 }

@@ -10,8 +10,9 @@
 #include "cleanup.h"
 #include "strconv.h"
 
-#define FORMAT_ERROR                                                                           \
-	"quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+#define FORMAT_ERROR                                    \
+	"quantities must match the regular expression " \
+	"'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
 #define SUFFIX_ERROR "unable to parse quantity's suffix"
 
 /* Past this an exponent cannot change the outcome (zero, one, or a clamped value), and
@@ -63,8 +64,9 @@ static bool interpret_suffix(const struct quantity_text *q, int64_t *exp10, unsi
 		int exp10;
 		unsigned exp2;
 	} suffixes[] = {
-	    {"", 0, 0},   {"n", -9, 0}, {"u", -6, 0}, {"m", -3, 0},  {"k", 3, 0},   {"M", 6, 0},
-	    {"G", 9, 0},  {"T", 12, 0}, {"P", 15, 0}, {"E", 18, 0},  {"Ki", 0, 10}, {"Mi", 0, 20},
+	    {"", 0, 0},    {"n", -9, 0},  {"u", -6, 0},  {"m", -3, 0},
+	    {"k", 3, 0},   {"M", 6, 0},   {"G", 9, 0},   {"T", 12, 0},
+	    {"P", 15, 0},  {"E", 18, 0},  {"Ki", 0, 10}, {"Mi", 0, 20},
 	    {"Gi", 0, 30}, {"Ti", 0, 40}, {"Pi", 0, 50}, {"Ei", 0, 60},
 	};
 	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
@@ -193,7 +195,8 @@ int quantity_from_json(const json_t *value, struct quantity *out, struct ck_erro
 		return 0;
 	}
 	if (json_is_integer(value)) {
-		snprintf(number, sizeof(number), "%" JSON_INTEGER_FORMAT, json_integer_value(value));
+		snprintf(number, sizeof(number), "%" JSON_INTEGER_FORMAT,
+			 json_integer_value(value));
 		return quantity_parse(number, out, err);
 	}
 	if (json_is_real(value)) {

@@ -29,8 +29,9 @@ static void civil_from_days(int64_t days, int64_t *year, unsigned *month, unsign
 	int64_t era = (days >= 0 ? days : days - 146096) / 146097;
 	unsigned day_of_era = (unsigned)(days - era * 146097);
 	unsigned year_of_era =
-		(day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-	unsigned day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+	    (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+	unsigned day_of_year =
+	    day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
 	unsigned shifted_month = (5 * day_of_year + 2) / 153;
 	*day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
 	*month = shifted_month < 10 ? shifted_month + 3 : shifted_month - 9;
@@ -165,7 +166,8 @@ int timeutil_parse_rfc3339(const char *text, struct timespec *out, struct ck_err
 	if (second > 59)
 		return time_error(err, text, "second out of range");
 	int64_t days = days_from_civil(year, month, day);
-	out->tv_sec = (time_t)(days * SECONDS_PER_DAY + hour * 3600 + minute * 60 + second - offset);
+	out->tv_sec =
+	    (time_t)(days * SECONDS_PER_DAY + hour * 3600 + minute * 60 + second - offset);
 	out->tv_nsec = nanoseconds;
 	return 0;
 }
@@ -181,7 +183,8 @@ const char *timeutil_human_duration(int64_t nanoseconds, char out[TIMEUTIL_TEXT_
 	else if (seconds < 60 * 2)
 		snprintf(out, TIMEUTIL_TEXT_SIZE, "%" PRId64 "s", seconds);
 	else if (minutes < 10 && seconds % 60 != 0)
-		snprintf(out, TIMEUTIL_TEXT_SIZE, "%" PRId64 "m%" PRId64 "s", minutes, seconds % 60);
+		snprintf(out, TIMEUTIL_TEXT_SIZE, "%" PRId64 "m%" PRId64 "s", minutes,
+			 seconds % 60);
 	else if (minutes < 60 * 3)
 		snprintf(out, TIMEUTIL_TEXT_SIZE, "%" PRId64 "m", minutes);
 	else if (hours < 8 && minutes % 60 != 0)
@@ -193,7 +196,8 @@ const char *timeutil_human_duration(int64_t nanoseconds, char out[TIMEUTIL_TEXT_
 	else if (hours < 24 * 365 * 2)
 		snprintf(out, TIMEUTIL_TEXT_SIZE, "%" PRId64 "d", days);
 	else if (hours < 24 * 365 * 8 && days % 365 != 0)
-		snprintf(out, TIMEUTIL_TEXT_SIZE, "%" PRId64 "y%" PRId64 "d", days / 365, days % 365);
+		snprintf(out, TIMEUTIL_TEXT_SIZE, "%" PRId64 "y%" PRId64 "d", days / 365,
+			 days % 365);
 	else
 		snprintf(out, TIMEUTIL_TEXT_SIZE, "%" PRId64 "y", days / 365);
 	return out;
@@ -334,7 +338,8 @@ int timeutil_parse_duration(const char *text, int64_t *nanoseconds, struct ck_er
 			return duration_error(err, "invalid duration", text);
 		whole *= unit_ns;
 		if (fraction > 0) {
-			/* A double carries enough precision for fractions of an hour, Go reasons. */
+			/* A double carries enough precision for fractions of an hour, Go reasons.
+			 */
 			whole += (uint64_t)((double)fraction * ((double)unit_ns / scale));
 			if (whole > limit)
 				return duration_error(err, "invalid duration", text);

@@ -7,26 +7,27 @@
 /* Kubernetes words its messages as "<what> (e.g. '<example>',  or '<example>', regex used for
  * validation is '<regex>')", the double space included; these are those texts, whole. */
 #define DNS1123_LABEL_REGEX "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-#define DNS1123_LABEL_ERROR                                                                     \
+#define DNS1123_LABEL_ERROR                                                                      \
 	"a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', " \
-	"and must start and end with an alphanumeric character (e.g. 'my-name',  or "           \
+	"and must start and end with an alphanumeric character (e.g. 'my-name',  or "            \
 	"'123-abc', regex used for validation is '" DNS1123_LABEL_REGEX "')"
-#define DNS1123_SUBDOMAIN_ERROR                                                                \
+#define DNS1123_SUBDOMAIN_ERROR                                                                   \
 	"a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' " \
 	"or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "     \
 	"regex used for validation is '" DNS1123_LABEL_REGEX "(\\." DNS1123_LABEL_REGEX ")*')"
-#define DNS1035_LABEL_ERROR                                                                    \
+#define DNS1035_LABEL_ERROR                                                                       \
 	"a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with " \
 	"an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "   \
 	"'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
 #define LABEL_KEY_REGEX "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-#define LABEL_KEY_ERROR                                                                        \
-	"must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an " \
-	"alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "     \
+#define LABEL_KEY_ERROR                                                                          \
+	"must consist of alphanumeric characters, '-', '_' or '.', and must start and end with " \
+	"an "                                                                                    \
+	"alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "   \
 	"validation is '" LABEL_KEY_REGEX "')"
-#define LABEL_VALUE_ERROR                                                                      \
-	"a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "  \
-	"or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "     \
+#define LABEL_VALUE_ERROR                                                                        \
+	"a valid label must be an empty string or consist of alphanumeric characters, '-', '_' " \
+	"or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "    \
 	"'my_value',  or '12345', regex used for validation is '(" LABEL_KEY_REGEX ")?')"
 
 #define DNS_LABEL_MAX 63
@@ -35,7 +36,7 @@
 #define PORT_NAME_MAX 15
 
 static void add_message(struct validation_messages *msgs, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void add_message(struct validation_messages *msgs, const char *fmt, ...)
 {
@@ -172,10 +173,11 @@ bool validate_qualified_name(const char *value, struct validation_messages *msgs
 	start(msgs);
 	const char *slash = strchr(value, '/');
 	if (slash && strchr(slash + 1, '/')) {
-		add_message(msgs,
-			    "a valid label key %s with an optional DNS subdomain prefix and '/' (e.g. "
-			    "'example.com/MyName')",
-			    LABEL_KEY_ERROR);
+		add_message(
+		    msgs,
+		    "a valid label key %s with an optional DNS subdomain prefix and '/' (e.g. "
+		    "'example.com/MyName')",
+		    LABEL_KEY_ERROR);
 		return false;
 	}
 	bool valid = true;
@@ -228,8 +230,8 @@ bool validate_port_name(const char *value, struct validation_messages *msgs)
 		has_letter = has_letter || (value[i] >= 'a' && value[i] <= 'z');
 	}
 	if (!charset_ok) {
-		add_message(msgs,
-			    "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)");
+		add_message(
+		    msgs, "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)");
 		valid = false;
 	}
 	if (!has_letter) {
@@ -487,7 +489,8 @@ bool validate_cidr(const char *value, struct validation_messages *msgs)
 		parsed = bits <= max_bits;
 	}
 	if (!parsed) {
-		add_message(msgs, "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)");
+		add_message(msgs,
+			    "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)");
 		return false;
 	}
 	if (!ip.strict || (digits[0] == '0' && digit_count > 1)) {

@@ -15,6 +15,8 @@
 /* Aliases are expanded into copies; this bounds the total so that a "billion laughs"
  * document fails instead of exhausting memory. */
 #define YAML_MAX_NODES_EXPANDED 1000000
+/* Collections nested deeper than this are refused. */
+#define YAML_MAX_DEPTH 256
 
 struct converter {
 	yaml_document_t *doc;
@@ -44,8 +46,14 @@ static bool is_one_of(const char *text, const char *const *words)
 
 /* What a plain scalar stands for, as go-yaml v2 resolves it. */
 struct resolved {
-	enum { RESOLVED_STRING, RESOLVED_NULL, RESOLVED_BOOL, RESOLVED_INT, RESOLVED_UINT,
-	       RESOLVED_FLOAT } kind;
+	enum {
+		RESOLVED_STRING,
+		RESOLVED_NULL,
+		RESOLVED_BOOL,
+		RESOLVED_INT,
+		RESOLVED_UINT,
+		RESOLVED_FLOAT
+	} kind;
 	bool boolean;
 	json_int_t integer;
 	uint64_t unsigned_integer; /* past int64: go-yaml gives a uint64 */
@@ -74,9 +82,9 @@ static bool resolve_int(const char *plain, struct resolved *out)
 	uint64_t magnitude = 0;
 	for (; *p; p++) {
 		char c = (char)(*p | 0x20);
-		unsigned digit = c >= '0' && c <= '9' ? (unsigned)(c - '0')
-			       : c >= 'a' && c <= 'z' ? (unsigned)(c - 'a' + 10)
-						      : base;
+		unsigned digit = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+				 : c >= 'a' && c <= 'z' ? (unsigned)(c - 'a' + 10)
+							: base;
 		if (digit >= base || magnitude > (UINT64_MAX - digit) / base)
 			return false;
 		magnitude = magnitude * base + digit;
@@ -128,15 +136,14 @@ static bool is_yaml_float(const char *s)
 	return *s == '\0';
 }
 
-static int resolve_plain(const char *text, size_t line, struct resolved *out,
-			 struct ck_error *err)
+static int resolve_plain(const char *text, size_t line, struct resolved *out, struct ck_error *err)
 {
 	static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
 	static const char *const trues[] = {"y",    "Y",    "yes", "Yes", "YES", "true",
 					    "True", "TRUE", "on",  "On",  "ON",  NULL};
 	static const char *const falses[] = {"n",     "N",     "no",  "No",  "NO",  "false",
 					     "False", "FALSE", "off", "Off", "OFF", NULL};
-	static const char *const specials[] = {".inf",  ".Inf",  ".INF", "+.inf", "+.Inf",
+	static const char *const specials[] = {".inf",  ".Inf",  ".INF",  "+.inf", "+.Inf",
 					       "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
 					       ".NaN",  ".NAN",  NULL};
 	*out = (struct resolved){.kind = RESOLVED_STRING};
@@ -227,6 +234,10 @@ static json_t *scalar_to_json(const yaml_node_t *node, struct ck_error *err)
 static void format_float_key(double value, char *out, size_t size)
 {
 	float rounded = (float)value;
+	if (isinf(rounded)) { /* past float32: Go's "+Inf", which sigs.k8s.io/yaml writes so */
+		snprintf(out, size, "%s", rounded > 0 ? ".inf" : "-.inf");
+		return;
+	}
 	char digits[32];
 	int precision = 1;
 	for (;; precision++) {
@@ -238,7 +249,8 @@ static void format_float_key(double value, char *out, size_t size)
 	if (exponent < -4 || exponent >= 6)
 		snprintf(out, size, "%s", digits);
 	else
-		snprintf(out, size, "%.*f", precision - 1 - exponent > 0 ? precision - 1 - exponent : 0,
+		snprintf(out, size, "%.*f",
+			 precision - 1 - exponent > 0 ? precision - 1 - exponent : 0,
 			 (double)rounded);
 }
 
@@ -265,7 +277,8 @@ static int key_text(const yaml_node_t *key, char scratch[64], const char **out,
 	*out = scratch;
 	switch (value.kind) {
 	case RESOLVED_NULL:
-		return ck_error_set(err, EINVAL, "line %zu: a map key may not be null", line_of(key));
+		return ck_error_set(err, EINVAL, "line %zu: a map key may not be null",
+				    line_of(key));
 	case RESOLVED_BOOL:
 		*out = value.boolean ? "true" : "false";
 		break;
@@ -287,8 +300,7 @@ static int key_text(const yaml_node_t *key, char scratch[64], const char **out,
 
 static json_t *node_to_json(struct converter *c, const yaml_node_t *node);
 
-static int merge_into(struct converter *c, json_t *target, const yaml_node_t *source,
-		      size_t line);
+static int merge_into(struct converter *c, json_t *target, const yaml_node_t *source, size_t line);
 
 static json_t *mapping_to_json(struct converter *c, const yaml_node_t *node)
 {
@@ -337,8 +349,7 @@ static int merge_map(struct converter *c, json_t *target, const yaml_node_t *map
 
 /* A map, or a list of maps; not a list of lists, which go-yaml refuses too and which could
  * nest without end. With several maps the first one listed wins. */
-static int merge_into(struct converter *c, json_t *target, const yaml_node_t *source,
-		      size_t line)
+static int merge_into(struct converter *c, json_t *target, const yaml_node_t *source, size_t line)
 {
 	if (!source || source->type != YAML_SEQUENCE_NODE)
 		return merge_map(c, target, source, line);
@@ -362,9 +373,9 @@ static json_t *node_to_json(struct converter *c, const yaml_node_t *node)
 			     line_of(node), YAML_MAX_NODES_EXPANDED);
 		return NULL;
 	}
-	if (c->depth > 256) {
-		ck_error_set(c->err, E2BIG, "line %zu: nested deeper than 256 levels",
-			     line_of(node));
+	if (c->depth > YAML_MAX_DEPTH) {
+		ck_error_set(c->err, E2BIG, "line %zu: nested deeper than %d levels", line_of(node),
+			     YAML_MAX_DEPTH);
 		return NULL;
 	}
 	json_t *result = NULL;
@@ -413,8 +424,42 @@ static int parse_error(const yaml_parser_t *parser, int index, const char *text,
 	return ck_error_set(err, EINVAL, "line %zu: %s", line, problem);
 }
 
+/* libyaml's scanner spends time in proportion to the flow nesting on every token, so
+ * "[[[[..." takes quadratic time before a document is even built. A first pass over the events
+ * refuses deep nesting early; it allows one level more than the converter, so that its verdict
+ * never differs, and leaves syntax errors to the second pass. */
+static int check_nesting(const char *text, size_t len, struct ck_error *err)
+{
+	yaml_parser_t parser;
+	if (!yaml_parser_initialize(&parser))
+		return ck_error_set(err, ENOMEM, "cannot set up the YAML parser");
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	int ret = 0, depth = 0, index = 0;
+	yaml_event_t event;
+	while (ret == 0 && yaml_parser_parse(&parser, &event)) {
+		yaml_event_type_t type = event.type;
+		if (type == YAML_DOCUMENT_START_EVENT)
+			index++;
+		else if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT)
+			depth--;
+		else if ((type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) &&
+			 ++depth > YAML_MAX_DEPTH + 1)
+			ret = ck_error_set(err, E2BIG,
+					   "document %d, line %zu: nested deeper than %d levels",
+					   index, event.start_mark.line + 1, YAML_MAX_DEPTH);
+		yaml_event_delete(&event);
+		if (type == YAML_STREAM_END_EVENT)
+			break;
+	}
+	yaml_parser_delete(&parser);
+	return ret;
+}
+
 int yaml_parse_documents(const char *text, size_t len, json_t **docs, struct ck_error *err)
 {
+	int checked = check_nesting(text, len, err);
+	if (checked < 0)
+		return checked;
 	yaml_parser_t parser;
 	if (!yaml_parser_initialize(&parser))
 		return ck_error_set(err, ENOMEM, "cannot set up the YAML parser");

@@ -16,8 +16,14 @@
 #include "lib/uuid.h"
 
 static const char *const vectors[][2] = {
-    {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},         {"foo", "Zm9v"},
-    {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}, {"\xfb\xff", "+/8="},
+    {"", ""},
+    {"f", "Zg=="},
+    {"fo", "Zm8="},
+    {"foo", "Zm9v"},
+    {"foob", "Zm9vYg=="},
+    {"fooba", "Zm9vYmE="},
+    {"foobar", "Zm9vYmFy"},
+    {"\xfb\xff", "+/8="},
 };
 
 static void test_encode(void **state)
@@ -35,8 +41,7 @@ static void test_encode(void **state)
 	assert_string_equal(out.data, "data: aGk=");
 }
 
-static void assert_decodes(const char *text, size_t len, const char *expected,
-			   size_t expected_len)
+static void assert_decodes(const char *text, size_t len, const char *expected, size_t expected_len)
 {
 	_cleanup_buf_ struct buf out = {0};
 	struct ck_error err = {0};
@@ -80,22 +85,22 @@ static void assert_refused(const char *text, size_t len, size_t offset)
 static void test_decode_errors_at_go_offsets(void **state)
 {
 	(void)state;
-	assert_refused("Zg", 2, 0);              /* missing padding: the group's start */
+	assert_refused("Zg", 2, 0); /* missing padding: the group's start */
 	assert_refused("Zm9vYg", 6, 4);
-	assert_refused("Zg=", 3, 3);             /* one '=' where two are needed */
-	assert_refused("Zg=x", 4, 2);            /* incorrect padding */
-	assert_refused("Zg==x", 5, 4);           /* text after the padding */
+	assert_refused("Zg=", 3, 3);   /* one '=' where two are needed */
+	assert_refused("Zg=x", 4, 2);  /* incorrect padding */
+	assert_refused("Zg==x", 5, 4); /* text after the padding */
 	assert_refused("Zm9vYmE=Zg==", 12, 8);
 	assert_refused("Zg==\nZg==", 9, 5);
-	assert_refused("Zm9v=", 5, 4);           /* padding at a group's start */
+	assert_refused("Zm9v=", 5, 4); /* padding at a group's start */
 	assert_refused("Z===", 4, 1);
 	assert_refused("=", 1, 0);
 	assert_refused("Zm9v!", 5, 4);
-	assert_refused("Zm9v Zm9v", 9, 4);       /* spaces are not skipped */
+	assert_refused("Zm9v Zm9v", 9, 4); /* spaces are not skipped */
 	assert_refused("Zm9v\x80", 5, 4);
 	assert_refused("Zm\0v", 4, 2);
-	assert_refused("Zm9\n", 4, 1);           /* Go counts from where the group would start */
-	assert_refused("Zm9v-_==", 8, 4);        /* the URL alphabet is another encoding */
+	assert_refused("Zm9\n", 4, 1);    /* Go counts from where the group would start */
+	assert_refused("Zm9v-_==", 8, 4); /* the URL alphabet is another encoding */
 }
 
 static void test_round_trip_and_garbage(void **state)
@@ -112,9 +117,9 @@ static void test_round_trip_and_garbage(void **state)
 		base64_encode(data, len, &encoded);
 		assert_int_equal(encoded.len, (len + 2) / 3 * 4);
 		_cleanup_buf_ struct buf decoded = {0};
-		assert_int_equal(base64_decode(encoded.data ? encoded.data : "", encoded.len, &decoded,
-					       NULL),
-				 0);
+		assert_int_equal(
+		    base64_decode(encoded.data ? encoded.data : "", encoded.len, &decoded, NULL),
+		    0);
 		assert_int_equal(decoded.len, len);
 		if (len)
 			assert_memory_equal(decoded.data, data, len);
@@ -131,7 +136,8 @@ static void test_round_trip_and_garbage(void **state)
 		_cleanup_buf_ struct buf out = {0};
 		struct ck_error err = {0};
 		if (base64_decode(text, len, &out, &err) < 0)
-			assert_true(strncmp(err.message, "illegal base64 data at input byte ", 34) == 0);
+			assert_true(
+			    strncmp(err.message, "illegal base64 data at input byte ", 34) == 0);
 		else
 			assert_true(out.len <= len / 4 * 3);
 	}
@@ -162,8 +168,8 @@ static void test_uuid_v4(void **state)
 			else
 				assert_true(is_lower_hex(u[i]));
 		}
-		assert_int_equal(u[14], '4');                  /* version */
-		assert_non_null(strchr("89ab", u[19]));        /* RFC 4122 variant */
+		assert_int_equal(u[14], '4');           /* version */
+		assert_non_null(strchr("89ab", u[19])); /* RFC 4122 variant */
 	}
 	qsort(uuids, COUNT, UUID_TEXT_SIZE, compare_uuids);
 	for (size_t n = 1; n < COUNT; n++)

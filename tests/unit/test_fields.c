@@ -122,7 +122,8 @@ static void test_names_and_values_as_written(void **state)
 static void test_escapes(void **state)
 {
 	(void)state;
-	_cleanup_selector_ struct field_selector *sel = parse_ok("a=x\\,y,b=x\\=y,c=x\\\\y,d=\\,\\=\\\\");
+	_cleanup_selector_ struct field_selector *sel =
+	    parse_ok("a=x\\,y,b=x\\=y,c=x\\\\y,d=\\,\\=\\\\");
 	assert_int_equal(field_selector_count(sel), 4);
 	assert_string_equal(field_selector_exact(sel, "a"), "x,y");
 	assert_string_equal(field_selector_exact(sel, "b"), "x=y");
@@ -170,6 +171,41 @@ static void test_exact_skips_negated_terms(void **state)
 	assert_false(matches(sel, "{\"metadata.name\": \"a\"}"));
 }
 
+/* Fields kept as parallel arrays, as a caller with its own storage would. */
+struct field_table {
+	const char *const *names;
+	const char *const *values;
+	size_t count;
+};
+
+static const char *table_lookup(const void *ctx, const char *field, size_t *len)
+{
+	const struct field_table *table = ctx;
+	for (size_t i = 0; i < table->count; i++) {
+		if (strcmp(table->names[i], field) == 0) {
+			*len = strlen(table->values[i]);
+			return table->values[i];
+		}
+	}
+	return NULL;
+}
+
+static void test_matches_with_lookup(void **state)
+{
+	(void)state;
+	static const char *const names[] = {"metadata.name", "spec.nodeName"};
+	static const char *const values[] = {"web", "node-1"};
+	const struct field_table table = {names, values, 2};
+	_cleanup_selector_ struct field_selector *sel =
+	    parse_ok("metadata.name=web,spec.nodeName!=node-2,status.phase=");
+	assert_true(field_selector_matches_with(sel, table_lookup, &table));
+	_cleanup_selector_ struct field_selector *other = parse_ok("spec.nodeName=node-2");
+	assert_false(field_selector_matches_with(other, table_lookup, &table));
+	/* A missing field is "". */
+	_cleanup_selector_ struct field_selector *missing = parse_ok("status.phase!=");
+	assert_false(field_selector_matches_with(missing, table_lookup, &table));
+}
+
 static void test_free_null(void **state)
 {
 	(void)state;
@@ -198,14 +234,16 @@ static uint32_t next_random(uint32_t *seed)
 static void test_random_text_never_breaks(void **state)
 {
 	(void)state;
-	static const char *const atoms[] = {"a", "b.c", "=", "==", "!=", "!", ",", "\\", "\\,",
-					    "\\=", "\\\\", " ", "\xff", "\xc3\xa9", "x"};
+	static const char *const atoms[] = {
+	    "a",   "b.c", "=",    "==", "!=",   "!",        ",", "\\",
+	    "\\,", "\\=", "\\\\", " ",  "\xff", "\xc3\xa9", "x"};
 	uint32_t seed = 777;
 	for (int round = 0; round < 20000; round++) {
 		char text[64] = "";
 		int atoms_in_text = (int)(next_random(&seed) % 12);
 		for (int i = 0; i < atoms_in_text; i++)
-			strcat(text, atoms[next_random(&seed) % (sizeof(atoms) / sizeof(atoms[0]))]);
+			strcat(text,
+			       atoms[next_random(&seed) % (sizeof(atoms) / sizeof(atoms[0]))]);
 		struct field_selector *sel = NULL;
 		struct ck_error err = {0};
 		if (field_selector_parse(text, &sel, &err) < 0) {
@@ -231,6 +269,7 @@ int main(void)
 	    cmocka_unit_test(test_escapes),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_exact_skips_negated_terms),
+	    cmocka_unit_test(test_matches_with_lookup),
 	    cmocka_unit_test(test_free_null),
 	    cmocka_unit_test(test_many_terms),
 	    cmocka_unit_test(test_random_text_never_breaks),

@@ -14,12 +14,12 @@
 #include "lib/cleanup.h"
 #include "lib/labels.h"
 
-#define LABEL_VALUE_MSG                                                                        \
-	"a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "  \
-	"or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "     \
+#define LABEL_VALUE_MSG                                                                          \
+	"a valid label must be an empty string or consist of alphanumeric characters, '-', '_' " \
+	"or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "    \
 	"'my_value',  or '12345', regex used for validation is "                                 \
 	"'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
-#define NAME_PART_MSG                                                                          \
+#define NAME_PART_MSG                                                                             \
 	"name part must consist of alphanumeric characters, '-', '_' or '.', and must start and " \
 	"end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex " \
 	"used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
@@ -132,15 +132,15 @@ static void test_matching(void **state)
 	assert_true(matches(ne, "{\"app\": \"db\"}"));
 	assert_true(matches(ne, NULL)); /* missing counts as different */
 
-	_cleanup_selector_ struct label_selector *in = parse_ok("tier in (front, back)",
-							       "tier in (back,front)");
+	_cleanup_selector_ struct label_selector *in =
+	    parse_ok("tier in (front, back)", "tier in (back,front)");
 	assert_true(matches(in, "{\"tier\": \"front\"}"));
 	assert_true(matches(in, "{\"tier\": \"back\"}"));
 	assert_false(matches(in, "{\"tier\": \"middle\"}"));
 	assert_false(matches(in, "{}"));
 
-	_cleanup_selector_ struct label_selector *notin = parse_ok("tier notin (front)",
-								  "tier notin (front)");
+	_cleanup_selector_ struct label_selector *notin =
+	    parse_ok("tier notin (front)", "tier notin (front)");
 	assert_false(matches(notin, "{\"tier\": \"front\"}"));
 	assert_true(matches(notin, "{\"tier\": \"back\"}"));
 	assert_true(matches(notin, "{}"));
@@ -157,8 +157,8 @@ static void test_matching(void **state)
 	assert_true(matches(empty_value, "{\"x\": \"\"}"));
 	assert_false(matches(empty_value, "{}"));
 
-	_cleanup_selector_ struct label_selector *both = parse_ok("app=web,tier!=db",
-								 "app=web,tier!=db");
+	_cleanup_selector_ struct label_selector *both =
+	    parse_ok("app=web,tier!=db", "app=web,tier!=db");
 	assert_true(matches(both, "{\"app\": \"web\", \"tier\": \"front\"}"));
 	assert_false(matches(both, "{\"app\": \"web\", \"tier\": \"db\"}"));
 
@@ -186,8 +186,8 @@ static void test_numeric_comparisons(void **state)
 	assert_false(matches(lt, "{\"replicas\": \"3\"}"));
 	assert_false(matches(lt, "{}"));
 
-	_cleanup_selector_ struct label_selector *huge = parse_ok("n<9223372036854775807",
-								 "n<9223372036854775807");
+	_cleanup_selector_ struct label_selector *huge =
+	    parse_ok("n<9223372036854775807", "n<9223372036854775807");
 	assert_true(matches(huge, "{\"n\": \"9223372036854775806\"}"));
 	assert_false(matches(huge, "{\"n\": \"9223372036854775807\"}"));
 }
@@ -215,65 +215,68 @@ static void test_syntax_errors(void **state)
 	assert_parse_fails("x=(a)", "unable to parse requirement: found '(', expected: identifier");
 	assert_parse_fails("x in a", "unable to parse requirement: found 'a' expected: '('");
 	assert_parse_fails("x in", "unable to parse requirement: found '' expected: '('");
-	assert_parse_fails("x in (a", "unable to parse requirement: found '', expected: ',' or ')'");
+	assert_parse_fails("x in (a",
+			   "unable to parse requirement: found '', expected: ',' or ')'");
 	assert_parse_fails("x in (a b)",
 			   "unable to parse requirement: found 'b', expected: ',' or ')'");
 	assert_parse_fails("x in (a,=)",
 			   "unable to parse requirement: found '=', expected: ',', or identifier");
 	assert_parse_fails("x in (a,",
 			   "unable to parse requirement: found '', expected: ',', or identifier");
-	assert_parse_fails("x in (=)",
-			   "unable to parse requirement: found '=', expected: ',', ')' or identifier");
-	assert_parse_fails("x notin",
-			   "unable to parse requirement: found '' expected: '('");
+	assert_parse_fails(
+	    "x in (=)", "unable to parse requirement: found '=', expected: ',', ')' or identifier");
+	assert_parse_fails("x notin", "unable to parse requirement: found '' expected: '('");
 }
 
 static void test_invalid_keys_and_values(void **state)
 {
 	(void)state;
-	assert_parse_fails("-x=a", "unable to parse requirement: <nil>: Invalid value: \"-x\": "
-				   NAME_PART_MSG);
-	assert_parse_fails("x/y/z", "unable to parse requirement: <nil>: Invalid value: \"x/y/z\": "
-				    "a valid label key must consist of alphanumeric characters, '-', "
-				    "'_' or '.', and must start and end with an alphanumeric "
-				    "character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex "
-				    "used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') "
-				    "with an optional DNS subdomain prefix and '/' (e.g. "
-				    "'example.com/MyName')");
+	assert_parse_fails(
+	    "-x=a", "unable to parse requirement: <nil>: Invalid value: \"-x\": " NAME_PART_MSG);
+	assert_parse_fails("x/y/z",
+			   "unable to parse requirement: <nil>: Invalid value: \"x/y/z\": "
+			   "a valid label key must consist of alphanumeric characters, '-', "
+			   "'_' or '.', and must start and end with an alphanumeric "
+			   "character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex "
+			   "used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') "
+			   "with an optional DNS subdomain prefix and '/' (e.g. "
+			   "'example.com/MyName')");
 	/* Several messages for one key are joined with "; ". */
-	assert_parse_fails("/", "unable to parse requirement: <nil>: Invalid value: \"/\": prefix "
-				"part must be non-empty; name part must be non-empty; " NAME_PART_MSG);
+	assert_parse_fails("/",
+			   "unable to parse requirement: <nil>: Invalid value: \"/\": prefix "
+			   "part must be non-empty; name part must be non-empty; " NAME_PART_MSG);
 	assert_parse_fails("x=-a", "unable to parse requirement: values[0][x]: Invalid value: "
 				   "\"-a\": " LABEL_VALUE_MSG);
 	assert_parse_fails("x=caf\xc3\xa9", "unable to parse requirement: values[0][x]: Invalid "
 					    "value: \"caf\xc3\xa9\": " LABEL_VALUE_MSG);
 	/* Set values are checked in sorted order; several problems become "[a, b]". */
-	assert_parse_fails("x in (-b,-a)",
-			   "unable to parse requirement: [values[0][x]: Invalid value: \"-a\": "
-			   LABEL_VALUE_MSG ", values[1][x]: Invalid value: \"-b\": " LABEL_VALUE_MSG
-			   "]");
-	assert_parse_fails("x=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-			   "unable to parse requirement: values[0][x]: Invalid value: "
-			   "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\": must "
-			   "be no more than 63 bytes");
+	assert_parse_fails(
+	    "x in (-b,-a)",
+	    "unable to parse requirement: [values[0][x]: Invalid value: \"-a\": " LABEL_VALUE_MSG
+	    ", values[1][x]: Invalid value: \"-b\": " LABEL_VALUE_MSG "]");
+	assert_parse_fails(
+	    "x=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	    "unable to parse requirement: values[0][x]: Invalid value: "
+	    "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\": must "
+	    "be no more than 63 bytes");
 }
 
 static void test_numeric_errors(void **state)
 {
 	(void)state;
-	assert_parse_fails("x>a",
-			   "unable to parse requirement: values[0]: Invalid value: \"a\": " INTEGER_MSG);
-	assert_parse_fails("x>",
-			   "unable to parse requirement: values[0]: Invalid value: \"\": " INTEGER_MSG);
-	assert_parse_fails("x<99999999999999999999", "unable to parse requirement: values[0]: "
-						     "Invalid value: \"99999999999999999999\": "
-						     INTEGER_MSG);
+	assert_parse_fails(
+	    "x>a", "unable to parse requirement: values[0]: Invalid value: \"a\": " INTEGER_MSG);
+	assert_parse_fails(
+	    "x>", "unable to parse requirement: values[0]: Invalid value: \"\": " INTEGER_MSG);
+	assert_parse_fails("x<99999999999999999999",
+			   "unable to parse requirement: values[0]: "
+			   "Invalid value: \"99999999999999999999\": " INTEGER_MSG);
 	/* A negative number is an integer but not a label value. */
 	assert_parse_fails("x>-1", "unable to parse requirement: values[0][x]: Invalid value: "
 				   "\"-1\": " LABEL_VALUE_MSG);
-	assert_parse_fails("x>1_", "unable to parse requirement: [values[0]: Invalid value: \"1_\": "
-				   INTEGER_MSG ", values[0][x]: Invalid value: \"1_\": "
-				   LABEL_VALUE_MSG "]");
+	assert_parse_fails(
+	    "x>1_", "unable to parse requirement: [values[0]: Invalid value: \"1_\": " INTEGER_MSG
+		    ", values[0][x]: Invalid value: \"1_\": " LABEL_VALUE_MSG "]");
 }
 
 static struct label_selector *from_json_ok(const char *json_text, const char *canonical)
@@ -315,8 +318,8 @@ static void test_from_json(void **state)
 	_cleanup_selector_ struct label_selector *null = from_json_ok("null", "");
 	assert_false(matches(null, "{}"));
 
-	static const char *const everything[] = {"{}", "{\"matchLabels\": {}}",
-						 "{\"matchLabels\": null, \"matchExpressions\": []}"};
+	static const char *const everything[] = {
+	    "{}", "{\"matchLabels\": {}}", "{\"matchLabels\": null, \"matchExpressions\": []}"};
 	for (size_t i = 0; i < 3; i++) {
 		_cleanup_selector_ struct label_selector *sel = from_json_ok(everything[i], "");
 		assert_true(label_selector_selects_everything(sel));
@@ -348,13 +351,15 @@ static void test_from_json_errors(void **state)
 			       "\"\" is not a valid label selector operator");
 	assert_from_json_fails("{\"matchExpressions\": [{\"key\": \"a\", \"operator\": \"in\"}]}",
 			       "\"in\" is not a valid label selector operator");
-	assert_from_json_fails("{\"matchExpressions\": [{\"key\": \"a\", \"operator\": \"In\"}]}",
-			       "values: Invalid value: null: for 'in', 'notin' operators, values set "
-			       "can't be empty");
-	assert_from_json_fails("{\"matchExpressions\": [{\"key\": \"a\", \"operator\": \"NotIn\", "
-			       "\"values\": []}]}",
-			       "values: Invalid value: null: for 'in', 'notin' operators, values set "
-			       "can't be empty");
+	assert_from_json_fails(
+	    "{\"matchExpressions\": [{\"key\": \"a\", \"operator\": \"In\"}]}",
+	    "values: Invalid value: null: for 'in', 'notin' operators, values set "
+	    "can't be empty");
+	assert_from_json_fails(
+	    "{\"matchExpressions\": [{\"key\": \"a\", \"operator\": \"NotIn\", "
+	    "\"values\": []}]}",
+	    "values: Invalid value: null: for 'in', 'notin' operators, values set "
+	    "can't be empty");
 	assert_from_json_fails("{\"matchExpressions\": [{\"key\": \"a\", \"operator\": \"Exists\", "
 			       "\"values\": [\"x\", \"y\"]}]}",
 			       "values: Invalid value: [\"x\",\"y\"]: values set must be empty for "
@@ -376,10 +381,11 @@ static void test_from_json_errors(void **state)
 	assert_string_equal(err.message, "key: Invalid value: \"a\\x00b\": " NAME_PART_MSG);
 	json_decref(selector);
 	/* Every problem of one requirement at once. */
-	assert_from_json_fails("{\"matchExpressions\": [{\"operator\": \"In\", \"values\": "
-			       "[\"-a\"]}]}",
-			       "[key: Invalid value: \"\": name part must be non-empty; " NAME_PART_MSG
-			       ", values[0][]: Invalid value: \"-a\": " LABEL_VALUE_MSG "]");
+	assert_from_json_fails(
+	    "{\"matchExpressions\": [{\"operator\": \"In\", \"values\": "
+	    "[\"-a\"]}]}",
+	    "[key: Invalid value: \"\": name part must be non-empty; " NAME_PART_MSG
+	    ", values[0][]: Invalid value: \"-a\": " LABEL_VALUE_MSG "]");
 
 	assert_from_json_fails("[]", "a label selector must be an object");
 	assert_from_json_fails("{\"matchLabels\": []}", "matchLabels must be an object of strings");
@@ -494,15 +500,16 @@ static uint32_t next_random(uint32_t *seed)
 static void test_random_text_never_breaks(void **state)
 {
 	(void)state;
-	static const char *const atoms[] = {"a", "b", "x", "=", "==", "!=", "!", "(", ")", ",",
-					    "<", ">", " ", "in", "notin", "1", "-", "/", ".", "\t",
-					    "\xff", "_", "k8s.io/", "A"};
+	static const char *const atoms[] = {"a", "b", "x", "=",  "==",   "!=", "!",       "(",
+					    ")", ",", "<", ">",  " ",    "in", "notin",   "1",
+					    "-", "/", ".", "\t", "\xff", "_",  "k8s.io/", "A"};
 	uint32_t seed = 12345;
 	for (int round = 0; round < 20000; round++) {
 		char text[64] = "";
 		int atoms_in_text = (int)(next_random(&seed) % 10);
 		for (int i = 0; i < atoms_in_text; i++)
-			strcat(text, atoms[next_random(&seed) % (sizeof(atoms) / sizeof(atoms[0]))]);
+			strcat(text,
+			       atoms[next_random(&seed) % (sizeof(atoms) / sizeof(atoms[0]))]);
 		struct label_selector *sel = NULL;
 		struct ck_error err = {0};
 		if (label_selector_parse(text, &sel, &err) < 0) {
@@ -517,10 +524,12 @@ static void test_random_text_never_breaks(void **state)
 			fail_msg("\"%s\" -> \"%s\" does not parse: %s", text, first, err.message);
 		_cleanup_free_ char *second = label_selector_format(again);
 		assert_string_equal(first, second);
-		static const char *const label_sets[] = {NULL, "{\"a\": \"1\"}", "{\"x\": \"b\"}",
-							 "{\"a\": \"\", \"b\": \"2\", \"x\": \"1\"}"};
+		static const char *const label_sets[] = {
+		    NULL, "{\"a\": \"1\"}", "{\"x\": \"b\"}",
+		    "{\"a\": \"\", \"b\": \"2\", \"x\": \"1\"}"};
 		for (size_t i = 0; i < 4; i++)
-			assert_int_equal(matches(sel, label_sets[i]), matches(again, label_sets[i]));
+			assert_int_equal(matches(sel, label_sets[i]),
+					 matches(again, label_sets[i]));
 		label_selector_free(again);
 		label_selector_free(sel);
 	}

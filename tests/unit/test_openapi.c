@@ -58,22 +58,22 @@ static void v2_protobuf_has_the_gnostic_shape(void **state)
 	struct buf doc = {0};
 	openapi_v2_protobuf(&doc);
 	const uint8_t *data = (const uint8_t *)doc.data;
-	size_t len;
+	size_t len = 0;
 	const uint8_t *swagger = child(data, doc.len, 1, &len);
 	assert_non_null(swagger);
 	assert_memory_equal(swagger, "2.0", 3);
-	size_t paths_len;
+	size_t paths_len = 0;
 	const uint8_t *paths = child(data, doc.len, 8, &paths_len);
 	assert_non_null(paths);
 	/* Every path item: name, then a PathItem whose patch (8) has parameters and the GVK. */
 	const uint8_t *p = paths, *end = paths + paths_len, *item;
-	size_t item_len;
+	size_t item_len = 0;
 	unsigned number;
 	int found_pods = 0, items = 0;
 	while (next_field(&p, end, &number, &item, &item_len)) {
 		assert_int_equal(number, 2);
 		items++;
-		size_t name_len, value_len, op_len, ext_len;
+		size_t name_len = 0, value_len = 0, op_len = 0, ext_len = 0;
 		const uint8_t *name = child(item, item_len, 1, &name_len);
 		const uint8_t *value = child(item, item_len, 2, &value_len);
 		assert_non_null(name);

@@ -11,8 +11,9 @@
 #include "lib/buf.h"
 #include "lib/quantity.h"
 
-#define FORMAT_ERROR                                                                           \
-	"quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+#define FORMAT_ERROR                                    \
+	"quantities must match the regular expression " \
+	"'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
 #define SUFFIX_ERROR "unable to parse quantity's suffix"
 
 static void assert_quantity(const char *text, int64_t milli, int64_t value)
@@ -124,8 +125,8 @@ static void test_signs_and_rounding(void **state)
 static void test_what_kubernetes_reads_as_zero(void **state)
 {
 	(void)state;
-	static const char *const zeros[] = {"-", "+", ".", "-.", "m", "Ki", "-.Mi",
-					    "0.000", "000", "0Gi", "e5"};
+	static const char *const zeros[] = {"-",    "+",     ".",   "-.",  "m", "Ki",
+					    "-.Mi", "0.000", "000", "0Gi", "e5"};
 	for (size_t i = 0; i < sizeof(zeros) / sizeof(zeros[0]); i++)
 		assert_quantity(zeros[i], 0, 0);
 }
@@ -135,12 +136,22 @@ static void test_refused(void **state)
 	(void)state;
 	static const char *const format[] = {"",     " 1",    "1 ",    "1.1.M", "1+1.0M",
 					     "aoeu", "0.1am", "1KiB",  "1e+-2", "1.2.3",
-					     "1,5",  "0x10",  "1_000", "\t",   "1\n"};
+					     "1,5",  "0x10",  "1_000", "\t",    "1\n"};
 	for (size_t i = 0; i < sizeof(format) / sizeof(format[0]); i++)
 		assert_refused(format[i], FORMAT_ERROR);
-	static const char *const suffix[] = {"0.1mi", ".5i", "1i",   "-3.01i", "-3.01e-",
-					     "1e",    "1ee2", "1Kii", "1k1",    "1mm",
-					     "--1",   "1Mi2", "1e99999999999999999999"};
+	static const char *const suffix[] = {"0.1mi",
+					     ".5i",
+					     "1i",
+					     "-3.01i",
+					     "-3.01e-",
+					     "1e",
+					     "1ee2",
+					     "1Kii",
+					     "1k1",
+					     "1mm",
+					     "--1",
+					     "1Mi2",
+					     "1e99999999999999999999"};
 	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++)
 		assert_refused(suffix[i], SUFFIX_ERROR);
 }
@@ -203,8 +214,8 @@ static void test_from_json(void **state)
 	assert_json_quantity("\"100m\"", 100, 1);
 	assert_json_quantity("\" \\t1Gi\\n \"", 1073741824000, 1073741824);
 
-	static const char *const bad[] = {"true", "{}", "[]", "\"\"", "\"  \"", "\"1\\u0000\"",
-					  "\"1 Gi\""};
+	static const char *const bad[] = {"true",   "{}",           "[]",      "\"\"",
+					  "\"  \"", "\"1\\u0000\"", "\"1 Gi\""};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		json_t *json = json_of(bad[i]);
 		struct quantity q;

@@ -27,8 +27,8 @@ static void test_parse_bool_accepts_go_spellings(void **state)
 static void test_parse_bool_refuses_the_rest(void **state)
 {
 	(void)state;
-	static const char *const bad[] = {"", "yes", "no", "on", "tRUE", "TRue", " true",
-					  "true ", "2", "-1", "truee", "fals"};
+	static const char *const bad[] = {"",      "yes",   "no", "on", "tRUE",  "TRue",
+					  " true", "true ", "2",  "-1", "truee", "fals"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct ck_error err = {0};
 		bool value = true;
@@ -136,7 +136,7 @@ static void test_quote_like_go(void **state)
 	assert_quoted("\a\b\f\n\r\t\v", 7, "\"\\a\\b\\f\\n\\r\\t\\v\"");
 	assert_quoted("x\0y", 3, "\"x\\x00y\"");
 	assert_quoted("\x1b\x7f", 2, "\"\\x1b\\x7f\"");
-	assert_quoted("caf\xc3\xa9", 5, "\"caf\xc3\xa9\"");            /* printable: kept */
+	assert_quoted("caf\xc3\xa9", 5, "\"caf\xc3\xa9\"");           /* printable: kept */
 	assert_quoted("\xf0\x9f\x98\x80", 4, "\"\xf0\x9f\x98\x80\""); /* emoji: kept */
 	assert_quoted("\xc2\xa0", 2, "\"\\u00a0\"");                  /* no-break space */
 	assert_quoted("\xc2\x85", 2, "\"\\u0085\"");                  /* C1 control */
@@ -162,9 +162,16 @@ static void test_utf8_decode(void **state)
 	assert_int_equal(utf8_decode_rune("\xf0\x9f\x98\x80", 4, &rune), 4);
 	assert_int_equal(rune, 0x1F600);
 	/* Each failure reads one byte as U+FFFD. */
-	static const char *const bad[] = {"\x80", "\xc0\x80", "\xc1\xbf", "\xe0\x80\x80",
-					  "\xed\xa0\x80", "\xf0\x80\x80\x80", "\xf4\x90\x80\x80",
-					  "\xf5\x80\x80\x80", "\xff", "\xc3"};
+	static const char *const bad[] = {"\x80",
+					  "\xc0\x80",
+					  "\xc1\xbf",
+					  "\xe0\x80\x80",
+					  "\xed\xa0\x80",
+					  "\xf0\x80\x80\x80",
+					  "\xf4\x90\x80\x80",
+					  "\xf5\x80\x80\x80",
+					  "\xff",
+					  "\xc3"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(utf8_decode_rune(bad[i], strlen(bad[i]), &rune), 1);
 		assert_int_equal(rune, 0xFFFD);
@@ -184,7 +191,8 @@ static void test_utf8_append(void **state)
 	utf8_append_rune(&out, 0x1F600);
 	utf8_append_rune(&out, 0xD800);   /* surrogate */
 	utf8_append_rune(&out, 0x110000); /* past Unicode */
-	assert_string_equal(out.data, "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xef\xbf\xbd\xef\xbf\xbd");
+	assert_string_equal(out.data,
+			    "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xef\xbf\xbd\xef\xbf\xbd");
 }
 
 int main(void)

@@ -43,14 +43,11 @@ static void test_format_rfc3339_micro(void **state)
 	(void)state;
 	char text[TIMEUTIL_TEXT_SIZE];
 	struct timespec ts = {1795610995, 123456789};
-	assert_string_equal(timeutil_format_rfc3339_micro(ts, text),
-			    "2026-11-25T12:49:55.123456Z");
+	assert_string_equal(timeutil_format_rfc3339_micro(ts, text), "2026-11-25T12:49:55.123456Z");
 	ts.tv_nsec = 999; /* below a microsecond: truncated */
-	assert_string_equal(timeutil_format_rfc3339_micro(ts, text),
-			    "2026-11-25T12:49:55.000000Z");
+	assert_string_equal(timeutil_format_rfc3339_micro(ts, text), "2026-11-25T12:49:55.000000Z");
 	ts.tv_nsec = 999999999;
-	assert_string_equal(timeutil_format_rfc3339_micro(ts, text),
-			    "2026-11-25T12:49:55.999999Z");
+	assert_string_equal(timeutil_format_rfc3339_micro(ts, text), "2026-11-25T12:49:55.999999Z");
 }
 
 static void assert_time(const char *text, time_t seconds, long nanoseconds)
@@ -111,11 +108,10 @@ static void test_parse_rfc3339_refuses(void **state)
 		assert_time_refused(malformed[i], layout);
 
 	const char *zone = "want Z or a zone offset +HH:MM after the time";
-	static const char *const bad_zone[] = {"2026-11-25T12:49:55",       "2026-11-25T12:49:55z",
-					       "2026-11-25T12:49:55.Z",     "2026-11-25T12:49:55+0200",
-					       "2026-11-25T12:49:55+02",    "2026-11-25T12:49:55+24:00",
-					       "2026-11-25T12:49:55+02:60", "2026-11-25T12:49:55 Z",
-					       "2026-11-25T12:49:55UTC"};
+	static const char *const bad_zone[] = {
+	    "2026-11-25T12:49:55",       "2026-11-25T12:49:55z",   "2026-11-25T12:49:55.Z",
+	    "2026-11-25T12:49:55+0200",  "2026-11-25T12:49:55+02", "2026-11-25T12:49:55+24:00",
+	    "2026-11-25T12:49:55+02:60", "2026-11-25T12:49:55 Z",  "2026-11-25T12:49:55UTC"};
 	for (size_t i = 0; i < sizeof(bad_zone) / sizeof(bad_zone[0]); i++)
 		assert_time_refused(bad_zone[i], zone);
 
@@ -254,8 +250,8 @@ static void test_parse_duration(void **state)
 	assert_duration("12\xce\xbcs", 12000); /* Greek mu */
 	assert_duration("10.5s4m", 4 * MINUTE + 10500 * MILLISECOND);
 	assert_duration("-2m3.4s", -(2 * MINUTE + 3400 * MILLISECOND));
-	assert_duration("1h2m3s4ms5us6ns", HOUR + 2 * MINUTE + 3 * SECOND + 4 * MILLISECOND +
-						5000 + 6);
+	assert_duration("1h2m3s4ms5us6ns",
+			HOUR + 2 * MINUTE + 3 * SECOND + 4 * MILLISECOND + 5000 + 6);
 	assert_duration("0.3333333333333333333h", 20 * MINUTE);
 	assert_duration("9223372036854775807ns", INT64_MAX);
 	assert_duration("9223372036854775.807us", INT64_MAX);

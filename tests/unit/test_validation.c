@@ -12,26 +12,26 @@
 #include "lib/cleanup.h"
 #include "lib/validation.h"
 
-#define LABEL_MSG                                                                              \
+#define LABEL_MSG                                                                                \
 	"a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', " \
 	"and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', " \
 	"regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-#define SUBDOMAIN_MSG                                                                          \
+#define SUBDOMAIN_MSG                                                                             \
 	"a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' " \
 	"or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "     \
-	"regex used for validation is "                                                          \
+	"regex used for validation is "                                                           \
 	"'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-#define DNS1035_MSG                                                                            \
+#define DNS1035_MSG                                                                               \
 	"a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with " \
 	"an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "   \
 	"'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
-#define NAME_PART_MSG                                                                          \
+#define NAME_PART_MSG                                                                             \
 	"name part must consist of alphanumeric characters, '-', '_' or '.', and must start and " \
 	"end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex " \
 	"used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
-#define LABEL_VALUE_MSG                                                                        \
-	"a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "  \
-	"or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "     \
+#define LABEL_VALUE_MSG                                                                          \
+	"a valid label must be an empty string or consist of alphanumeric characters, '-', '_' " \
+	"or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "    \
 	"'my_value',  or '12345', regex used for validation is "                                 \
 	"'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
 
@@ -47,8 +47,8 @@ static void assert_valid(check_fn check, const char *value)
 }
 
 /* Up to three expected messages, in order; NULL ends the list. */
-static void assert_invalid(check_fn check, const char *value, const char *first,
-			   const char *second, const char *third)
+static void assert_invalid(check_fn check, const char *value, const char *first, const char *second,
+			   const char *third)
 {
 	const char *expected[] = {first, second, third};
 	size_t count = 0;
@@ -98,8 +98,8 @@ static void test_dns1123_label(void **state)
 static void test_dns1123_subdomain(void **state)
 {
 	(void)state;
-	static const char *const good[] = {"a", "example.com", "web-1.default.svc",
-					   "1.2.3.4", "kube-system"};
+	static const char *const good[] = {"a", "example.com", "web-1.default.svc", "1.2.3.4",
+					   "kube-system"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		assert_valid(validate_dns1123_subdomain, good[i]);
 	/* 253 characters of labels joined by dots. */
@@ -189,8 +189,7 @@ static void test_label_value(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_invalid(validate_label_value, bad[i], LABEL_VALUE_MSG, NULL, NULL);
 	_cleanup_free_ char *too_long = repeat('v', 64);
-	assert_invalid(validate_label_value, too_long, "must be no more than 63 bytes", NULL,
-		       NULL);
+	assert_invalid(validate_label_value, too_long, "must be no more than 63 bytes", NULL, NULL);
 }
 
 static void test_port_name(void **state)
@@ -240,8 +239,8 @@ static void test_port_number(void **state)
 static void test_env_var_name(void **state)
 {
 	(void)state;
-	static const char *const good[] = {"PATH", "my.env-name", "1START", "a b", "x:y",
-					   "~!@#$%^&*()"};
+	static const char *const good[] = {"PATH", "my.env-name", "1START",
+					   "a b",  "x:y",         "~!@#$%^&*()"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		assert_valid(validate_env_var_name, good[i]);
 	const char *msg = "a valid environment variable name must consist only of printable ASCII "
@@ -257,19 +256,31 @@ static void test_env_var_name(void **state)
 static void test_ip_address(void **state)
 {
 	(void)state;
-	static const char *const good[] = {"10.9.8.7", "0.0.0.0",   "255.255.255.255",
-					   "::",       "::1",       "2001:db8::ffff",
-					   "fe80::1",  "1::",       "2001:db8:0:1:1:1:1:1",
-					   "::102:304"};
+	static const char *const good[] = {
+	    "10.9.8.7", "0.0.0.0", "255.255.255.255",      "::",       "::1", "2001:db8::ffff",
+	    "fe80::1",  "1::",     "2001:db8:0:1:1:1:1:1", "::102:304"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		assert_valid(validate_ip_address, good[i]);
 
 	const char *invalid = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)";
-	static const char *const bad[] = {"",          "1.2.3",       "1.2.3.4.5", "256.1.1.1",
-					  "1.2.3.-4",  "a.b.c.d",     "1.2.3.4 ",  " 1.2.3.4",
-					  "1::2::3",   "12345::",     "1:2:3:4:5:6:7:8:9",
-					  ":1::",      "1:2:3:4:5:6:7:8::", "fe80::1%eth0",
-					  "1.2.3.4/32", "localhost",  "::ffff:1.2.3", "1:2:3:4:5:6:7::1.2.3.4"};
+	static const char *const bad[] = {"",
+					  "1.2.3",
+					  "1.2.3.4.5",
+					  "256.1.1.1",
+					  "1.2.3.-4",
+					  "a.b.c.d",
+					  "1.2.3.4 ",
+					  " 1.2.3.4",
+					  "1::2::3",
+					  "12345::",
+					  "1:2:3:4:5:6:7:8:9",
+					  ":1::",
+					  "1:2:3:4:5:6:7:8::",
+					  "fe80::1%eth0",
+					  "1.2.3.4/32",
+					  "localhost",
+					  "::ffff:1.2.3",
+					  "1:2:3:4:5:6:7::1.2.3.4"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_invalid(validate_ip_address, bad[i], invalid, NULL, NULL);
 
@@ -293,8 +304,8 @@ static void test_ip_address(void **state)
 	/* A single zero group is not shortened. */
 	assert_invalid(validate_ip_address, "1:2:3:4:5:6::8",
 		       "must be in canonical form (\"1:2:3:4:5:6:0:8\")", NULL, NULL);
-	assert_invalid(validate_ip_address, "::1.2.3.4", "must be in canonical form (\"::102:304\")",
-		       NULL, NULL);
+	assert_invalid(validate_ip_address, "::1.2.3.4",
+		       "must be in canonical form (\"::102:304\")", NULL, NULL);
 }
 
 static void test_cidr(void **state)
@@ -307,24 +318,25 @@ static void test_cidr(void **state)
 		assert_valid(validate_cidr, good[i]);
 
 	const char *invalid = "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)";
-	static const char *const bad[] = {"",           "10.0.0.0",    "10.0.0.0/",  "10.0.0.0/33",
-					  "::/129",     "10.0.0.0/-1", "10.0.0.0/+8", "10.0.0/8",
-					  "/8",         "x/8",         "10.0.0.0/8/8", "10.0.0.0/ 8",
-					  "10.0.0.0/8 "};
+	static const char *const bad[] = {
+	    "",           "10.0.0.0",    "10.0.0.0/",    "10.0.0.0/33",
+	    "::/129",     "10.0.0.0/-1", "10.0.0.0/+8",  "10.0.0/8",
+	    "/8",         "x/8",         "10.0.0.0/8/8", "10.0.0.0/ 8",
+	    "10.0.0.0/8 "};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_invalid(validate_cidr, bad[i], invalid, NULL, NULL);
 
 	const char *zeros = "must not have leading 0s in IP or prefix length";
 	assert_invalid(validate_cidr, "010.0.0.0/8", zeros, NULL, NULL);
 	assert_invalid(validate_cidr, "10.0.0.0/08", zeros, NULL, NULL);
-	assert_invalid(validate_cidr, "::ffff:10.0.0.0/104", "must not have an IPv4-mapped IPv6 address",
-		       NULL, NULL);
-	assert_invalid(validate_cidr, "10.0.0.1/8", "must not have bits set beyond the prefix length",
-		       NULL, NULL);
+	assert_invalid(validate_cidr, "::ffff:10.0.0.0/104",
+		       "must not have an IPv4-mapped IPv6 address", NULL, NULL);
+	assert_invalid(validate_cidr, "10.0.0.1/8",
+		       "must not have bits set beyond the prefix length", NULL, NULL);
 	assert_invalid(validate_cidr, "2001:db8::1/64",
 		       "must not have bits set beyond the prefix length", NULL, NULL);
-	assert_invalid(validate_cidr, "2001:DB8::/32", "must be in canonical form (\"2001:db8::/32\")",
-		       NULL, NULL);
+	assert_invalid(validate_cidr, "2001:DB8::/32",
+		       "must be in canonical form (\"2001:db8::/32\")", NULL, NULL);
 }
 
 static void test_annotations_size(void **state)
@@ -349,7 +361,8 @@ static void test_annotations_size(void **state)
 	json_object_set_new(annotations, "key", json_stringn(value, strlen(value)));
 	assert_true(validate_annotations_size(annotations, &msgs));
 	value[0] = '\0';
-	json_object_set_new(annotations, "key", json_stringn(value, ANNOTATIONS_TOTAL_SIZE_LIMIT - 2));
+	json_object_set_new(annotations, "key",
+			    json_stringn(value, ANNOTATIONS_TOTAL_SIZE_LIMIT - 2));
 	assert_false(validate_annotations_size(annotations, &msgs));
 	json_decref(annotations);
 }
