@@ -18,7 +18,7 @@ endif
 # What the code needs whatever CFLAGS the caller passes (make asan passes its own).
 ALL_CFLAGS = $(CFLAGS) -std=gnu11 $(WARNINGS) -D_GNU_SOURCE -I. \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 
 # Each top-level folder with sources is one static library; cmd/ holds the multi-call entry.
 FOLDERS := kubectl apiserver kubelet runtime cgroup netns iptables volume lib

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "apiserver/api_respond.h"
+#include "apiserver/protobuf.h"
 #include "apiserver/registry.h"
 #include "apiserver/resources.h"
 #include "apiserver/schema.h"
@@ -62,9 +63,20 @@ static int read_body(const struct http_request *req, json_t **body, struct api_s
 	if (format == BODY_UNSUPPORTED)
 		return api_fail(status, 415, "UnsupportedMediaType",
 				"the body of the request was in an unknown format - accepted media "
-				"types include: application/json, application/yaml");
+				"types include: application/json, application/yaml, "
+				"application/vnd.kubernetes.protobuf");
 	if (req->body_len == 0)
 		return api_fail(status, 400, "BadRequest", "the request body is empty");
+	if (format == BODY_PROTOBUF) {
+		/* kubectl's imperative create commands send built-in kinds this way. */
+		struct ck_error err = {0};
+		int ret = protobuf_decode(req->body, req->body_len, body, &err);
+		if (ret == -ENOMEM)
+			return api_fail_internal(status, "%s", err.message);
+		if (ret < 0)
+			return api_fail(status, 400, "BadRequest", "%s", err.message);
+		return 0;
+	}
 	if (format == BODY_YAML) {
 		struct ck_error err = {0};
 		_cleanup_json_ json_t *docs = NULL;

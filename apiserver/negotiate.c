@@ -144,5 +144,7 @@ enum body_format negotiate_body(const char *content_type)
 		return BODY_JSON;
 	if (!strcasecmp(type, "application/yaml") || !strcasecmp(type, "application/apply-patch+yaml"))
 		return BODY_YAML;
+	if (!strcasecmp(type, "application/vnd.kubernetes.protobuf"))
+		return BODY_PROTOBUF;
 	return BODY_UNSUPPORTED;
 }

@@ -22,7 +22,7 @@ bool negotiate_output(const char *accept, struct output_format *out);
  * NULL for the legacy documents. */
 const char *negotiate_discovery(const char *accept);
 
-enum body_format { BODY_JSON, BODY_YAML, BODY_UNSUPPORTED };
+enum body_format { BODY_JSON, BODY_YAML, BODY_PROTOBUF, BODY_UNSUPPORTED };
 
 /* How to read a request body with this Content-Type (parameters ignored). */
 enum body_format negotiate_body(const char *content_type);

@@ -38,6 +38,7 @@ enum {
 };
 
 static const uint8_t envelope_magic[4] = {'k', '8', 's', 0};
+/* Where empty payloads point, so that no data pointer is ever NULL. */
 static const uint8_t nothing[1];
 
 /* One field as read from the wire. */
@@ -563,7 +564,7 @@ static int decode_message(struct decoder *d, const struct schema_type *type, uns
 			  const struct wire_field *message, json_t *object, unsigned depth)
 {
 	if (depth >= MAX_DEPTH)
-		return fail(d, "nested deeper than %d messages", MAX_DEPTH);
+		return fail(d, "nested deeper than %d levels", MAX_DEPTH);
 	struct reader r = {message->data, message->data + message->len};
 	struct wire_field f;
 	int ret;

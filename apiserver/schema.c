@@ -296,7 +296,7 @@ static int check_pb_numbers(const struct schema_type *type, struct ck_error *err
 			if (j > i && b->pb_number == a->pb_number &&
 			    b->pb_embedded == a->pb_embedded)
 				return ck_error_set(err, EINVAL,
-						    "%s.%s and %s.%s have one pb number",
+						    "%s.%s and %s.%s have the same pb number",
 						    type->name, a->name, type->name, b->name);
 			if (a->pb_embedded && !b->pb_embedded && b->pb_number == a->pb_embedded)
 				return ck_error_set(err, EINVAL,

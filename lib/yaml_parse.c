@@ -190,8 +190,8 @@ bool yaml_plain_is_string(const char *text)
  * what the API server then reads, so it becomes one here too. */
 static json_t *float_to_json(double value)
 {
-	if (value == trunc(value) && value >= -9223372036854775808.0 &&
-	    value < 9223372036854775808.0)
+	if (value >= -9223372036854775808.0 && value < 9223372036854775808.0 &&
+	    (double)(json_int_t)value == value)
 		return json_integer((json_int_t)value);
 	return json_real(value);
 }
@@ -234,7 +234,7 @@ static json_t *scalar_to_json(const yaml_node_t *node, struct ck_error *err)
 static void format_float_key(double value, char *out, size_t size)
 {
 	float rounded = (float)value;
-	if (isinf(rounded)) { /* past float32: Go's "+Inf", which sigs.k8s.io/yaml writes so */
+	if (isinf(rounded)) { /* Go has "+Inf" past float32's range; sigs.k8s.io/yaml ".inf" */
 		snprintf(out, size, "%s", rounded > 0 ? ".inf" : "-.inf");
 		return;
 	}

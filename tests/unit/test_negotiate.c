@@ -61,7 +61,8 @@ static void body_formats(void **state)
 	assert_int_equal(negotiate_body("application/json; charset=utf-8"), BODY_JSON);
 	assert_int_equal(negotiate_body("application/strategic-merge-patch+json"), BODY_JSON);
 	assert_int_equal(negotiate_body("application/apply-patch+yaml"), BODY_YAML);
-	assert_int_equal(negotiate_body("application/vnd.kubernetes.protobuf"), BODY_UNSUPPORTED);
+	assert_int_equal(negotiate_body("application/vnd.kubernetes.protobuf"), BODY_PROTOBUF);
+	assert_int_equal(negotiate_body("text/plain"), BODY_UNSUPPORTED);
 }
 
 int main(void)

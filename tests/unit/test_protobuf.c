@@ -264,46 +264,43 @@ static void test_kubectl_create_service(void **state)
 
 /* --- messages built here ------------------------------------------------------------------- */
 
+/* intstr.IntOrString as Go sends it: type 0 and intVal, or type 1 and strVal. */
+static struct buf field_int_or_string(unsigned number, int32_t value, const char *text)
+{
+	return field_message(number, MSG(field_varint(1, text ? 1 : 0),
+					 field_varint(2, (uint64_t)(int64_t)value),
+					 field_string(3, text ? text : "")));
+}
+
 static struct buf web_container(void)
 {
-	return MSG(
-	    field_string(1, "web"), field_string(2, "nginx:1.25"), /* name, image */
-	    field_string(4, "-g"), field_string(4, "daemon off;"), /* args */
-	    /* ports: name, hostPort (a plain zero), containerPort, protocol */
-	    field_message(6, MSG(field_string(1, "http"), field_varint(2, 0), field_varint(3, 80),
-				 field_string(4, "TCP"))),
-	    /* env: a value, an empty value (left out), a secretKeyRef whose name sits in the
-	     * embedded LocalObjectReference (field 1) */
-	    field_message(7, MSG(field_string(1, "MODE"), field_string(2, "prod"))),
-	    field_message(7, MSG(field_string(1, "EMPTY"), field_string(2, ""))),
-	    field_message(
-		7, MSG(field_string(1, "PASSWORD"),
-		       field_message(3, MSG(field_message(
-					    4, MSG(field_message(1, MSG(field_string(1, "creds"))),
-						   field_string(2, "password"))))))),
-	    /* resources: limits and requests, maps of quantities */
-	    field_message(8, MSG(field_quantity(1, "cpu", "500m"),
-				 field_quantity(1, "memory", "128Mi"),
-				 field_quantity(2, "cpu", "250m"))),
-	    /* livenessProbe: httpGet in the embedded handler (1.2), port by name; periodSeconds */
-	    field_message(
-		10,
-		MSG(field_message(
-			1, MSG(field_message(
-			       2, MSG(field_string(1, "/healthz"),
-				      field_message(2, MSG(field_varint(1, 1), field_varint(2, 0),
-							   field_string(3, "http"))))))),
-		    field_varint(4, 10))),
-	    /* readinessProbe: tcpSocket (1.3) by number */
-	    field_message(
-		11,
-		MSG(field_message(
-		    1, MSG(field_message(
-			   3, MSG(field_message(1, MSG(field_varint(1, 0), field_varint(2, 8080),
-						       field_string(3, ""))))))))),
-	    /* securityContext: runAsUser 0 and allowPrivilegeEscalation false are pointers */
-	    field_message(15, MSG(field_varint(4, 0), field_varint(7, 0))),
-	    field_varint(16, 0)); /* stdin: a plain false */
+	/* A secretKeyRef's name sits in its embedded LocalObjectReference (field 1). */
+	struct buf secret_key_ref =
+	    MSG(field_message(1, MSG(field_string(1, "creds"))), field_string(2, "password"));
+	/* A probe's action sits in its embedded handler (field 1): httpGet 1.2, tcpSocket 1.3. */
+	struct buf http_get = MSG(field_string(1, "/healthz"), field_int_or_string(2, 0, "http"));
+	struct buf liveness =
+	    MSG(field_message(1, MSG(field_message(2, http_get))), field_varint(4, 10));
+	struct buf tcp_socket = MSG(field_int_or_string(1, 8080, NULL));
+	struct buf readiness = MSG(field_message(1, MSG(field_message(3, tcp_socket))));
+	return MSG(field_string(1, "web"), field_string(2, "nginx:1.25"), /* name, image */
+		   field_string(4, "-g"), field_string(4, "daemon off;"), /* args */
+		   /* ports: name, hostPort (a plain zero), containerPort, protocol */
+		   field_message(6, MSG(field_string(1, "http"), field_varint(2, 0),
+					field_varint(3, 80), field_string(4, "TCP"))),
+		   /* env: a value, an empty value (left out), a secretKeyRef in valueFrom */
+		   field_message(7, MSG(field_string(1, "MODE"), field_string(2, "prod"))),
+		   field_message(7, MSG(field_string(1, "EMPTY"), field_string(2, ""))),
+		   field_message(7, MSG(field_string(1, "PASSWORD"),
+					field_message(3, MSG(field_message(4, secret_key_ref))))),
+		   /* resources: limits (1) and requests (2), maps of quantities */
+		   field_message(8, MSG(field_quantity(1, "cpu", "500m"),
+					field_quantity(1, "memory", "128Mi"),
+					field_quantity(2, "cpu", "250m"))),
+		   field_message(10, liveness), field_message(11, readiness),
+		   /* securityContext: runAsUser 0 and allowPrivilegeEscalation false, pointers */
+		   field_message(15, MSG(field_varint(4, 0), field_varint(7, 0))),
+		   field_varint(16, 0)); /* stdin: a plain false */
 }
 
 static struct buf web_pod(void)
@@ -312,33 +309,32 @@ static struct buf web_pod(void)
 	    MSG(field_string(1, "web"), field_string(2, ""), field_string(3, "default"),
 		field_varint(7, 0), field_message(8, EMPTY), /* creationTimestamp */
 		field_entry(11, "app", "web"), field_entry(11, "empty", ""));
-	struct buf spec = MSG(
-	    /* volumes: the source is embedded in field 2 */
-	    field_message(
-		1, MSG(field_string(1, "cache"),
-		       field_message(
-			   2, MSG(field_message(
-				  2, MSG(field_string(1, "Memory"),
-					 field_message(2, MSG(field_string(1, "64Mi"))))))))),
-	    field_message(2, web_container()), field_string(3, "Always"), /* restartPolicy */
-	    field_varint(4, 0),            /* terminationGracePeriodSeconds: a pointer, 0 kept */
-	    field_entry(7, "disk", "ssd"), /* nodeSelector */
-	    field_varint(11, 0),           /* hostNetwork: a plain false */
-	    field_varint(21, 0),           /* automountServiceAccountToken: a pointer */
-	    /* tolerations, tolerationSeconds an *int64: 300, 0 (kept), and none */
-	    field_message(22, MSG(field_string(1, "node.kubernetes.io/not-ready"),
-				  field_string(2, "Exists"), field_string(4, "NoExecute"),
-				  field_varint(5, 300))),
-	    field_message(22, MSG(field_string(1, "dedicated"), field_string(2, "Equal"),
-				  field_string(3, "web"), field_string(4, "NoExecute"),
-				  field_varint(5, 0))),
-	    field_message(22, MSG(field_string(1, "forever"), field_string(2, "Exists"))),
-	    field_varint(25, (uint64_t)-5), /* priority, an *int32: ten bytes on the wire */
-	    /* ephemeralContainers: the fields shared with Container are embedded in field 1 */
-	    field_message(
-		34, MSG(field_message(1, MSG(field_string(1, "debug"), field_string(2, "busybox"),
-					     field_varint(18, 1))),
-			field_string(2, "web"))));
+	/* A volume's source sits in its embedded VolumeSource (field 2): emptyDir is 2.2. */
+	struct buf empty_dir =
+	    MSG(field_string(1, "Memory"), field_message(2, MSG(field_string(1, "64Mi"))));
+	struct buf volume =
+	    MSG(field_string(1, "cache"), field_message(2, MSG(field_message(2, empty_dir))));
+	struct buf spec =
+	    MSG(field_message(1, volume), field_message(2, web_container()),
+		field_string(3, "Always"), /* restartPolicy */
+		field_varint(4, 0),        /* terminationGracePeriodSeconds: a pointer, 0 kept */
+		field_entry(7, "disk", "ssd"), /* nodeSelector */
+		field_varint(11, 0),           /* hostNetwork: a plain false */
+		field_varint(21, 0),           /* automountServiceAccountToken: a pointer */
+		/* tolerations, tolerationSeconds an *int64: 300, 0 (kept), and none */
+		field_message(22, MSG(field_string(1, "node.kubernetes.io/not-ready"),
+				      field_string(2, "Exists"), field_string(4, "NoExecute"),
+				      field_varint(5, 300))),
+		field_message(22, MSG(field_string(1, "dedicated"), field_string(2, "Equal"),
+				      field_string(3, "web"), field_string(4, "NoExecute"),
+				      field_varint(5, 0))),
+		field_message(22, MSG(field_string(1, "forever"), field_string(2, "Exists"))),
+		field_varint(25, (uint64_t)-5), /* priority, an *int32: ten bytes on the wire */
+		/* ephemeralContainers: the fields shared with Container are embedded in field 1 */
+		field_message(
+		    34, MSG(field_message(1, MSG(field_string(1, "debug"),
+						 field_string(2, "busybox"), field_varint(18, 1))),
+			    field_string(2, "web"))));
 	return envelope("v1", "Pod",
 			MSG(field_message(1, meta), field_message(2, spec),
 			    field_message(3, MSG(field_string(1, "")))));
@@ -523,31 +519,38 @@ static void test_fields_sent_twice(void **state)
 			      " 'status': {'phase': 'Active'}}");
 }
 
+/* Appends fields of unknown numbers, of every wire type, a nested group among them. */
+static struct buf with_unknown_fields(struct buf message)
+{
+	struct buf fields = MSG(field_varint(1000, 1), tag(1001, FIXED64));
+	buf_append(&fields, "12345678", 8);
+	struct buf more = MSG(field_string(1002, "x"), tag(1003, FIXED32));
+	buf_append(&more, "1234", 4);
+	struct buf group = MSG(tag(900, GROUP_START), field_varint(1, 5), tag(2, GROUP_START),
+			       tag(2, GROUP_END), tag(900, GROUP_END));
+	return MSG(message, fields, more, group);
+}
+
 static void test_unknown_fields_skipped(void **state)
 {
 	(void)state;
-	struct buf group = MSG(tag(900, GROUP_START), field_varint(1, 5),
-			       MSG(tag(2, GROUP_START), tag(2, GROUP_END)), tag(900, GROUP_END));
-	struct buf odd = MSG(field_varint(1000, 1), tag(1001, FIXED64));
-	buf_append(&odd, "12345678", 8);
-	struct buf more = MSG(field_string(1002, "x"), tag(1003, FIXED32));
-	buf_append(&more, "1234", 4);
-	buf_append(&more, group.data, group.len);
-	buf_append(&odd, more.data, more.len);
-	buf_free(&more);
-	buf_free(&group);
-
-	struct buf meta = MSG(field_string(1, "demo"), field_string(536870911, "last number"));
-	buf_append(&meta, odd.data, odd.len);
-	struct buf time = MSG(field_varint(1, 1714557600), field_string(3, "x"));
-	struct buf raw = MSG(field_message(1, meta), field_message(2, MSG(field_message(9, time))));
-	buf_append(&raw, odd.data, odd.len);
-	struct buf body = envelope("v1", "Namespace", raw);
-	/* The envelope and its typeMeta may hold unknown fields too. */
-	buf_append(&body, odd.data, odd.len);
-	buf_free(&odd);
-	assert_buf_decodes_to(body, "{'apiVersion': 'v1', 'kind': 'Namespace', 'metadata':"
-				    " {'name': 'demo'}, 'spec': {}}");
+	struct buf time = with_unknown_fields(MSG(field_varint(1, 1714557600)));
+	struct buf meta =
+	    with_unknown_fields(MSG(field_string(1, "demo"), field_string(536870911, "last number"),
+				    field_message(8, time)));
+	struct buf raw = with_unknown_fields(MSG(field_message(1, meta), field_message(2, EMPTY)));
+	struct buf type_meta =
+	    with_unknown_fields(MSG(field_string(1, "v1"), field_string(2, "Namespace")));
+	struct buf unknown =
+	    with_unknown_fields(MSG(field_message(1, type_meta), field_message(2, raw)));
+	struct buf body = {0};
+	buf_append(&body, "k8s\0", 4);
+	buf_append(&body, unknown.data, unknown.len);
+	buf_free(&unknown);
+	assert_buf_decodes_to(body,
+			      "{'apiVersion': 'v1', 'kind': 'Namespace', 'metadata':"
+			      " {'name': 'demo', 'creationTimestamp': '2024-05-01T10:00:00Z'},"
+			      " 'spec': {}}");
 }
 
 static void test_envelope(void **state)
