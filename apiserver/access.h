@@ -12,9 +12,8 @@ int access_load_or_create_token(const char *data_dir, char **token, struct ck_er
 
 /* The serving certificate for the API's listen and advertise addresses and the names of the
  * `kubernetes` Service (whose first ClusterIP is `service_ip`). */
-int access_prepare_tls(const char *data_dir, const char *listen,
-		       const char *advertise_address, const char *service_ip,
-		       struct tls_material *tls, struct ck_error *err);
+int access_prepare_tls(const char *data_dir, const char *listen, const char *advertise_address,
+		       const char *service_ip, struct tls_material *tls, struct ck_error *err);
 
 /* Writes <config-dir>/admin.kubeconfig for a server listening on `listen`: https with the CA
  * when `ca_pem` is given, else http. `path` receives where it went. */

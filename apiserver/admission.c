@@ -59,9 +59,10 @@ int admission_check_delete(const struct api_resource *resource, const char *name
 		return 0;
 	for (size_t i = 0; i < sizeof(immortal) / sizeof(immortal[0]); i++) {
 		if (strcmp(name, immortal[i]) == 0) {
-			api_fail(status, 403, "Forbidden",
-				 "namespaces \"%s\" is forbidden: this namespace may not be deleted",
-				 name);
+			api_fail(
+			    status, 403, "Forbidden",
+			    "namespaces \"%s\" is forbidden: this namespace may not be deleted",
+			    name);
 			api_status_set_object(status, resource, name);
 			return -1;
 		}
@@ -91,7 +92,9 @@ static void set_cluster_ip(json_t *svc, const char *ip)
 	json_t *spec = json_object_ensure(svc, "spec");
 	/* `ip` may point into spec.clusterIP itself: set the list first. */
 	json_object_set_new(spec, "clusterIPs", json_pack("[s]", ip));
-	json_object_set_string(spec, "clusterIP", json_string_value(json_array_get(json_object_get(spec, "clusterIPs"), 0)));
+	json_object_set_string(
+	    spec, "clusterIP",
+	    json_string_value(json_array_get(json_object_get(spec, "clusterIPs"), 0)));
 }
 
 static int invalid_field(struct api_status *status, const struct api_resource *resource,

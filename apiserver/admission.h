@@ -26,8 +26,8 @@ int admission_check_namespace(struct apiserver *server, const struct api_resourc
 int admission_check_delete(const struct api_resource *resource, const char *name,
 			   struct api_status *status);
 /* Allocates what a new object needs. On failure nothing stays allocated. */
-int admission_allocate(struct apiserver *server, const struct api_resource *resource,
-		       json_t *obj, struct api_status *status);
+int admission_allocate(struct apiserver *server, const struct api_resource *resource, json_t *obj,
+		       struct api_status *status);
 /* Carries allocations over an update: values the update left out are kept from `old`. Values
  * that may not change are checked by validation. */
 int admission_allocate_update(struct apiserver *server, const struct api_resource *resource,

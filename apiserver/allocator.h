@@ -14,7 +14,7 @@ struct range_allocator {
 	uint64_t *bits;
 	uint32_t first; /* the value of slot 0 */
 	uint32_t size;
-	uint32_t next;  /* where the search for a free slot starts */
+	uint32_t next; /* where the search for a free slot starts */
 	uint32_t used;
 };
 
@@ -30,8 +30,8 @@ bool range_allocator_contains(const struct range_allocator *a, uint32_t value);
 /* IPv4 addresses or blocks of a CIDR: slot i is base + i * block_size. */
 struct ipv4_allocator {
 	struct range_allocator slots;
-	uint32_t base;      /* host order */
-	unsigned prefix;    /* of the whole range */
+	uint32_t base;         /* host order */
+	unsigned prefix;       /* of the whole range */
 	unsigned block_prefix; /* 32 for single addresses, 24 for per-node /24s */
 };
 

@@ -61,10 +61,11 @@ static void handle_version(struct http_response *resp)
 {
 	respond_json(resp, 200,
 		     json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major",
-			       CKUBE_KUBERNETES_MAJOR, "minor", CKUBE_KUBERNETES_MINOR, "gitVersion",
-			       CKUBE_KUBERNETES_GIT_VERSION, "gitCommit", "ckube-" CKUBE_VERSION,
-			       "gitTreeState", "clean", "buildDate", "1970-01-01T00:00:00Z",
-			       "goVersion", "none", "compiler", "gcc", "platform", "linux/amd64"));
+			       CKUBE_KUBERNETES_MAJOR, "minor", CKUBE_KUBERNETES_MINOR,
+			       "gitVersion", CKUBE_KUBERNETES_GIT_VERSION, "gitCommit",
+			       "ckube-" CKUBE_VERSION, "gitTreeState", "clean", "buildDate",
+			       "1970-01-01T00:00:00Z", "goVersion", "none", "compiler", "gcc",
+			       "platform", "linux/amd64"));
 }
 
 static void handle_discovery_root(struct api_call *call, bool core)
@@ -74,11 +75,13 @@ static void handle_discovery_root(struct api_call *call, bool core)
 		/* kubectl only takes the answer when the content type names what it asked for. */
 		bool v2 = strcmp(aggregated, "v2") == 0;
 		const char *content_type =
-			v2 ? "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
-			   : "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
-		respond_json_with_type(call->resp, 200, content_type,
-				       discovery_aggregated(core, v2 ? "apidiscovery.k8s.io/v2"
-								     : "apidiscovery.k8s.io/v2beta1"));
+		    v2 ? "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+		       : "application/"
+			 "json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
+		respond_json_with_type(
+		    call->resp, 200, content_type,
+		    discovery_aggregated(core, v2 ? "apidiscovery.k8s.io/v2"
+						  : "apidiscovery.k8s.io/v2beta1"));
 		return;
 	}
 	if (core)
@@ -92,7 +95,7 @@ static void handle_openapi(struct api_call *call, const struct path *path)
 	if (path->count == 2 && strcmp(path->segment[1], "v2") == 0) {
 		call->resp->status = 200;
 		call->resp->content_type =
-			"application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+		    "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
 		openapi_v2_protobuf(&call->resp->body);
 		return;
 	}
@@ -111,7 +114,8 @@ static void handle_openapi(struct api_call *call, const struct path *path)
 			return;
 		}
 	}
-	respond_error(call->resp, 404, "NotFound", "the server could not find the requested resource");
+	respond_error(call->resp, 404, "NotFound",
+		      "the server could not find the requested resource");
 }
 
 /* /api/v1/... or /apis/<g>/<v>/...: `rest` points at the segments after the version. */
@@ -166,8 +170,8 @@ static void handle_resource_path(struct api_call *call, const char *group, const
 static void route(struct api_call *call, const struct path *path)
 {
 	const char *first = path->count ? path->segment[0] : "";
-	if (path->count == 1 && (!strcmp(first, "healthz") || !strcmp(first, "livez") ||
-				 !strcmp(first, "readyz"))) {
+	if (path->count == 1 &&
+	    (!strcmp(first, "healthz") || !strcmp(first, "livez") || !strcmp(first, "readyz"))) {
 		respond_text(call->resp, 200, "text/plain; charset=utf-8", strdup("ok"));
 		return;
 	}
@@ -205,7 +209,8 @@ static void route(struct api_call *call, const struct path *path)
 		}
 		return;
 	}
-	respond_error(call->resp, 404, "NotFound", "the server could not find the requested resource");
+	respond_error(call->resp, 404, "NotFound",
+		      "the server could not find the requested resource");
 }
 
 void api_handle(void *ctx, const struct http_request *req, struct http_response *resp)
@@ -220,7 +225,8 @@ void api_handle(void *ctx, const struct http_request *req, struct http_response 
 	bool ok = split_path(req->path, &path);
 	if (!ok) {
 		free(path.copy);
-		respond_error(resp, 404, "NotFound", "the server could not find the requested resource");
+		respond_error(resp, 404, "NotFound",
+			      "the server could not find the requested resource");
 		return;
 	}
 	route(&call, &path);

@@ -43,8 +43,8 @@ void respond_status(struct http_response *resp, const struct api_status *status)
 	respond_json(resp, status->code, api_status_to_json(status));
 }
 
-void respond_error(struct http_response *resp, unsigned code, const char *reason,
-		   const char *fmt, ...)
+void respond_error(struct http_response *resp, unsigned code, const char *reason, const char *fmt,
+		   ...)
 {
 	struct api_status status = {0};
 	va_list ap;

@@ -48,10 +48,11 @@ static int parse_write_options(const struct http_request *req, struct write_opti
 	else if (!strcmp(validation, "Ignore"))
 		options->field_validation = FIELD_VALIDATION_IGNORE;
 	else
-		return api_fail(status, 400, "BadRequest",
-				"fieldValidation: invalid value \"%s\": must be one of Ignore, Warn, "
-				"Strict",
-				validation);
+		return api_fail(
+		    status, 400, "BadRequest",
+		    "fieldValidation: invalid value \"%s\": must be one of Ignore, Warn, "
+		    "Strict",
+		    validation);
 	options->field_manager = http_request_param(req, "fieldManager");
 	return 0;
 }
@@ -81,8 +82,8 @@ static int read_body(const struct http_request *req, json_t **body, struct api_s
 		struct ck_error err = {0};
 		_cleanup_json_ json_t *docs = NULL;
 		if (yaml_parse_documents(req->body, req->body_len, &docs, &err) < 0)
-			return api_fail(status, 400, "BadRequest", "error converting YAML to JSON: %s",
-					err.message);
+			return api_fail(status, 400, "BadRequest",
+					"error converting YAML to JSON: %s", err.message);
 		if (json_array_size(docs) != 1)
 			return api_fail(status, 400, "BadRequest",
 					"the body must hold exactly one YAML document");
@@ -145,7 +146,7 @@ static void add_warnings(struct http_response *resp, const json_t *warnings)
 {
 	size_t i;
 	json_t *warning;
-	json_array_foreach(warnings, i, warning)
+	json_array_foreach (warnings, i, warning)
 		respond_warning(resp, json_string_value(warning));
 }
 
@@ -160,15 +161,17 @@ static void respond_object(struct api_call *call, unsigned code, char *text, jso
 	free(text);
 	if (call->output.kind == OUTPUT_TABLE) {
 		json_t *table = table_new(call->resource, call->output.api_version, true);
-		json_object_set_new(json_object_get(table, "metadata"), "resourceVersion",
-				    json_string(json_path_string(obj, "metadata.resourceVersion") ?: ""));
+		json_object_set_new(
+		    json_object_get(table, "metadata"), "resourceVersion",
+		    json_string(json_path_string(obj, "metadata.resourceVersion") ?: ""));
 		table_add_row(table, call->resource, obj, TABLE_INCLUDE_METADATA, time(NULL));
 		respond_json(call->resp, code, table);
 		return;
 	}
 	respond_json(call->resp, code,
 		     json_pack("{s:s, s:s, s:O}", "kind", "PartialObjectMetadata", "apiVersion",
-			       call->output.api_version, "metadata", json_object_get(obj, "metadata")));
+			       call->output.api_version, "metadata",
+			       json_object_get(obj, "metadata")));
 }
 
 static void respond_stored(struct api_call *call, unsigned code, struct stored_object *obj)
@@ -190,15 +193,16 @@ static void handle_get(struct api_call *call)
 {
 	struct api_status status = {0};
 	char *text = NULL;
-	if (registry_get(call->server, call->resource, call->namespace, call->name, &text, &status) < 0)
+	if (registry_get(call->server, call->resource, call->namespace, call->name, &text,
+			 &status) < 0)
 		return respond_failure(call, &status);
 	respond_object(call, 200, text, NULL);
 }
 
 struct list_output {
 	struct api_call *call;
-	struct buf json;       /* OUTPUT_JSON: the items, comma-separated */
-	json_t *items;         /* other outputs: rows or partial objects */
+	struct buf json; /* OUTPUT_JSON: the items, comma-separated */
+	json_t *items;   /* other outputs: rows or partial objects */
 	json_t *table;
 	enum table_include include;
 	time_t now;
@@ -267,8 +271,10 @@ static void handle_list(struct api_call *call)
 	options.limit = (size_t)parsed_limit;
 	options.continue_token = http_request_param(call->req, "continue");
 
-	struct list_output out = {.call = call, .now = time(NULL),
-				  .include = parse_include(http_request_param(call->req, "includeObject"))};
+	struct list_output out = {
+	    .call = call,
+	    .now = time(NULL),
+	    .include = parse_include(http_request_param(call->req, "includeObject"))};
 	if (call->output.kind == OUTPUT_TABLE)
 		out.table = table_new(call->resource, call->output.api_version, true);
 	else if (call->output.kind == OUTPUT_PARTIAL_METADATA)
@@ -367,10 +373,10 @@ static int patch_type_of(const char *content_type, enum patch_type *type)
 		const char *name;
 		enum patch_type type;
 	} types[] = {
-		{"application/merge-patch+json", PATCH_MERGE},
-		{"application/json-patch+json", PATCH_JSON},
-		{"application/strategic-merge-patch+json", PATCH_STRATEGIC},
-		{"application/apply-patch+yaml", PATCH_APPLY},
+	    {"application/merge-patch+json", PATCH_MERGE},
+	    {"application/json-patch+json", PATCH_JSON},
+	    {"application/strategic-merge-patch+json", PATCH_STRATEGIC},
+	    {"application/apply-patch+yaml", PATCH_APPLY},
 	};
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		if (strncasecmp(content_type, types[i].name, strlen(types[i].name)) == 0) {
@@ -422,8 +428,7 @@ static int check_delete_body(json_t *body, struct api_status *status)
 		schema_check(type, body, false, problems);
 	size_t i;
 	json_t *problem;
-	json_array_foreach(problems, i, problem)
-	{
+	json_array_foreach (problems, i, problem) {
 		const char *reason = json_string_value(json_object_get(problem, "reason"));
 		if (reason && strcmp(reason, "FieldValueUnknown") != 0)
 			return api_fail(status, 400, "BadRequest", "DeleteOptions: %s",
@@ -457,19 +462,22 @@ static int parse_delete_options(const struct http_request *req, json_t **body_ou
 			options->grace_period_seconds = json_integer_value(grace);
 		options->precondition_uid = json_path_string(body, "preconditions.uid");
 		options->precondition_resource_version =
-			json_path_string(body, "preconditions.resourceVersion");
-		options->propagation_policy = json_string_value(json_object_get(body, "propagationPolicy"));
+		    json_path_string(body, "preconditions.resourceVersion");
+		options->propagation_policy =
+		    json_string_value(json_object_get(body, "propagationPolicy"));
 		json_t *dry_run = json_object_get(body, "dryRun");
 		size_t i;
 		json_t *item;
-		json_array_foreach(dry_run, i, item)
-			options->dry_run = options->dry_run || !strcmp(json_string_value(item) ?: "", "All");
+		json_array_foreach (dry_run, i, item)
+			options->dry_run =
+			    options->dry_run || !strcmp(json_string_value(item) ?: "", "All");
 	}
 	const char *grace = http_request_param(req, "gracePeriodSeconds");
 	int64_t value;
 	if (grace && *grace) {
 		if (strconv_parse_int(grace, INT64_MIN, INT64_MAX, &value, NULL) < 0)
-			return api_fail(status, 400, "BadRequest", "gracePeriodSeconds: invalid value");
+			return api_fail(status, 400, "BadRequest",
+					"gracePeriodSeconds: invalid value");
 		options->grace_period_seconds = value;
 	}
 	if (options->grace_period_seconds < -1)
@@ -542,8 +550,7 @@ static void handle_delete_collection(struct api_call *call)
 	_cleanup_buf_ struct buf items = {0};
 	size_t i;
 	json_t *entry;
-	json_array_foreach(names, i, entry)
-	{
+	json_array_foreach (names, i, entry) {
 		const char *ns = json_string_value(json_array_get(entry, 0));
 		struct stored_object out = {0};
 		struct api_status one = {0};
@@ -559,7 +566,8 @@ static void handle_delete_collection(struct api_call *call)
 	}
 	struct buf *resp_body = &call->resp->body;
 	buf_printf(resp_body,
-		   "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%lld\"},\"items\":[%s]}\n",
+		   "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":"
+		   "\"%lld\"},\"items\":[%s]}\n",
 		   call->resource->kind, call->resource->api_version, (long long)result.revision,
 		   items.data ? items.data : "");
 	call->resp->status = 200;
@@ -571,7 +579,8 @@ static void handle_node_proxied(struct api_call *call)
 {
 	struct api_status status = {0};
 	_cleanup_free_ char *text = NULL;
-	if (registry_get(call->server, call->resource, call->namespace, call->name, &text, &status) < 0)
+	if (registry_get(call->server, call->resource, call->namespace, call->name, &text,
+			 &status) < 0)
 		return respond_failure(call, &status);
 	_cleanup_json_ json_t *pod = json_loads(text, 0, NULL);
 	const char *node = json_path_string(pod, "spec.nodeName");
@@ -614,8 +623,9 @@ void api_rest_handle(struct api_call *call)
 		if (method_is(call, "POST"))
 			handle_binding(call);
 		else
-			respond_error(call->resp, 405, "MethodNotAllowed",
-				      "the server does not allow this method on the requested resource");
+			respond_error(
+			    call->resp, 405, "MethodNotAllowed",
+			    "the server does not allow this method on the requested resource");
 		return;
 	}
 	if (method_is(call, "GET")) {

@@ -40,12 +40,14 @@ static void format_event(void *ctx, const char *type, const char *object, size_t
 	if (format->kind == OUTPUT_TABLE) {
 		wrapped = table_new(format->resource, format->api_version, !format->columns_sent);
 		format->columns_sent = true;
-		json_object_set_new(json_object_get(wrapped, "metadata"), "resourceVersion",
-				    json_string(json_path_string(obj, "metadata.resourceVersion") ?: ""));
+		json_object_set_new(
+		    json_object_get(wrapped, "metadata"), "resourceVersion",
+		    json_string(json_path_string(obj, "metadata.resourceVersion") ?: ""));
 		table_add_row(wrapped, format->resource, obj, TABLE_INCLUDE_METADATA, time(NULL));
 	} else {
-		wrapped = json_pack("{s:s, s:s, s:O}", "kind", "PartialObjectMetadata", "apiVersion",
-				    format->api_version, "metadata", json_object_get(obj, "metadata"));
+		wrapped =
+		    json_pack("{s:s, s:s, s:O}", "kind", "PartialObjectMetadata", "apiVersion",
+			      format->api_version, "metadata", json_object_get(obj, "metadata"));
 	}
 	_cleanup_free_ char *text = json_dump_compact(wrapped);
 	json_decref(wrapped);
@@ -82,17 +84,17 @@ static void stream_release(void *state)
 }
 
 static const struct http_stream_ops watch_stream_ops = {
-	.read = stream_read,
-	.set_notify = stream_set_notify,
-	.release = stream_release,
+    .read = stream_read,
+    .set_notify = stream_set_notify,
+    .release = stream_release,
 };
 
 static const char *watch_content_type(const struct event_format *format)
 {
 	if (format->kind == OUTPUT_TABLE)
 		return strcmp(format->api_version, "meta.k8s.io/v1beta1") == 0
-			       ? "application/json;as=Table;v=v1beta1;g=meta.k8s.io"
-			       : "application/json;as=Table;v=v1;g=meta.k8s.io";
+			   ? "application/json;as=Table;v=v1beta1;g=meta.k8s.io"
+			   : "application/json;as=Table;v=v1;g=meta.k8s.io";
 	return CONTENT_TYPE_JSON;
 }
 
@@ -114,7 +116,8 @@ void api_watch(struct api_call *call)
 	const char *bookmarks = http_request_param(call->req, "allowWatchBookmarks");
 	request.bookmarks = bookmarks && strconv_parse_bool(bookmarks, &value, NULL) == 0 && value;
 	const char *initial_param = http_request_param(call->req, "sendInitialEvents");
-	bool send_initial = initial_param && strconv_parse_bool(initial_param, &value, NULL) == 0 && value;
+	bool send_initial =
+	    initial_param && strconv_parse_bool(initial_param, &value, NULL) == 0 && value;
 
 	struct event_format *format = calloc(1, sizeof(*format));
 	if (!format)
@@ -131,8 +134,8 @@ void api_watch(struct api_call *call)
 		struct initial_events initial = {.format = format};
 		struct list_options options = {.filter = request.filter};
 		struct list_result result = {0};
-		if (registry_list(call->server, call->resource, &options, add_initial_event, &initial,
-				  &result, &status) < 0) {
+		if (registry_list(call->server, call->resource, &options, add_initial_event,
+				  &initial, &result, &status) < 0) {
 			buf_free(&initial.out);
 			list_filter_clear(&request.filter);
 			free(format);
@@ -142,12 +145,13 @@ void api_watch(struct api_call *call)
 		}
 		if (send_initial) {
 			/* Tells watch-list clients that the initial state is complete. */
-			buf_printf(&initial.out,
-				   "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"%s\",\"apiVersion\":"
-				   "\"%s\",\"metadata\":{\"resourceVersion\":\"%lld\",\"annotations\":"
-				   "{\"k8s.io/initial-events-end\":\"true\"}}}}\n",
-				   call->resource->kind, call->resource->api_version,
-				   (long long)result.revision);
+			buf_printf(
+			    &initial.out,
+			    "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"%s\",\"apiVersion\":"
+			    "\"%s\",\"metadata\":{\"resourceVersion\":\"%lld\",\"annotations\":"
+			    "{\"k8s.io/initial-events-end\":\"true\"}}}}\n",
+			    call->resource->kind, call->resource->api_version,
+			    (long long)result.revision);
 		}
 		request.since_revision = result.revision;
 		request.initial_len = initial.out.len;
@@ -156,7 +160,8 @@ void api_watch(struct api_call *call)
 	} else if (strconv_parse_int(version, 0, INT64_MAX, &request.since_revision, NULL) < 0) {
 		list_filter_clear(&request.filter);
 		free(format);
-		respond_error(call->resp, 400, "BadRequest", "invalid resource version: %s", version);
+		respond_error(call->resp, 400, "BadRequest", "invalid resource version: %s",
+			      version);
 		return;
 	}
 
@@ -167,7 +172,8 @@ void api_watch(struct api_call *call)
 		free(request.initial);
 		free(format);
 		respond_error(call->resp, 410, "Expired", "too old resource version: %lld (%lld)",
-			      (long long)since, (long long)watch_hub_oldest_revision(call->server->hub));
+			      (long long)since,
+			      (long long)watch_hub_oldest_revision(call->server->hub));
 		return;
 	}
 	call->resp->status = 200;

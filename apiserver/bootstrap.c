@@ -69,8 +69,8 @@ int bootstrap_restore_state(struct apiserver *server, struct ck_error *err)
 }
 
 /* Creates `obj` unless it exists. */
-static int ensure(struct apiserver *server, const char *plural, const char *namespace,
-		  json_t *obj, struct ck_error *err)
+static int ensure(struct apiserver *server, const char *plural, const char *namespace, json_t *obj,
+		  struct ck_error *err)
 {
 	const struct api_resource *resource = api_resource_find("", "v1", plural);
 	struct write_options options = {.field_validation = FIELD_VALIDATION_STRICT};
@@ -99,10 +99,10 @@ static int ensure_api_endpoints(struct apiserver *server, int port, struct ck_er
 	if (!address)
 		return 0;
 	const struct api_resource *endpoints = api_resource_find("", "v1", "endpoints");
-	_cleanup_json_ json_t *body = json_pack(
-		"{s:{s:s, s:s}, s:[{s:[{s:s}], s:[{s:s, s:i, s:s}]}]}", "metadata", "name",
-		"kubernetes", "namespace", "default", "subsets", "addresses", "ip", address, "ports",
-		"name", "https", "port", port, "protocol", "TCP");
+	_cleanup_json_ json_t *body =
+	    json_pack("{s:{s:s, s:s}, s:[{s:[{s:s}], s:[{s:s, s:i, s:s}]}]}", "metadata", "name",
+		      "kubernetes", "namespace", "default", "subsets", "addresses", "ip", address,
+		      "ports", "name", "https", "port", port, "protocol", "TCP");
 	struct write_options options = {.field_validation = FIELD_VALIDATION_STRICT};
 	struct stored_object out = {0};
 	struct api_status status = {0};
@@ -135,9 +135,9 @@ int bootstrap_cluster(struct apiserver *server, struct ck_error *err)
 		return -EIO;
 	return ensure(server, "services", "default",
 		      json_pack("{s:{s:s, s:{s:s, s:s}}, s:{s:s, s:s, s:[{s:s, s:s, s:i, s:i}]}}",
-				"metadata", "name", "kubernetes", "labels", "component", "apiserver",
-				"provider", "kubernetes", "spec", "type", "ClusterIP", "clusterIP",
-				first_ip, "ports", "name", "https", "protocol", "TCP", "port", 443,
-				"targetPort", port),
+				"metadata", "name", "kubernetes", "labels", "component",
+				"apiserver", "provider", "kubernetes", "spec", "type", "ClusterIP",
+				"clusterIP", first_ip, "ports", "name", "https", "protocol", "TCP",
+				"port", 443, "targetPort", port),
 		      err);
 }

@@ -80,10 +80,10 @@ void cluster_cache_init(struct cluster_cache *cache)
 	cache->usage = strmap_new(free);
 	if (!default_tolerations)
 		default_tolerations = json_pack(
-			"[{s:s, s:s, s:s, s:i}, {s:s, s:s, s:s, s:i}]", "key",
-			"node.kubernetes.io/not-ready", "operator", "Exists", "effect", "NoExecute",
-			"tolerationSeconds", 300, "key", "node.kubernetes.io/unreachable", "operator",
-			"Exists", "effect", "NoExecute", "tolerationSeconds", 300);
+		    "[{s:s, s:s, s:s, s:i}, {s:s, s:s, s:s, s:i}]", "key",
+		    "node.kubernetes.io/not-ready", "operator", "Exists", "effect", "NoExecute",
+		    "tolerationSeconds", 300, "key", "node.kubernetes.io/unreachable", "operator",
+		    "Exists", "effect", "NoExecute", "tolerationSeconds", 300);
 }
 
 void cluster_cache_free(struct cluster_cache *cache)
@@ -107,8 +107,7 @@ static void add_container_ports(struct cached_pod *pod, const json_t *container)
 {
 	size_t p;
 	json_t *port;
-	json_array_foreach(json_object_get(container, "ports"), p, port)
-	{
+	json_array_foreach (json_object_get(container, "ports"), p, port) {
 		const char *name = json_string_value(json_object_get(port, "name"));
 		if (!name)
 			continue;
@@ -116,10 +115,11 @@ static void add_container_ports(struct cached_pod *pod, const json_t *container)
 			pod->container_ports = json_object();
 		if (json_object_get(pod->container_ports, name))
 			continue;
-		json_object_set_new(pod->container_ports, name,
-				    json_pack("{s:O, s:s}", "port", json_object_get(port, "containerPort"),
-					      "protocol",
-					      json_string_value(json_object_get(port, "protocol")) ?: "TCP"));
+		json_object_set_new(
+		    pod->container_ports, name,
+		    json_pack("{s:O, s:s}", "port", json_object_get(port, "containerPort"),
+			      "protocol",
+			      json_string_value(json_object_get(port, "protocol")) ?: "TCP"));
 	}
 }
 
@@ -142,12 +142,11 @@ static struct cached_pod *pod_from(const json_t *obj)
 	pod->node_selector = copy_unless_empty(json_path(obj, "spec.nodeSelector"));
 	json_t *tolerations = json_path(obj, "spec.tolerations");
 	pod->tolerations = json_equal(tolerations, default_tolerations)
-				   ? json_incref(default_tolerations)
-				   : copy_unless_empty(tolerations);
+			       ? json_incref(default_tolerations)
+			       : copy_unless_empty(tolerations);
 	size_t i;
 	json_t *container;
-	json_array_foreach(json_path(obj, "spec.containers"), i, container)
-	{
+	json_array_foreach (json_path(obj, "spec.containers"), i, container) {
 		json_t *requests = json_path(container, "resources.requests");
 		pod->cpu_milli += quantity_or_zero(json_object_get(requests, "cpu"), true);
 		pod->memory_bytes += quantity_or_zero(json_object_get(requests, "memory"), false);

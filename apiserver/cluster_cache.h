@@ -16,8 +16,8 @@ struct label_selector;
 
 struct cached_pod {
 	char *namespace, *name, *uid;
-	char *node_name;      /* "" when unbound */
-	char *ip;             /* "" when none */
+	char *node_name; /* "" when unbound */
+	char *ip;        /* "" when none */
 	char *phase;
 	char *scheduler_name;
 	/* NULL when empty. Default tolerations are one shared instance, not a copy per pod. */

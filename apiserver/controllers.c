@@ -32,8 +32,7 @@ static void mark_services_selecting(struct controllers *c, const char *namespace
 {
 	const char *key;
 	struct cached_service *svc;
-	STRMAP_FOREACH(c->cache.services, iter, key, svc)
-	{
+	STRMAP_FOREACH (c->cache.services, iter, key, svc) {
 		if (svc->selector && strcmp(svc->namespace, namespace) == 0 &&
 		    label_selector_matches(svc->selector, labels))
 			strmap_put(c->dirty_services, key, present);
@@ -120,7 +119,7 @@ static void run_once(struct controllers *c, time_t now)
 	    (c->scheduling_inputs_changed || now >= c->next_schedule_retry)) {
 		const char *waiting;
 		void *unused_value;
-		STRMAP_FOREACH(c->waiting_pods, iter, waiting, unused_value)
+		STRMAP_FOREACH (c->waiting_pods, iter, waiting, unused_value)
 			strmap_put(pods, waiting, present);
 		strmap_free(take_queue(&c->waiting_pods));
 		c->next_schedule_retry = now + UNSCHEDULABLE_FLUSH_SECONDS;
@@ -141,14 +140,14 @@ static void run_once(struct controllers *c, time_t now)
 
 	const char *key;
 	void *unused;
-	STRMAP_FOREACH(services, iter, key, unused)
+	STRMAP_FOREACH (services, iter, key, unused)
 		endpoints_controller_sync(c, key);
 	strmap_free(services);
 	if (strmap_size(pods))
 		scheduler_run(c, pods);
 	strmap_free(pods);
 	if (namespaces) {
-		STRMAP_FOREACH(namespaces, iter, key, unused)
+		STRMAP_FOREACH (namespaces, iter, key, unused)
 			namespace_controller_sync(c, key);
 		strmap_free(namespaces);
 	}
@@ -192,9 +191,9 @@ static int fill_one(void *ctx, const char *text, size_t len, json_t *parsed)
 	if (!obj)
 		return 0;
 	struct watch_event event = {
-		.type = WATCH_ADDED,
-		.resource = fill->resource,
-		.parsed = obj,
+	    .type = WATCH_ADDED,
+	    .resource = fill->resource,
+	    .parsed = obj,
 	};
 	struct object_attrs attrs;
 	object_attrs_init(&attrs, fill->resource, obj);
@@ -217,7 +216,8 @@ static int fill_cache(struct controllers *c, struct ck_error *err)
 					&status);
 		free(result.continue_token);
 		if (ret < 0) {
-			ck_error_set(err, EIO, "controllers: read %s: %s", kinds[i], status.message);
+			ck_error_set(err, EIO, "controllers: read %s: %s", kinds[i],
+				     status.message);
 			api_status_clear(&status);
 			return -EIO;
 		}

@@ -18,7 +18,6 @@ struct watch_event;
  * as Kubernetes' scheduler flushes its unschedulable queue every five minutes. */
 #define UNSCHEDULABLE_FLUSH_SECONDS 300
 
-
 struct controllers {
 	struct apiserver *server;
 	struct cluster_cache cache;

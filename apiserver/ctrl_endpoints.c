@@ -21,20 +21,21 @@ static json_t *resolve_ports(const json_t *service_ports, const struct cached_po
 	json_t *ports = json_array();
 	size_t i;
 	json_t *port;
-	json_array_foreach(service_ports, i, port)
-	{
+	json_array_foreach (service_ports, i, port) {
 		json_t *target = json_object_get(port, "targetPort");
 		json_int_t number = json_integer_value(target);
 		if (json_is_string(target)) {
-			json_t *named = json_object_get(pod->container_ports, json_string_value(target));
+			json_t *named =
+			    json_object_get(pod->container_ports, json_string_value(target));
 			if (!named)
 				continue; /* this pod does not serve that port */
 			number = json_integer_value(json_object_get(named, "port"));
 		} else if (!json_is_integer(target)) {
 			number = json_integer_value(json_object_get(port, "port"));
 		}
-		json_t *entry = json_pack("{s:I, s:s}", "port", number, "protocol",
-					  json_string_value(json_object_get(port, "protocol")) ?: "TCP");
+		json_t *entry =
+		    json_pack("{s:I, s:s}", "port", number, "protocol",
+			      json_string_value(json_object_get(port, "protocol")) ?: "TCP");
 		const char *name = json_string_value(json_object_get(port, "name"));
 		if (name && *name)
 			json_object_set_new(entry, "name", json_string(name));
@@ -86,8 +87,7 @@ static json_t *compute_subsets(struct controllers *c, const char *key, bool *ser
 	_cleanup_json_ json_t *by_ports = json_object();
 	const char *pod_key;
 	struct cached_pod *pod;
-	STRMAP_FOREACH(c->cache.pods, iter, pod_key, pod)
-	{
+	STRMAP_FOREACH (c->cache.pods, iter, pod_key, pod) {
 		if (strcmp(pod->namespace, svc->namespace) != 0 || !*pod->ip || pod->terminating ||
 		    !strcmp(pod->phase, "Succeeded") || !strcmp(pod->phase, "Failed") ||
 		    !label_selector_matches(svc->selector, pod->labels))
@@ -119,8 +119,7 @@ static json_t *compute_subsets(struct controllers *c, const char *key, bool *ser
 	json_t *subsets = json_array();
 	const char *signature;
 	json_t *subset;
-	json_object_foreach(by_ports, signature, subset)
-	{
+	json_object_foreach (by_ports, signature, subset) {
 		sort_addresses(subset, "addresses");
 		sort_addresses(subset, "notReadyAddresses");
 		if (json_array_size(json_object_get(subset, "ports")) == 0)
@@ -179,8 +178,8 @@ void endpoints_controller_sync(struct controllers *c, const char *key)
 				  &status);
 	if (ret == -ENOENT) {
 		api_status_clear(&status);
-		_cleanup_json_ json_t *ep = json_pack("{s:{s:s, s:s}}", "metadata", "name", name,
-						      "namespace", namespace);
+		_cleanup_json_ json_t *ep =
+		    json_pack("{s:{s:s, s:s}}", "metadata", "name", name, "namespace", namespace);
 		set_subsets(&update, ep);
 		struct write_options options = {.field_validation = FIELD_VALIDATION_STRICT};
 		struct stored_object out = {0};

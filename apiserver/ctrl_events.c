@@ -63,13 +63,13 @@ void controllers_record_event(struct controllers *c, const char *kind, const cha
 	snprintf(event_name, sizeof(event_name), "%s.%llx", name,
 		 (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec);
 	_cleanup_json_ json_t *ev = json_pack(
-		"{s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:s, s:s, s:{s:s}, s:s, s:s, s:i, "
-		"s:s, s:s}",
-		"metadata", "name", event_name, "namespace", event_ns, "involvedObject", "kind", kind,
-		"apiVersion", api_version, "namespace", namespace ? namespace : "", "name", name,
-		"uid", uid ? uid : "", "reason", reason, "message", message, "type", type, "source",
-		"component", component, "firstTimestamp", now, "lastTimestamp", now, "count", 1,
-		"reportingComponent", component, "reportingInstance", component);
+	    "{s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:s, s:s, s:{s:s}, s:s, s:s, s:i, "
+	    "s:s, s:s}",
+	    "metadata", "name", event_name, "namespace", event_ns, "involvedObject", "kind", kind,
+	    "apiVersion", api_version, "namespace", namespace ? namespace : "", "name", name, "uid",
+	    uid ? uid : "", "reason", reason, "message", message, "type", type, "source",
+	    "component", component, "firstTimestamp", now, "lastTimestamp", now, "count", 1,
+	    "reportingComponent", component, "reportingInstance", component);
 	if (!namespace || !*namespace)
 		json_object_del(json_object_get(ev, "involvedObject"), "namespace");
 	struct write_options options = {.field_validation = FIELD_VALIDATION_STRICT};
@@ -118,13 +118,13 @@ void event_expiry_run(struct controllers *c)
 	api_status_clear(&status);
 	size_t i;
 	json_t *item;
-	json_array_foreach(expiry.expired, i, item)
-	{
+	json_array_foreach (expiry.expired, i, item) {
 		struct delete_options del = {.grace_period_seconds = 0};
 		struct stored_object out = {0};
 		bool gone;
 		registry_delete(c->server, events, json_string_value(json_array_get(item, 0)),
-				json_string_value(json_array_get(item, 1)), &del, &out, &gone, &status);
+				json_string_value(json_array_get(item, 1)), &del, &out, &gone,
+				&status);
 		stored_object_clear(&out);
 		api_status_clear(&status);
 	}

@@ -38,13 +38,13 @@ static size_t delete_contents(struct controllers *c, const struct api_resource *
 	api_status_clear(&status);
 	size_t i, left = 0;
 	json_t *name;
-	json_array_foreach(names, i, name)
-	{
+	json_array_foreach (names, i, name) {
 		struct delete_options del = {.grace_period_seconds = -1};
 		struct stored_object out = {0};
 		bool gone = false;
 		if (registry_delete(c->server, resource, namespace, json_string_value(name), &del,
-				    &out, &gone, &status) == 0 && !gone)
+				    &out, &gone, &status) == 0 &&
+		    !gone)
 			left++;
 		stored_object_clear(&out);
 		api_status_clear(&status);

@@ -34,10 +34,12 @@ static time_t last_heard(struct controllers *c, const json_t *node)
 	const char *name = json_path_string(node, "metadata.name");
 	time_t last = parse_time(json_path_string(node, "metadata.creationTimestamp"));
 	json_t *ready = kind_find_by(json_path(node, "status.conditions"), "type", "Ready");
-	time_t heartbeat = parse_time(json_string_value(json_object_get(ready, "lastHeartbeatTime")));
+	time_t heartbeat =
+	    parse_time(json_string_value(json_object_get(ready, "lastHeartbeatTime")));
 	if (heartbeat > last)
 		last = heartbeat;
-	const struct api_resource *leases = api_resource_find("coordination.k8s.io", "v1", "leases");
+	const struct api_resource *leases =
+	    api_resource_find("coordination.k8s.io", "v1", "leases");
 	_cleanup_free_ char *text = NULL;
 	struct api_status status = {0};
 	if (registry_get(c->server, leases, "kube-node-lease", name, &text, &status) == 0) {
@@ -61,8 +63,7 @@ static bool set_conditions_unknown(void *ctx, json_t *node)
 	}
 	size_t i;
 	json_t *condition;
-	json_array_foreach(conditions, i, condition)
-	{
+	json_array_foreach (conditions, i, condition) {
 		const char *status = json_string_value(json_object_get(condition, "status"));
 		if (status && !strcmp(status, "Unknown"))
 			continue;
@@ -79,8 +80,7 @@ static bool has_taint(const json_t *taints, const char *key, const char *effect)
 {
 	size_t i;
 	json_t *taint;
-	json_array_foreach(taints, i, taint)
-	{
+	json_array_foreach (taints, i, taint) {
 		const char *k = json_string_value(json_object_get(taint, "key"));
 		const char *e = json_string_value(json_object_get(taint, "effect"));
 		if (k && e && !strcmp(k, key) && !strcmp(e, effect))
@@ -103,7 +103,8 @@ static bool add_unreachable_taints(void *ctx, json_t *node)
 	for (size_t i = 0; i < 2; i++) {
 		if (has_taint(taints, unreachable_taint, effects[i]))
 			continue;
-		json_t *taint = json_pack("{s:s, s:s}", "key", unreachable_taint, "effect", effects[i]);
+		json_t *taint =
+		    json_pack("{s:s, s:s}", "key", unreachable_taint, "effect", effects[i]);
 		if (!strcmp(effects[i], "NoExecute"))
 			json_object_set_new(taint, "timeAdded", json_string(now));
 		json_array_append_new(taints, taint);
@@ -118,7 +119,8 @@ static bool remove_unreachable_taints(void *ctx, json_t *node)
 	json_t *taints = json_path(node, "spec.taints");
 	bool changed = false;
 	for (size_t i = json_array_size(taints); i-- > 0;) {
-		const char *key = json_string_value(json_object_get(json_array_get(taints, i), "key"));
+		const char *key =
+		    json_string_value(json_object_get(json_array_get(taints, i), "key"));
 		if (key && !strcmp(key, unreachable_taint)) {
 			json_array_remove(taints, i);
 			changed = true;
@@ -141,9 +143,9 @@ static bool mark_pod_not_ready(void *ctx, json_t *pod)
 }
 
 struct node_snapshot {
-	json_t *nodes;      /* names */
+	json_t *nodes;        /* names */
 	json_t *pods_by_node; /* node -> [[namespace, name], ...] */
-	json_t *orphans;    /* [[namespace, name, node]] */
+	json_t *orphans;      /* [[namespace, name, node]] */
 };
 
 static void snapshot(struct controllers *c, struct node_snapshot *snap)
@@ -154,16 +156,15 @@ static void snapshot(struct controllers *c, struct node_snapshot *snap)
 	pthread_mutex_lock(&c->cache.lock);
 	const char *key;
 	struct cached_node *node;
-	STRMAP_FOREACH(c->cache.nodes, iter, key, node)
+	STRMAP_FOREACH (c->cache.nodes, iter, key, node)
 		json_array_append_new(snap->nodes, json_string(node->name));
 	struct cached_pod *pod;
-	STRMAP_FOREACH(c->cache.pods, iter2, key, pod)
-	{
+	STRMAP_FOREACH (c->cache.pods, iter2, key, pod) {
 		if (!*pod->node_name)
 			continue;
 		if (!strmap_get(c->cache.nodes, pod->node_name)) {
-			json_array_append_new(snap->orphans, json_pack("[s,s,s]", pod->namespace,
-								      pod->name, key));
+			json_array_append_new(snap->orphans,
+					      json_pack("[s,s,s]", pod->namespace, pod->name, key));
 			continue;
 		}
 		json_t *list = json_object_get(snap->pods_by_node, pod->node_name);
@@ -194,22 +195,21 @@ static void check_node(struct controllers *c, const char *name, const json_t *po
 		if (!ready || strcmp(ready, "Unknown") != 0) {
 			log_warn("node %s: no heartbeat for %d s, marking it Ready=Unknown", name,
 				 c->server->config.node_monitor_grace_seconds);
-			registry_mutate(c->server, nodes, NULL, name, "status", set_conditions_unknown,
-					(void *)now_text, &status);
+			registry_mutate(c->server, nodes, NULL, name, "status",
+					set_conditions_unknown, (void *)now_text, &status);
 			api_status_clear(&status);
-			controllers_record_event(c, "Node", "v1", NULL, name,
-						 json_path_string(node, "metadata.uid"), "Normal",
-						 "NodeNotReady",
-						 "Node is not ready: its kubelet stopped posting status",
-						 "node-controller");
+			controllers_record_event(
+			    c, "Node", "v1", NULL, name, json_path_string(node, "metadata.uid"),
+			    "Normal", "NodeNotReady",
+			    "Node is not ready: its kubelet stopped posting status",
+			    "node-controller");
 		}
 		registry_mutate(c->server, nodes, NULL, name, NULL, add_unreachable_taints,
 				(void *)now_text, &status);
 		api_status_clear(&status);
 		size_t i;
 		json_t *pod;
-		json_array_foreach(pods, i, pod)
-		{
+		json_array_foreach (pods, i, pod) {
 			registry_mutate(c->server, pod_resource,
 					json_string_value(json_array_get(pod, 0)),
 					json_string_value(json_array_get(pod, 1)), "status",
@@ -229,8 +229,7 @@ static void collect_orphans(struct controllers *c, const json_t *orphans, time_t
 	_cleanup_json_ json_t *seen = json_object();
 	size_t i;
 	json_t *orphan;
-	json_array_foreach(orphans, i, orphan)
-	{
+	json_array_foreach (orphans, i, orphan) {
 		const char *key = json_string_value(json_array_get(orphan, 2));
 		json_object_set_new(seen, key, json_true());
 		time_t *since = strmap_get(c->orphan_since, key);
@@ -260,11 +259,11 @@ static void collect_orphans(struct controllers *c, const json_t *orphans, time_t
 	_cleanup_json_ json_t *stale = json_array();
 	const char *key;
 	time_t *since;
-	STRMAP_FOREACH(c->orphan_since, iter, key, since)
+	STRMAP_FOREACH (c->orphan_since, iter, key, since)
 		if (!json_object_get(seen, key))
 			json_array_append_new(stale, json_string(key));
 	json_t *item;
-	json_array_foreach(stale, i, item)
+	json_array_foreach (stale, i, item)
 		strmap_remove(c->orphan_since, json_string_value(item));
 }
 
@@ -277,9 +276,10 @@ void node_lifecycle_check(struct controllers *c)
 	timeutil_format_rfc3339(now, now_text);
 	size_t i;
 	json_t *name;
-	json_array_foreach(snap.nodes, i, name)
+	json_array_foreach (snap.nodes, i, name)
 		check_node(c, json_string_value(name),
-			   json_object_get(snap.pods_by_node, json_string_value(name)), now, now_text);
+			   json_object_get(snap.pods_by_node, json_string_value(name)), now,
+			   now_text);
 	collect_orphans(c, snap.orphans, now);
 	json_decref(snap.nodes);
 	json_decref(snap.pods_by_node);

@@ -36,8 +36,8 @@ int object_attrs_init(struct object_attrs *attrs, const struct api_resource *res
 		      const json_t *obj)
 {
 	json_t *labels = json_path(obj, "metadata.labels");
-	attrs->labels = json_is_object(labels) && json_object_size(labels) ? json_incref(labels)
-									   : NULL;
+	attrs->labels =
+	    json_is_object(labels) && json_object_size(labels) ? json_incref(labels) : NULL;
 	struct buf packed = {0};
 	field_set_add(&packed, "metadata.name", json_path_string(obj, "metadata.name"));
 	field_set_add(&packed, "metadata.namespace", json_path_string(obj, "metadata.namespace"));

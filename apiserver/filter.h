@@ -36,7 +36,7 @@ void object_attrs_clear(struct object_attrs *attrs);
 size_t object_attrs_size(const struct object_attrs *attrs);
 
 struct list_filter {
-	char *namespace; /* NULL = every namespace */
+	char *namespace;               /* NULL = every namespace */
 	struct label_selector *labels; /* NULL = every label set */
 	struct field_selector *fields; /* NULL = every object */
 };

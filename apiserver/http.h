@@ -18,7 +18,7 @@ struct http_param {
 
 struct http_request {
 	const char *method;
-	const char *path; /* decoded, without the query */
+	const char *path;                /* decoded, without the query */
 	const struct http_param *params; /* query parameters in order, decoded */
 	size_t param_count;
 	const char *body;
@@ -44,7 +44,7 @@ struct http_response {
 	unsigned status;
 	const char *content_type; /* static string */
 	struct buf body;
-	char *warning;            /* a Warning header ("299 - \"...\""), malloc'd or NULL */
+	char *warning; /* a Warning header ("299 - \"...\""), malloc'd or NULL */
 	const struct http_stream_ops *stream_ops; /* non-NULL: stream instead of body */
 	void *stream_state;
 };
@@ -53,8 +53,8 @@ typedef void (*http_handler_fn)(void *ctx, const struct http_request *req,
 				struct http_response *resp);
 
 struct http_server_config {
-	const char *listen;        /* "127.0.0.1:6443", "[::1]:6443", "0.0.0.0:6443" */
-	size_t max_body_bytes;     /* bigger bodies get 413 */
+	const char *listen;    /* "127.0.0.1:6443", "[::1]:6443", "0.0.0.0:6443" */
+	size_t max_body_bytes; /* bigger bodies get 413 */
 	unsigned threads;
 	http_handler_fn handler;
 	void *handler_ctx;

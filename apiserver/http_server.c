@@ -336,14 +336,13 @@ int http_server_start(const struct http_server_config *config, struct http_serve
 	/* The logger goes first so that MHD reports even option errors through it. The TLS
 	 * options are last, so that without TLS they end the list as MHD_OPTION_END. */
 	server->daemon = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, server, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
-		MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_THREAD_POOL_SIZE,
-		config->threads ? config->threads : 4, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-		NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)8192, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-		config->tls_cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
-		config->tls_cert_pem, MHD_OPTION_HTTPS_MEM_KEY, config->tls_key_pem,
-		MHD_OPTION_END);
+	    flags, 0, NULL, NULL, on_request, server, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+	    MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_THREAD_POOL_SIZE,
+	    config->threads ? config->threads : 4, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)8192, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+	    config->tls_cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, config->tls_cert_pem,
+	    MHD_OPTION_HTTPS_MEM_KEY, config->tls_key_pem, MHD_OPTION_END);
 	if (!server->daemon) {
 		free(server);
 		return ck_error_set(err, EADDRINUSE, "listen on %s: cannot start the HTTP server",

@@ -40,7 +40,8 @@ static bool parse_range(const char *start, const char *end, struct media_range *
 		if (equals) {
 			char key[16], value[64];
 			trim_copy(key, sizeof(key), param, (size_t)(equals - param));
-			trim_copy(value, sizeof(value), equals + 1, (size_t)(param_end - equals - 1));
+			trim_copy(value, sizeof(value), equals + 1,
+				  (size_t)(param_end - equals - 1));
 			if (!strcmp(key, "as"))
 				snprintf(range->as, sizeof(range->as), "%s", value);
 			else if (!strcmp(key, "v"))
@@ -142,7 +143,8 @@ enum body_format negotiate_body(const char *content_type)
 	    !strcasecmp(type, "application/json-patch+json") ||
 	    !strcasecmp(type, "application/strategic-merge-patch+json"))
 		return BODY_JSON;
-	if (!strcasecmp(type, "application/yaml") || !strcasecmp(type, "application/apply-patch+yaml"))
+	if (!strcasecmp(type, "application/yaml") ||
+	    !strcasecmp(type, "application/apply-patch+yaml"))
 		return BODY_YAML;
 	if (!strcasecmp(type, "application/vnd.kubernetes.protobuf"))
 		return BODY_PROTOBUF;

@@ -230,12 +230,11 @@ void object_meta_validate_update(const json_t *obj, const json_t *old, struct fi
 	_cleanup_json_ json_t *added = json_array();
 	size_t i;
 	json_t *finalizer;
-	json_array_foreach(json_path(obj, "metadata.finalizers"), i, finalizer)
-	{
+	json_array_foreach (json_path(obj, "metadata.finalizers"), i, finalizer) {
 		bool known = false;
 		size_t j;
 		json_t *existing;
-		json_array_foreach(before, j, existing)
+		json_array_foreach (before, j, existing)
 			known = known || json_equal(existing, finalizer);
 		if (!known)
 			json_array_append(added, finalizer);

@@ -28,9 +28,8 @@ json_t *object_normalize(json_t *obj);
 void object_meta_set_revision(json_t *obj, int64_t revision);
 
 /* Checks what an update may not do to metadata: add finalizers to an object being deleted. */
-void object_meta_validate_update(const json_t *obj, const json_t *old,
-				 struct field_errors *errors);
+void object_meta_validate_update(const json_t *obj, const json_t *old, struct field_errors *errors);
 /* Checks metadata every kind shares: name by the kind's rule, generateName, labels,
  * annotations, finalizers. */
-void object_meta_validate(const struct api_resource *resource, const json_t *obj,
-			  bool creating, struct field_errors *errors);
+void object_meta_validate(const struct api_resource *resource, const json_t *obj, bool creating,
+			  struct field_errors *errors);

@@ -47,13 +47,13 @@ json_t *openapi_v3_group_version(const char *group, const char *version)
 		for (size_t p = 0; p < PATCH_PARAMETER_COUNT; p++)
 			json_array_append_new(parameters,
 					      json_pack("{s:s, s:s, s:{s:s}}", "name",
-							patch_parameters[p], "in", "query", "schema",
-							"type", "string"));
-		json_t *patch = json_pack(
-			"{s:s, s:{s:s, s:s, s:s}, s:o, s:{s:{s:s}}}", "x-kubernetes-action", "patch",
-			"x-kubernetes-group-version-kind", "group", r->group, "version", r->version,
-			"kind", r->kind, "parameters", parameters, "responses", "200",
-			"description", "OK");
+							patch_parameters[p], "in", "query",
+							"schema", "type", "string"));
+		json_t *patch =
+		    json_pack("{s:s, s:{s:s, s:s, s:s}, s:o, s:{s:{s:s}}}", "x-kubernetes-action",
+			      "patch", "x-kubernetes-group-version-kind", "group", r->group,
+			      "version", r->version, "kind", r->kind, "parameters", parameters,
+			      "responses", "200", "description", "OK");
 		char path[256];
 		object_path(r, path, sizeof(path));
 		json_object_set_new(paths, path, json_pack("{s:o}", "patch", patch));

@@ -71,7 +71,7 @@ int registry_storage_failed(struct api_status *status, const struct ck_error *er
 
 /* Reads the stored object under `key`: 0, or -ENOENT, or another failure in `status`. */
 int registry_read_stored(struct apiserver *server, const char *key, json_t **obj,
-		       struct api_status *status)
+			 struct api_status *status)
 {
 	struct ck_error err = {0};
 	_cleanup_free_ char *text = NULL;
@@ -102,7 +102,7 @@ int registry_get(struct apiserver *server, const struct api_resource *resource,
 }
 
 int registry_check_name_matches(const struct api_resource *resource, json_t *obj, const char *name,
-			      struct api_status *status)
+				struct api_status *status)
 {
 	(void)resource;
 	json_t *meta = json_object_ensure(obj, "metadata");
@@ -133,8 +133,8 @@ void registry_add_warning(struct stored_object *out, const char *text)
 /* The body must be an object of this resource's kind; unknown fields are refused, dropped with
  * a warning, or dropped silently, by fieldValidation. Wrong types are always refused. */
 int registry_decode_object(const struct api_resource *resource, json_t *body,
-			 enum field_validation validation, struct stored_object *out,
-			 struct api_status *status)
+			   enum field_validation validation, struct stored_object *out,
+			   struct api_status *status)
 {
 	if (!json_is_object(body))
 		return api_fail(status, 400, "BadRequest",
@@ -188,12 +188,13 @@ int registry_decode_object(const struct api_resource *resource, json_t *body,
 	}
 	if (validation == FIELD_VALIDATION_WARN)
 		json_array_foreach (problems, index, problem)
-			registry_add_warning(out, json_string_value(json_object_get(problem, "message")));
+			registry_add_warning(
+			    out, json_string_value(json_object_get(problem, "message")));
 	return 0;
 }
 
 int registry_check_namespace_field(const struct api_resource *resource, json_t *obj,
-				 const char *namespace, struct api_status *status)
+				   const char *namespace, struct api_status *status)
 {
 	json_t *meta = json_object_ensure(obj, "metadata");
 	if (!json_is_object(json_object_get(obj, "metadata")))
@@ -212,7 +213,7 @@ int registry_check_namespace_field(const struct api_resource *resource, json_t *
 }
 
 int registry_validate_object(const struct api_resource *resource, const json_t *obj,
-			   const json_t *old, struct api_status *status)
+			     const json_t *old, struct api_status *status)
 {
 	struct field_errors errors;
 	field_errors_init(&errors);
@@ -236,8 +237,8 @@ int registry_validate_object(const struct api_resource *resource, const json_t *
 /* Stamps the next revision, stores, and publishes the change. Takes a reference to `obj`.
  * With `old` the event is MODIFIED, else ADDED. */
 int registry_commit_write(struct apiserver *server, const struct api_resource *resource,
-			const char *key, json_t **obj, const json_t *old, struct stored_object *out,
-			struct api_status *status)
+			  const char *key, json_t **obj, const json_t *old,
+			  struct stored_object *out, struct api_status *status)
 {
 	int64_t revision = store_revision(server->store) + 1;
 	object_meta_set_revision(*obj, revision);
@@ -272,8 +273,8 @@ int registry_commit_write(struct apiserver *server, const struct api_resource *r
 /* Removes the object from the store and publishes DELETED with its last state, stamped with
  * the deletion's revision. */
 int registry_commit_delete(struct apiserver *server, const struct api_resource *resource,
-			 const char *key, json_t *old, struct stored_object *out,
-			 struct api_status *status)
+			   const char *key, json_t *old, struct stored_object *out,
+			   struct api_status *status)
 {
 	int64_t revision = store_revision(server->store) + 1;
 	struct ck_error err = {0};

@@ -51,8 +51,8 @@ typedef int (*registry_visit_fn)(void *ctx, const char *text, size_t len, json_t
 
 struct list_result {
 	int64_t revision;
-	char *continue_token;      /* NULL when this is the last page */
-	int64_t remaining;         /* remainingItemCount; -1 when unknown */
+	char *continue_token; /* NULL when this is the last page */
+	int64_t remaining;    /* remainingItemCount; -1 when unknown */
 };
 
 int registry_list(struct apiserver *server, const struct api_resource *resource,

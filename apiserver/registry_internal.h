@@ -11,9 +11,9 @@ void registry_lock(struct apiserver *server);
 void registry_unlock(struct apiserver **server);
 
 /* Holds the API server's write lock until the end of the enclosing scope. */
-#define WRITE_LOCKED(server)                                                                       \
-	__attribute__((cleanup(registry_unlock), unused)) struct apiserver *locked_ =            \
-		(registry_lock(server), server)
+#define WRITE_LOCKED(server)                                                          \
+	__attribute__((cleanup(registry_unlock), unused)) struct apiserver *locked_ = \
+	    (registry_lock(server), server)
 
 /* A storage failure as a 500 for the client, logged for the operator. Returns -1. */
 int registry_storage_failed(struct api_status *status, const struct ck_error *err);
@@ -30,8 +30,8 @@ int registry_decode_object(const struct api_resource *resource, json_t *body,
 int registry_check_namespace_field(const struct api_resource *resource, json_t *obj,
 				   const char *namespace, struct api_status *status);
 /* Sets metadata.name from the URL (refusing a different one in the body). */
-int registry_check_name_matches(const struct api_resource *resource, json_t *obj,
-				const char *name, struct api_status *status);
+int registry_check_name_matches(const struct api_resource *resource, json_t *obj, const char *name,
+				struct api_status *status);
 /* Metadata and kind validation; `old` for updates. 422 on problems. */
 int registry_validate_object(const struct api_resource *resource, const json_t *obj,
 			     const json_t *old, struct api_status *status);

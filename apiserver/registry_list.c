@@ -98,17 +98,17 @@ int registry_list(struct apiserver *server, const struct api_resource *resource,
 	/* Without selectors the store can count what is left after a page. */
 	bool plain = list_filter_is_namespace_only(&options->filter);
 	struct list_walk walk = {
-		.resource = resource,
-		.options = options,
-		.filtered = !plain,
-		.visit = visit,
-		.ctx = ctx,
+	    .resource = resource,
+	    .options = options,
+	    .filtered = !plain,
+	    .visit = visit,
+	    .ctx = ctx,
 	};
 	struct store_range range = {
-		.prefix = prefix,
-		.start_after = start,
-		.limit = plain ? options->limit : 0,
-		.at_revision = token_revision,
+	    .prefix = prefix,
+	    .start_after = start,
+	    .limit = plain ? options->limit : 0,
+	    .at_revision = token_revision,
 	};
 	if (options->limit && !token_revision) {
 		/* A paged list begins: keep what writes replace until its last page is read. */
@@ -123,15 +123,16 @@ int registry_list(struct apiserver *server, const struct api_resource *resource,
 	if (ret < 0) {
 		free(walk.last_key);
 		if (ret == -ESTALE)
-			return api_fail(status, 410, "Expired",
-					"The provided continue parameter is too old to display a "
-					"consistent list result. You can start a new list without the "
-					"continue parameter.");
+			return api_fail(
+			    status, 410, "Expired",
+			    "The provided continue parameter is too old to display a "
+			    "consistent list result. You can start a new list without the "
+			    "continue parameter.");
 		return registry_storage_failed(status, &err);
 	}
 	result->remaining = more ? remaining : -1;
 	result->continue_token =
-		more && walk.last_key ? encode_continue(result->revision, walk.last_key) : NULL;
+	    more && walk.last_key ? encode_continue(result->revision, walk.last_key) : NULL;
 	free(walk.last_key);
 	return 0;
 }

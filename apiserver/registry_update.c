@@ -17,7 +17,6 @@
 #include "lib/json_util.h"
 #include "lib/timeutil.h"
 
-
 /* Deleted while finalizers were pending, and now none is left. A pod still inside its grace
  * period is not: its node removes it. */
 static bool is_terminating_without_finalizers(const struct api_resource *resource,
@@ -25,7 +24,8 @@ static bool is_terminating_without_finalizers(const struct api_resource *resourc
 {
 	const json_t *meta = json_object_get(obj, "metadata");
 	json_t *grace = json_object_get(meta, "deletionGracePeriodSeconds");
-	return json_object_get(meta, "deletionTimestamp") && !registry_has_finalizers(resource, obj) &&
+	return json_object_get(meta, "deletionTimestamp") &&
+	       !registry_has_finalizers(resource, obj) &&
 	       (!grace || json_integer_value(grace) == 0);
 }
 
@@ -33,9 +33,9 @@ static bool is_terminating_without_finalizers(const struct api_resource *resourc
  * writes it. Runs under the write lock. Returns 1 when something was written, 0 when the update
  * changed nothing (or was a dry run), -1 with `status` set on failure. */
 int registry_update_locked(struct apiserver *server, const struct api_resource *resource,
-			 const char *key, const char *subresource, json_t *obj, json_t *old,
-			 const struct write_options *options, struct stored_object *out,
-			 struct api_status *status)
+			   const char *key, const char *subresource, json_t *obj, json_t *old,
+			   const struct write_options *options, struct stored_object *out,
+			   struct api_status *status)
 {
 	const char *name = json_path_string(old, "metadata.name");
 	const json_t *meta = json_object_get(obj, "metadata");
@@ -106,7 +106,6 @@ int registry_update_locked(struct apiserver *server, const struct api_resource *
 	return 1;
 }
 
-
 int registry_update(struct apiserver *server, const struct api_resource *resource,
 		    const char *namespace, const char *name, const char *subresource, json_t *body,
 		    const struct write_options *options, struct stored_object *out,
@@ -122,10 +121,10 @@ int registry_update(struct apiserver *server, const struct api_resource *resourc
 		_cleanup_json_ json_t *old = NULL;
 		int ret = registry_read_stored(server, key, &old, status);
 		if (ret == 0)
-			return registry_update_locked(server, resource, key, subresource, body, old, options,
-					     out, status) < 0
-				       ? -1
-				       : 0;
+			return registry_update_locked(server, resource, key, subresource, body, old,
+						      options, out, status) < 0
+				   ? -1
+				   : 0;
 		if (ret != -ENOENT)
 			return -1;
 		if (!resource->create_on_update || subresource)
@@ -180,15 +179,16 @@ int registry_patch(struct apiserver *server, const struct api_resource *resource
 		if (ret == 0) {
 			_cleanup_json_ json_t *patched = NULL;
 			if (apply_patch(type, resource, old, patch, &patched, status) < 0 ||
-			    registry_decode_object(resource, patched, options->field_validation, out,
-					  status) < 0 ||
-			    registry_check_namespace_field(resource, patched, namespace, status) < 0 ||
+			    registry_decode_object(resource, patched, options->field_validation,
+						   out, status) < 0 ||
+			    registry_check_namespace_field(resource, patched, namespace, status) <
+				0 ||
 			    registry_check_name_matches(resource, patched, name, status) < 0)
 				return -1;
-			return registry_update_locked(server, resource, key, subresource, patched, old,
-					     options, out, status) < 0
-				       ? -1
-				       : 0;
+			return registry_update_locked(server, resource, key, subresource, patched,
+						      old, options, out, status) < 0
+				   ? -1
+				   : 0;
 		}
 		if (ret != -ENOENT)
 			return -1;
@@ -223,7 +223,8 @@ int registry_mutate(struct apiserver *server, const struct api_resource *resourc
 		return 0;
 	struct write_options options = {.field_validation = FIELD_VALIDATION_IGNORE};
 	struct stored_object out = {0};
-	ret = registry_update_locked(server, resource, key, subresource, obj, old, &options, &out, status);
+	ret = registry_update_locked(server, resource, key, subresource, obj, old, &options, &out,
+				     status);
 	stored_object_clear(&out);
 	return ret;
 }

@@ -22,7 +22,7 @@ struct subresource {
 
 struct table_column {
 	const char *name;
-	const char *type; /* "string", "integer", "date" */
+	const char *type;   /* "string", "integer", "date" */
 	const char *format; /* "name" for the name column, else "" */
 	const char *description;
 	int priority; /* 1 = shown only with -o wide */

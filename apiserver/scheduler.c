@@ -36,8 +36,7 @@ static bool tolerates(const json_t *tolerations, const json_t *taint)
 	const char *effect = json_string_value(json_object_get(taint, "effect"));
 	size_t i;
 	json_t *t;
-	json_array_foreach(tolerations, i, t)
-	{
+	json_array_foreach (tolerations, i, t) {
 		const char *t_key = json_string_value(json_object_get(t, "key"));
 		const char *op = json_string_value(json_object_get(t, "operator"));
 		const char *t_value = json_string_value(json_object_get(t, "value"));
@@ -62,8 +61,7 @@ static bool taints_tolerated(const struct cached_node *node, const struct cached
 {
 	size_t i;
 	json_t *taint;
-	json_array_foreach(node->taints, i, taint)
-	{
+	json_array_foreach (node->taints, i, taint) {
 		const char *effect = json_string_value(json_object_get(taint, "effect"));
 		if (effect && strcmp(effect, "PreferNoSchedule") == 0)
 			continue;
@@ -77,8 +75,7 @@ static bool selector_matches(const struct cached_node *node, const struct cached
 {
 	const char *key;
 	json_t *value;
-	json_object_foreach(pod->node_selector, key, value)
-	{
+	json_object_foreach (pod->node_selector, key, value) {
 		json_t *label = json_object_get(node->labels, key);
 		if (!label || !json_equal(label, value))
 			return false;
@@ -110,12 +107,13 @@ static int check_fit(const struct cached_node *node, const struct node_usage *us
 static double free_share(const struct cached_node *node, const struct node_usage *usage,
 			 const struct cached_pod *pod)
 {
-	double cpu = node->cpu_milli
-			     ? 1.0 - (double)(usage->cpu_milli + pod->cpu_milli) / (double)node->cpu_milli
-			     : 0;
-	double memory = node->memory_bytes ? 1.0 - (double)(usage->memory_bytes + pod->memory_bytes) /
-							   (double)node->memory_bytes
-					   : 0;
+	double cpu = node->cpu_milli ? 1.0 - (double)(usage->cpu_milli + pod->cpu_milli) /
+						 (double)node->cpu_milli
+				     : 0;
+	double memory = node->memory_bytes
+			    ? 1.0 - (double)(usage->memory_bytes + pod->memory_bytes) /
+					(double)node->memory_bytes
+			    : 0;
 	return cpu + memory;
 }
 
@@ -126,8 +124,7 @@ static struct strmap *usage_snapshot(struct controllers *c)
 	struct strmap *usages = strmap_new(free);
 	const char *name;
 	struct cached_node *node;
-	STRMAP_FOREACH(c->cache.nodes, iter, name, node)
-	{
+	STRMAP_FOREACH (c->cache.nodes, iter, name, node) {
 		struct node_usage *usage = calloc(1, sizeof(*usage));
 		if (!usage)
 			abort();
@@ -142,13 +139,13 @@ static struct strmap *usage_snapshot(struct controllers *c)
 static void describe_misfits(const int counts[MISFIT_COUNT], size_t nodes, struct buf *out)
 {
 	static const char *const reasons[MISFIT_COUNT] = {
-		[MISFIT_NOT_READY] = "node(s) were not ready",
-		[MISFIT_UNSCHEDULABLE] = "node(s) were unschedulable",
-		[MISFIT_TAINT] = "node(s) had untolerated taint(s)",
-		[MISFIT_SELECTOR] = "node(s) didn't match Pod's node affinity/selector",
-		[MISFIT_CPU] = "Insufficient cpu",
-		[MISFIT_MEMORY] = "Insufficient memory",
-		[MISFIT_PODS] = "Too many pods",
+	    [MISFIT_NOT_READY] = "node(s) were not ready",
+	    [MISFIT_UNSCHEDULABLE] = "node(s) were unschedulable",
+	    [MISFIT_TAINT] = "node(s) had untolerated taint(s)",
+	    [MISFIT_SELECTOR] = "node(s) didn't match Pod's node affinity/selector",
+	    [MISFIT_CPU] = "Insufficient cpu",
+	    [MISFIT_MEMORY] = "Insufficient memory",
+	    [MISFIT_PODS] = "Too many pods",
 	};
 	if (nodes == 0) {
 		buf_puts(out, "0/0 nodes are available: no nodes available to schedule pods.");
@@ -183,21 +180,21 @@ static bool mark_unschedulable(void *ctx, json_t *pod)
 	}
 	size_t i;
 	json_t *condition;
-	json_array_foreach(conditions, i, condition)
-	{
+	json_array_foreach (conditions, i, condition) {
 		const char *type = json_string_value(json_object_get(condition, "type"));
 		if (type && !strcmp(type, "PodScheduled")) {
-			const char *message = json_string_value(json_object_get(condition, "message"));
+			const char *message =
+			    json_string_value(json_object_get(condition, "message"));
 			if (message && !strcmp(message, why->message))
 				return false;
 			json_array_remove(conditions, i);
 			break;
 		}
 	}
-	json_array_append_new(conditions,
-			      json_pack("{s:s, s:s, s:n, s:s, s:s, s:s}", "type", "PodScheduled",
-					"status", "False", "lastProbeTime", "lastTransitionTime",
-					why->now, "reason", "Unschedulable", "message", why->message));
+	json_array_append_new(
+	    conditions, json_pack("{s:s, s:s, s:n, s:s, s:s, s:s}", "type", "PodScheduled",
+				  "status", "False", "lastProbeTime", "lastTransitionTime",
+				  why->now, "reason", "Unschedulable", "message", why->message));
 	return true;
 }
 
@@ -241,8 +238,7 @@ void scheduler_run(struct controllers *c, struct strmap *pending)
 	size_t node_count = strmap_size(c->cache.nodes);
 	const char *key;
 	void *unused;
-	STRMAP_FOREACH(pending, iter, key, unused)
-	{
+	STRMAP_FOREACH (pending, iter, key, unused) {
 		struct cached_pod *pod = strmap_get(c->cache.pods, key);
 		if (!pod || *pod->node_name || pod->terminating ||
 		    strcmp(pod->scheduler_name, "default-scheduler") != 0)
@@ -257,8 +253,7 @@ void scheduler_run(struct controllers *c, struct strmap *pending)
 		double best_share = -1e18;
 		const char *node_name;
 		struct cached_node *node;
-		STRMAP_FOREACH(c->cache.nodes, node_iter, node_name, node)
-		{
+		STRMAP_FOREACH (c->cache.nodes, node_iter, node_name, node) {
 			struct node_usage *usage = strmap_get(usages, node_name);
 			int misfit = check_fit(node, usage, pod);
 			if (misfit >= 0) {
@@ -267,7 +262,8 @@ void scheduler_run(struct controllers *c, struct strmap *pending)
 			}
 			double share = free_share(node, usage, pod);
 			/* Ties go to the name that sorts first, so placement is repeatable. */
-			if (share > best_share || (share == best_share && strcmp(node_name, best) < 0)) {
+			if (share > best_share ||
+			    (share == best_share && strcmp(node_name, best) < 0)) {
 				best = node_name;
 				best_share = share;
 			}
@@ -294,15 +290,16 @@ void scheduler_run(struct controllers *c, struct strmap *pending)
 		struct api_status status = {0};
 		if (d->node) {
 			_cleanup_json_ json_t *binding =
-				json_pack("{s:{s:s}, s:{s:s, s:s}}", "metadata", "name", d->name,
-					  "target", "kind", "Node", "name", d->node);
-			if (registry_bind_pod(c->server, d->namespace, d->name, binding, &status) == 0) {
+			    json_pack("{s:{s:s}, s:{s:s, s:s}}", "metadata", "name", d->name,
+				      "target", "kind", "Node", "name", d->node);
+			if (registry_bind_pod(c->server, d->namespace, d->name, binding, &status) ==
+			    0) {
 				char message[700];
 				snprintf(message, sizeof(message),
 					 "Successfully assigned %s/%s to %s", d->namespace, d->name,
 					 d->node);
-				controllers_record_event(c, "Pod", "v1", d->namespace, d->name, d->uid,
-							 "Normal", "Scheduled", message,
+				controllers_record_event(c, "Pod", "v1", d->namespace, d->name,
+							 d->uid, "Normal", "Scheduled", message,
 							 "default-scheduler");
 			}
 		} else {
@@ -311,9 +308,9 @@ void scheduler_run(struct controllers *c, struct strmap *pending)
 			int ret = registry_mutate(c->server, pods, d->namespace, d->name, "status",
 						  mark_unschedulable, &why, &status);
 			if (ret > 0)
-				controllers_record_event(c, "Pod", "v1", d->namespace, d->name, d->uid,
-							 "Warning", "FailedScheduling", d->message,
-							 "default-scheduler");
+				controllers_record_event(c, "Pod", "v1", d->namespace, d->name,
+							 d->uid, "Warning", "FailedScheduling",
+							 d->message, "default-scheduler");
 			/* Wait for a change (or the periodic retry) before trying again. */
 			pthread_mutex_lock(&c->lock);
 			strmap_put(c->waiting_pods, d->key, (void *)1);

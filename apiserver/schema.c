@@ -761,8 +761,7 @@ static void check_map(struct checker *c, const struct schema_type *type, json_t 
 	const char *key;
 	size_t key_len;
 	json_t *member;
-	json_object_keylen_foreach(map, key, key_len, member)
-	{
+	json_object_keylen_foreach (map, key, key_len, member) {
 		size_t mark = path_push_key(&c->path, key, key_len);
 		check_value(c, type->element, member);
 		path_pop(&c->path, mark);

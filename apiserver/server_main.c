@@ -39,20 +39,21 @@ struct server_flags {
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: ckube server [flags]\n"
-		"  --listen ADDR:PORT        API address (default 127.0.0.1:6443); beyond loopback\n"
-		"                            every request needs the bearer token\n"
-		"  --data-dir DIR            database, token (default /var/lib/ckube)\n"
-		"  --run-dir DIR             runtime state (default /run/ckube)\n"
-		"  --log-dir DIR             pod logs (default /var/log/pods)\n"
-		"  --config-dir DIR          admin.kubeconfig, manifests (default /etc/ckube)\n"
-		"  --datastore URL           sqlite (default)\n"
-		"  --service-cidr CIDR       ClusterIP range (default 10.96.0.0/12)\n"
-		"  --cluster-cidr CIDR       pod range, one /24 per node (default 10.244.0.0/16)\n"
-		"  --service-node-port-range A-B   (default 30000-32767)\n"
-		"  --node-monitor-grace-period SECONDS   (default 40)\n"
-		"  --node-name NAME --node-ip IP --no-agent\n");
+	fprintf(
+	    out,
+	    "usage: ckube server [flags]\n"
+	    "  --listen ADDR:PORT        API address (default 127.0.0.1:6443); beyond loopback\n"
+	    "                            every request needs the bearer token\n"
+	    "  --data-dir DIR            database, token (default /var/lib/ckube)\n"
+	    "  --run-dir DIR             runtime state (default /run/ckube)\n"
+	    "  --log-dir DIR             pod logs (default /var/log/pods)\n"
+	    "  --config-dir DIR          admin.kubeconfig, manifests (default /etc/ckube)\n"
+	    "  --datastore URL           sqlite (default)\n"
+	    "  --service-cidr CIDR       ClusterIP range (default 10.96.0.0/12)\n"
+	    "  --cluster-cidr CIDR       pod range, one /24 per node (default 10.244.0.0/16)\n"
+	    "  --service-node-port-range A-B   (default 30000-32767)\n"
+	    "  --node-monitor-grace-period SECONDS   (default 40)\n"
+	    "  --node-name NAME --node-ip IP --no-agent\n");
 }
 
 enum {
@@ -75,39 +76,39 @@ enum {
 static int parse_flags(int argc, char **argv, struct server_flags *flags)
 {
 	static const struct option options[] = {
-		{"listen", required_argument, NULL, OPT_LISTEN},
-		{"data-dir", required_argument, NULL, OPT_DATA_DIR},
-		{"run-dir", required_argument, NULL, OPT_RUN_DIR},
-		{"log-dir", required_argument, NULL, OPT_LOG_DIR},
-		{"config-dir", required_argument, NULL, OPT_CONFIG_DIR},
-		{"datastore", required_argument, NULL, OPT_DATASTORE},
-		{"service-cidr", required_argument, NULL, OPT_SERVICE_CIDR},
-		{"cluster-cidr", required_argument, NULL, OPT_CLUSTER_CIDR},
-		{"service-node-port-range", required_argument, NULL, OPT_NODE_PORTS},
-		{"node-monitor-grace-period", required_argument, NULL, OPT_NODE_GRACE},
-		{"node-name", required_argument, NULL, OPT_NODE_NAME},
-		{"node-ip", required_argument, NULL, OPT_NODE_IP},
-		{"no-agent", no_argument, NULL, OPT_NO_AGENT},
-		{"help", no_argument, NULL, OPT_HELP},
-		{NULL, 0, NULL, 0},
+	    {"listen", required_argument, NULL, OPT_LISTEN},
+	    {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+	    {"run-dir", required_argument, NULL, OPT_RUN_DIR},
+	    {"log-dir", required_argument, NULL, OPT_LOG_DIR},
+	    {"config-dir", required_argument, NULL, OPT_CONFIG_DIR},
+	    {"datastore", required_argument, NULL, OPT_DATASTORE},
+	    {"service-cidr", required_argument, NULL, OPT_SERVICE_CIDR},
+	    {"cluster-cidr", required_argument, NULL, OPT_CLUSTER_CIDR},
+	    {"service-node-port-range", required_argument, NULL, OPT_NODE_PORTS},
+	    {"node-monitor-grace-period", required_argument, NULL, OPT_NODE_GRACE},
+	    {"node-name", required_argument, NULL, OPT_NODE_NAME},
+	    {"node-ip", required_argument, NULL, OPT_NODE_IP},
+	    {"no-agent", no_argument, NULL, OPT_NO_AGENT},
+	    {"help", no_argument, NULL, OPT_HELP},
+	    {NULL, 0, NULL, 0},
 	};
 	*flags = (struct server_flags){
-		.config =
-			{
-				.listen = "127.0.0.1:6443",
-				.data_dir = "/var/lib/ckube",
-				.config_dir = "/etc/ckube",
-				.service_cidr = "10.96.0.0/12",
-				.cluster_cidr = "10.244.0.0/16",
-				.node_port_range = "30000-32767",
-				.max_body_bytes = 3 * 1024 * 1024,
-				.watch_window_bytes = 8 * 1024 * 1024,
-				.http_threads = 4,
-				.node_monitor_grace_seconds = 40,
-			},
-		.run_dir = "/run/ckube",
-		.log_dir = "/var/log/pods",
-		.datastore = "sqlite",
+	    .config =
+		{
+		    .listen = "127.0.0.1:6443",
+		    .data_dir = "/var/lib/ckube",
+		    .config_dir = "/etc/ckube",
+		    .service_cidr = "10.96.0.0/12",
+		    .cluster_cidr = "10.244.0.0/16",
+		    .node_port_range = "30000-32767",
+		    .max_body_bytes = 3 * 1024 * 1024,
+		    .watch_window_bytes = 8 * 1024 * 1024,
+		    .http_threads = 4,
+		    .node_monitor_grace_seconds = 40,
+		},
+	    .run_dir = "/run/ckube",
+	    .log_dir = "/var/log/pods",
+	    .datastore = "sqlite",
 	};
 	optind = 1;
 	int opt;
@@ -166,7 +167,8 @@ static int parse_flags(int argc, char **argv, struct server_flags *flags)
 		return -EINVAL;
 	}
 	if (strcmp(flags->datastore, "sqlite") != 0) {
-		fprintf(stderr, "ckube server: --datastore %s: only sqlite is available in this build\n",
+		fprintf(stderr,
+			"ckube server: --datastore %s: only sqlite is available in this build\n",
 			flags->datastore);
 		return -EINVAL;
 	}
@@ -272,8 +274,7 @@ int server_main(int argc, char **argv)
 	server.require_token = !loopback;
 	server.config.advertise_address = advertise_address(&flags, &addr, loopback);
 	if (apiserver_init_allocators(&server, &err) < 0 || open_state(&server, &flags, &err) < 0 ||
-	    bootstrap_restore_state(&server, &err) < 0 ||
-	    bootstrap_cluster(&server, &err) < 0)
+	    bootstrap_restore_state(&server, &err) < 0 || bootstrap_cluster(&server, &err) < 0)
 		goto out;
 	if (controllers_start(&server, &err) < 0)
 		goto out;
@@ -286,13 +287,13 @@ int server_main(int argc, char **argv)
 			goto out;
 	}
 	struct http_server_config http_config = {
-		.listen = flags.config.listen,
-		.max_body_bytes = flags.config.max_body_bytes,
-		.threads = flags.config.http_threads,
-		.handler = api_handle,
-		.handler_ctx = &server,
-		.tls_cert_pem = tls.cert_pem,
-		.tls_key_pem = tls.key_pem,
+	    .listen = flags.config.listen,
+	    .max_body_bytes = flags.config.max_body_bytes,
+	    .threads = flags.config.http_threads,
+	    .handler = api_handle,
+	    .handler_ctx = &server,
+	    .tls_cert_pem = tls.cert_pem,
+	    .tls_key_pem = tls.key_pem,
 	};
 	if (http_server_start(&http_config, &http, &err) < 0 ||
 	    access_write_kubeconfig(flags.config.config_dir, flags.config.listen, server.token,
@@ -305,7 +306,8 @@ int server_main(int argc, char **argv)
 	printf("admin kubeconfig: %s\njoin token: %s/token\n", kubeconfig, flags.config.data_dir);
 	fflush(stdout);
 	if (!flags.no_agent)
-		log_info("node agent: not yet part of ckube server; nodes join with their own agent");
+		log_info(
+		    "node agent: not yet part of ckube server; nodes join with their own agent");
 
 	int signal_number = wait_for_signal();
 	log_info("received %s, shutting down", strsignal(signal_number));

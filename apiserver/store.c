@@ -50,21 +50,21 @@ struct store {
 };
 
 static const char schema_sql[] =
-	"CREATE TABLE IF NOT EXISTS objects ("
-	"  key TEXT NOT NULL UNIQUE,"
-	"  revision INTEGER NOT NULL,"
-	"  value TEXT NOT NULL);"
-	/* Versions that a write replaced or deleted (`superseded` is that write's revision). */
-	"CREATE TABLE IF NOT EXISTS history ("
-	"  key TEXT NOT NULL,"
-	"  revision INTEGER NOT NULL,"
-	"  superseded INTEGER NOT NULL,"
-	"  recorded INTEGER NOT NULL,"
-	"  value TEXT NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS history_by_key ON history (key);"
-	"CREATE INDEX IF NOT EXISTS history_by_time ON history (recorded);"
-	"CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-	"INSERT OR IGNORE INTO meta VALUES ('revision', 0);";
+    "CREATE TABLE IF NOT EXISTS objects ("
+    "  key TEXT NOT NULL UNIQUE,"
+    "  revision INTEGER NOT NULL,"
+    "  value TEXT NOT NULL);"
+    /* Versions that a write replaced or deleted (`superseded` is that write's revision). */
+    "CREATE TABLE IF NOT EXISTS history ("
+    "  key TEXT NOT NULL,"
+    "  revision INTEGER NOT NULL,"
+    "  superseded INTEGER NOT NULL,"
+    "  recorded INTEGER NOT NULL,"
+    "  value TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS history_by_key ON history (key);"
+    "CREATE INDEX IF NOT EXISTS history_by_time ON history (recorded);"
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "INSERT OR IGNORE INTO meta VALUES ('revision', 0);";
 
 static int64_t monotonic_seconds(void)
 {
@@ -82,11 +82,10 @@ static void connection_close(struct connection *c)
 {
 	if (!c)
 		return;
-	sqlite3_stmt *stmts[] = {c->get,	   c->list,	     c->list_at,
-				 c->count,	   c->revision,	     c->put,
-				 c->delete,	   c->keep_replaced, c->history_floor,
-				 c->compact_history, c->set_revision, c->begin,
-				 c->commit,	   c->rollback};
+	sqlite3_stmt *stmts[] = {
+	    c->get,          c->list,   c->list_at,       c->count,         c->revision,
+	    c->put,          c->delete, c->keep_replaced, c->history_floor, c->compact_history,
+	    c->set_revision, c->begin,  c->commit,        c->rollback};
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
 		sqlite3_finalize(stmts[i]);
 	sqlite3_close(c->db);
@@ -104,35 +103,35 @@ static const struct {
 	size_t offset;
 	const char *sql;
 } statements[] = {
-	{offsetof(struct connection, get), "SELECT value, revision FROM objects WHERE key = ?1"},
-	{offsetof(struct connection, list),
-	 "SELECT key, value, revision FROM objects WHERE key > ?1 AND key < ?2 ORDER BY key "
-	 "LIMIT ?3"},
-	/* The state as of ?3: what is unchanged since, and what was current then but replaced
-	 * later. Each key has at most one row of the two that qualifies. */
-	{offsetof(struct connection, list_at),
-	 "SELECT key, value, revision FROM objects WHERE key > ?1 AND key < ?2 AND revision <= ?3 "
-	 "UNION ALL "
-	 "SELECT key, value, revision FROM history WHERE key > ?1 AND key < ?2 AND revision <= ?3 "
-	 "AND superseded > ?3 ORDER BY key LIMIT ?4"},
-	{offsetof(struct connection, count),
-	 "SELECT count(*) FROM objects WHERE key > ?1 AND key < ?2"},
-	{offsetof(struct connection, revision), "SELECT value FROM meta WHERE name = 'revision'"},
-	{offsetof(struct connection, put),
-	 "INSERT INTO objects (key, revision, value) VALUES (?1, ?2, ?3) "
-	 "ON CONFLICT(key) DO UPDATE SET revision = ?2, value = ?3"},
-	{offsetof(struct connection, delete), "DELETE FROM objects WHERE key = ?1"},
-	{offsetof(struct connection, keep_replaced),
-	 "INSERT INTO history (key, revision, superseded, recorded, value) "
-	 "SELECT key, revision, ?2, ?3, value FROM objects WHERE key = ?1"},
-	{offsetof(struct connection, history_floor),
-	 "SELECT max(superseded) FROM history WHERE recorded < ?1"},
-	{offsetof(struct connection, compact_history), "DELETE FROM history WHERE recorded < ?1"},
-	{offsetof(struct connection, set_revision),
-	 "UPDATE meta SET value = ?1 WHERE name = 'revision'"},
-	{offsetof(struct connection, begin), "BEGIN"},
-	{offsetof(struct connection, commit), "COMMIT"},
-	{offsetof(struct connection, rollback), "ROLLBACK"},
+    {offsetof(struct connection, get), "SELECT value, revision FROM objects WHERE key = ?1"},
+    {offsetof(struct connection, list),
+     "SELECT key, value, revision FROM objects WHERE key > ?1 AND key < ?2 ORDER BY key "
+     "LIMIT ?3"},
+    /* The state as of ?3: what is unchanged since, and what was current then but replaced
+     * later. Each key has at most one row of the two that qualifies. */
+    {offsetof(struct connection, list_at),
+     "SELECT key, value, revision FROM objects WHERE key > ?1 AND key < ?2 AND revision <= ?3 "
+     "UNION ALL "
+     "SELECT key, value, revision FROM history WHERE key > ?1 AND key < ?2 AND revision <= ?3 "
+     "AND superseded > ?3 ORDER BY key LIMIT ?4"},
+    {offsetof(struct connection, count),
+     "SELECT count(*) FROM objects WHERE key > ?1 AND key < ?2"},
+    {offsetof(struct connection, revision), "SELECT value FROM meta WHERE name = 'revision'"},
+    {offsetof(struct connection, put),
+     "INSERT INTO objects (key, revision, value) VALUES (?1, ?2, ?3) "
+     "ON CONFLICT(key) DO UPDATE SET revision = ?2, value = ?3"},
+    {offsetof(struct connection, delete), "DELETE FROM objects WHERE key = ?1"},
+    {offsetof(struct connection, keep_replaced),
+     "INSERT INTO history (key, revision, superseded, recorded, value) "
+     "SELECT key, revision, ?2, ?3, value FROM objects WHERE key = ?1"},
+    {offsetof(struct connection, history_floor),
+     "SELECT max(superseded) FROM history WHERE recorded < ?1"},
+    {offsetof(struct connection, compact_history), "DELETE FROM history WHERE recorded < ?1"},
+    {offsetof(struct connection, set_revision),
+     "UPDATE meta SET value = ?1 WHERE name = 'revision'"},
+    {offsetof(struct connection, begin), "BEGIN"},
+    {offsetof(struct connection, commit), "COMMIT"},
+    {offsetof(struct connection, rollback), "ROLLBACK"},
 };
 
 static int connection_open(const char *path, struct connection **out, struct ck_error *err)
@@ -297,7 +296,8 @@ static int64_t count_after(struct connection *c, const char *after, const char *
 {
 	sqlite3_bind_text(c->count, 1, after, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(c->count, 2, end, -1, SQLITE_STATIC);
-	int64_t count = sqlite3_step(c->count) == SQLITE_ROW ? sqlite3_column_int64(c->count, 0) : -1;
+	int64_t count =
+	    sqlite3_step(c->count) == SQLITE_ROW ? sqlite3_column_int64(c->count, 0) : -1;
 	sqlite3_reset(c->count);
 	sqlite3_clear_bindings(c->count);
 	return count;

@@ -68,7 +68,7 @@ static int new_key(gnutls_x509_privkey_t *key, struct ck_error *err)
 	int rc = gnutls_x509_privkey_init(key);
 	if (rc == 0)
 		rc = gnutls_x509_privkey_generate(
-			*key, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0);
+		    *key, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0);
 	return rc < 0 ? tls_failed(err, rc, "generate key") : 0;
 }
 
@@ -92,8 +92,8 @@ static int new_crt(gnutls_x509_crt_t *crt, gnutls_x509_privkey_t key, const char
 	if (rc == 0)
 		rc = gnutls_x509_crt_set_expiration_time(*crt, now + lifetime);
 	if (rc == 0)
-		rc = gnutls_x509_crt_set_dn_by_oid(*crt, GNUTLS_OID_X520_COMMON_NAME, 0, common_name,
-						   (unsigned)strlen(common_name));
+		rc = gnutls_x509_crt_set_dn_by_oid(*crt, GNUTLS_OID_X520_COMMON_NAME, 0,
+						   common_name, (unsigned)strlen(common_name));
 	if (rc == 0)
 		rc = gnutls_x509_crt_set_key(*crt, key);
 	return rc < 0 ? tls_failed(err, rc, "make certificate") : 0;
@@ -133,7 +133,8 @@ static int load_or_make_ca(const char *dir, gnutls_x509_crt_t *crt, gnutls_x509_
 		return ret;
 	int rc = gnutls_x509_crt_set_basic_constraints(*crt, 1, -1);
 	if (rc == 0)
-		rc = gnutls_x509_crt_set_key_usage(*crt, GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN);
+		rc = gnutls_x509_crt_set_key_usage(*crt,
+						   GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN);
 	if (rc == 0)
 		rc = gnutls_x509_crt_sign2(*crt, *crt, *key, GNUTLS_DIG_SHA256, 0);
 	if (rc < 0)
@@ -164,7 +165,8 @@ static int add_sans(gnutls_x509_crt_t crt, const char *const *ips, const char *c
 		else if (inet_pton(AF_INET6, ips[i], raw) == 1)
 			len = 16;
 		else
-			return ck_error_set(err, EINVAL, "certificate address %s: not an IP", ips[i]);
+			return ck_error_set(err, EINVAL, "certificate address %s: not an IP",
+					    ips[i]);
 		int rc = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, raw, len,
 							      GNUTLS_FSAN_APPEND);
 		if (rc < 0)
@@ -200,7 +202,7 @@ int tls_prepare(const char *data_dir, const char *const *ips, const char *const 
 	int rc = gnutls_x509_crt_set_basic_constraints(crt, 0, -1);
 	if (rc == 0)
 		rc = gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE |
-								GNUTLS_KEY_KEY_ENCIPHERMENT);
+							    GNUTLS_KEY_KEY_ENCIPHERMENT);
 	if (rc == 0)
 		rc = gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0);
 	if (rc == 0 && gnutls_x509_crt_get_subject_key_id(ca, key_id, &key_id_len, NULL) == 0)

@@ -50,17 +50,17 @@ void watch_hub_add_listener(struct watch_hub *hub, watch_listener_fn fn, void *c
 void watch_hub_publish(struct watch_hub *hub, struct watch_event *event);
 
 /* Writes one event as the client wants to see it (a JSON watch event line, or a Table row). */
-typedef void (*watch_format_fn)(void *ctx, const char *type, const char *object,
-				size_t object_len, struct buf *out);
+typedef void (*watch_format_fn)(void *ctx, const char *type, const char *object, size_t object_len,
+				struct buf *out);
 
 struct watcher;
 
 struct watch_request {
 	const struct api_resource *resource;
-	struct list_filter filter;  /* owned by the watcher from here on */
-	int64_t since_revision;     /* deliver events after this one */
-	int timeout_seconds;        /* 0 = until the client goes */
-	bool bookmarks;             /* allowWatchBookmarks */
+	struct list_filter filter; /* owned by the watcher from here on */
+	int64_t since_revision;    /* deliver events after this one */
+	int timeout_seconds;       /* 0 = until the client goes */
+	bool bookmarks;            /* allowWatchBookmarks */
 	watch_format_fn format;
 	void (*format_free)(void *ctx);
 	void *format_ctx;

@@ -48,7 +48,9 @@ int ck_error_prefix(struct ck_error *err, const char *fmt, ...)
 	int used = vsnprintf(joined, sizeof(joined), fmt, ap);
 	va_end(ap);
 	/* A chain longer than the buffer loses its tail; the context stays readable. */
-	size_t at = used < 0 ? 0 : (size_t)used < sizeof(joined) ? (size_t)used : sizeof(joined) - 1;
+	size_t at = used < 0                        ? 0
+		    : (size_t)used < sizeof(joined) ? (size_t)used
+						    : sizeof(joined) - 1;
 	const char *parts[] = {": ", err->message};
 	for (size_t i = 0; i < 2; i++) {
 		size_t n = strnlen(parts[i], sizeof(joined) - 1 - at);

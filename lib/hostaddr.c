@@ -22,7 +22,8 @@ static int default_route_interface(char *name, size_t len)
 	while (fgets(line, sizeof(line), routes)) {
 		char iface[IF_NAMESIZE + 1];
 		unsigned long destination, mask;
-		if (sscanf(line, "%16s %lx %*x %*x %*d %*d %*d %lx", iface, &destination, &mask) == 3 &&
+		if (sscanf(line, "%16s %lx %*x %*x %*d %*d %*d %lx", iface, &destination, &mask) ==
+			3 &&
 		    destination == 0 && mask == 0) {
 			snprintf(name, len, "%s", iface);
 			return 0;

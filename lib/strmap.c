@@ -131,8 +131,7 @@ size_t strmap_size(const struct strmap *map)
 	return map->size;
 }
 
-bool strmap_next(const struct strmap *map, struct strmap_iter *iter, const char **key,
-		 void **value)
+bool strmap_next(const struct strmap *map, struct strmap_iter *iter, const char **key, void **value)
 {
 	struct entry *e = iter->entry ? ((struct entry *)iter->entry)->next : NULL;
 	while (!e && iter->bucket < map->bucket_count)

@@ -25,5 +25,5 @@ struct strmap_iter {
 bool strmap_next(const struct strmap *map, struct strmap_iter *iter, const char **key,
 		 void **value);
 
-#define STRMAP_FOREACH(map, iter, key, value)                                                      \
+#define STRMAP_FOREACH(map, iter, key, value) \
 	for (struct strmap_iter iter = {0}; strmap_next((map), &iter, &(key), (void **)&(value));)

@@ -15,8 +15,8 @@ static void addresses_skip_network_and_broadcast(void **state)
 	struct ck_error err = {0};
 	assert_int_equal(ipv4_allocator_init(&a, "10.96.0.0/29", 32, &err), 0);
 	char ip[32];
-	const char *expected[] = {"10.96.0.1", "10.96.0.2", "10.96.0.3", "10.96.0.4",
-				  "10.96.0.5", "10.96.0.6"};
+	const char *expected[] = {"10.96.0.1", "10.96.0.2", "10.96.0.3",
+				  "10.96.0.4", "10.96.0.5", "10.96.0.6"};
 	for (size_t i = 0; i < 6; i++) {
 		assert_int_equal(ipv4_allocator_next(&a, ip, sizeof(ip)), 0);
 		assert_string_equal(ip, expected[i]);
@@ -94,11 +94,11 @@ static void ports_come_from_their_range(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(addresses_skip_network_and_broadcast),
-		cmocka_unit_test(take_checks_range_and_duplicates),
-		cmocka_unit_test(blocks_are_handed_out_per_node),
-		cmocka_unit_test(bad_ranges_are_refused),
-		cmocka_unit_test(ports_come_from_their_range),
+	    cmocka_unit_test(addresses_skip_network_and_broadcast),
+	    cmocka_unit_test(take_checks_range_and_duplicates),
+	    cmocka_unit_test(blocks_are_handed_out_per_node),
+	    cmocka_unit_test(bad_ranges_are_refused),
+	    cmocka_unit_test(ports_come_from_their_range),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

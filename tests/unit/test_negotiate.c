@@ -30,22 +30,23 @@ static void plain_json_and_fallbacks(void **state)
 	assert_int_equal(out.kind, OUTPUT_JSON);
 	assert_true(negotiate_output("*/*", &out));
 	assert_int_equal(out.kind, OUTPUT_JSON);
-	assert_true(negotiate_output("application/json;as=Unknown;v=v1;g=meta.k8s.io,application/json",
-				     &out));
+	assert_true(negotiate_output(
+	    "application/json;as=Unknown;v=v1;g=meta.k8s.io,application/json", &out));
 	assert_int_equal(out.kind, OUTPUT_JSON);
 	assert_false(negotiate_output("application/vnd.kubernetes.protobuf", &out));
 	assert_false(negotiate_output("text/html", &out));
-	assert_true(negotiate_output("application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io",
-				     &out));
+	assert_true(negotiate_output(
+	    "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io", &out));
 	assert_int_equal(out.kind, OUTPUT_PARTIAL_METADATA);
 }
 
 static void aggregated_discovery_versions(void **state)
 {
 	(void)state;
-	const char *v132 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
-			   "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,"
-			   "application/json";
+	const char *v132 =
+	    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+	    "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,"
+	    "application/json";
 	assert_string_equal(negotiate_discovery(v132), "v2");
 	assert_string_equal(negotiate_discovery("application/json;g=apidiscovery.k8s.io;v=v2beta1;"
 						"as=APIGroupDiscoveryList,application/json"),
@@ -68,10 +69,10 @@ static void body_formats(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(tables_for_kubectl_get),
-		cmocka_unit_test(plain_json_and_fallbacks),
-		cmocka_unit_test(aggregated_discovery_versions),
-		cmocka_unit_test(body_formats),
+	    cmocka_unit_test(tables_for_kubectl_get),
+	    cmocka_unit_test(plain_json_and_fallbacks),
+	    cmocka_unit_test(aggregated_discovery_versions),
+	    cmocka_unit_test(body_formats),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -100,15 +100,17 @@ static void v3_lists_each_group_version_and_its_patch_parameters(void **state)
 {
 	(void)state;
 	_cleanup_json_ json_t *root = openapi_v3_root();
-	const char *url = json_path_string(json_object_get(json_object_get(root, "paths"), "api/v1"),
-					   "serverRelativeURL");
+	const char *url = json_path_string(
+	    json_object_get(json_object_get(root, "paths"), "api/v1"), "serverRelativeURL");
 	assert_non_null(url);
 	assert_true(strncmp(url, "/openapi/v3/api/v1?hash=", 24) == 0);
-	assert_non_null(json_object_get(json_object_get(root, "paths"), "apis/coordination.k8s.io/v1"));
+	assert_non_null(
+	    json_object_get(json_object_get(root, "paths"), "apis/coordination.k8s.io/v1"));
 	_cleanup_json_ json_t *core = openapi_v3_group_version("", "v1");
 	json_t *pods = json_object_get(json_object_get(core, "paths"),
 				       "/api/v1/namespaces/{namespace}/pods/{name}");
-	assert_string_equal(json_path_string(pods, "patch.x-kubernetes-group-version-kind.kind"), "Pod");
+	assert_string_equal(json_path_string(pods, "patch.x-kubernetes-group-version-kind.kind"),
+			    "Pod");
 	_cleanup_free_ char *text = json_dump_compact(json_path(pods, "patch.parameters"));
 	assert_non_null(strstr(text, "\"fieldValidation\""));
 	json_t *nodes = json_object_get(json_object_get(core, "paths"), "/api/v1/nodes/{name}");
@@ -119,8 +121,8 @@ static void v3_lists_each_group_version_and_its_patch_parameters(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(v2_protobuf_has_the_gnostic_shape),
-		cmocka_unit_test(v3_lists_each_group_version_and_its_patch_parameters),
+	    cmocka_unit_test(v2_protobuf_has_the_gnostic_shape),
+	    cmocka_unit_test(v3_lists_each_group_version_and_its_patch_parameters),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

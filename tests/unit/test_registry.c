@@ -48,11 +48,11 @@ static int setup(void **state)
 	snprintf(path, sizeof(path), "%s/state.db", f->dir);
 	struct apiserver *s = &f->server;
 	s->config = (struct apiserver_config){
-		.listen = "127.0.0.1:6443",
-		.service_cidr = "10.96.0.0/28",
-		.cluster_cidr = "10.244.0.0/22",
-		.node_port_range = "30000-30002",
-		.node_monitor_grace_seconds = 40,
+	    .listen = "127.0.0.1:6443",
+	    .service_cidr = "10.96.0.0/28",
+	    .cluster_cidr = "10.244.0.0/22",
+	    .node_port_range = "30000-30002",
+	    .node_monitor_grace_seconds = 40,
 	};
 	pthread_mutex_init(&s->write_lock, NULL);
 	struct ck_error err = {0};
@@ -63,9 +63,9 @@ static int setup(void **state)
 	assert_int_equal(bootstrap_cluster(s, &err), 0);
 	/* A watcher on pods, to see what each write publishes. */
 	struct watch_request request = {
-		.resource = resource("pods"),
-		.since_revision = store_revision(s->store),
-		.format = collect_event,
+	    .resource = resource("pods"),
+	    .since_revision = store_revision(s->store),
+	    .format = collect_event,
 	};
 	f->watcher = watch_hub_subscribe(s->hub, &request);
 	assert_non_null(f->watcher);
@@ -118,9 +118,10 @@ static int create(struct fixture *f, const char *plural, const char *ns, const c
 	return registry_create(&f->server, resource(plural), ns, body, &options, out, status);
 }
 
-static const char pod_json[] =
-	"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"web\",\"labels\":{\"app\":\"web\"}},"
-	"\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"httpd\",\"ports\":[{\"containerPort\":80}]}]}}";
+static const char pod_json[] = "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
+			       "\"web\",\"labels\":{\"app\":\"web\"}},"
+			       "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"httpd\","
+			       "\"ports\":[{\"containerPort\":80}]}]}}";
 
 static void create_fills_system_fields_and_defaults(void **state)
 {
@@ -136,15 +137,18 @@ static void create_fills_system_fields_and_defaults(void **state)
 	assert_string_equal(json_path_string(pod, "metadata.namespace"), "default");
 	assert_string_equal(json_path_string(pod, "spec.restartPolicy"), "Always");
 	assert_string_equal(json_path_string(pod, "spec.dnsPolicy"), "ClusterFirst");
-	assert_int_equal(json_integer_value(json_path(pod, "spec.terminationGracePeriodSeconds")), 30);
+	assert_int_equal(json_integer_value(json_path(pod, "spec.terminationGracePeriodSeconds")),
+			 30);
 	json_t *container = json_array_get(json_path(pod, "spec.containers"), 0);
-	assert_string_equal(json_string_value(json_object_get(container, "imagePullPolicy")), "Always");
+	assert_string_equal(json_string_value(json_object_get(container, "imagePullPolicy")),
+			    "Always");
 	json_t *port = json_array_get(json_object_get(container, "ports"), 0);
 	assert_string_equal(json_string_value(json_object_get(port, "protocol")), "TCP");
 	assert_string_equal(json_path_string(pod, "status.phase"), "Pending");
 	assert_string_equal(json_path_string(pod, "status.qosClass"), "BestEffort");
 	/* The wire order of a Kubernetes object. */
-	assert_true(strncmp(out.text, "{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\"", 42) == 0);
+	assert_true(strncmp(out.text, "{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\"", 42) ==
+		    0);
 	stored_object_clear(&out);
 	char *events = drain_events(f);
 	assert_string_equal(events, "ADDED web;");
@@ -186,8 +190,9 @@ static void validation_names_every_field(void **state)
 	struct fixture *f = *state;
 	struct stored_object out = {0};
 	struct api_status status = {0};
-	const char *body = "{\"metadata\":{\"name\":\"Bad_Name\",\"labels\":{\"a\":\"-x-\"}},"
-			   "\"spec\":{\"containers\":[{\"name\":\"c\"},{\"name\":\"c\",\"image\":\"i\"}]}}";
+	const char *body =
+	    "{\"metadata\":{\"name\":\"Bad_Name\",\"labels\":{\"a\":\"-x-\"}},"
+	    "\"spec\":{\"containers\":[{\"name\":\"c\"},{\"name\":\"c\",\"image\":\"i\"}]}}";
 	assert_int_equal(create(f, "pods", "default", body, &out, &status), -1);
 	assert_int_equal(status.code, 422);
 	assert_string_equal(status.reason, "Invalid");
@@ -195,7 +200,7 @@ static void validation_names_every_field(void **state)
 	_cleanup_json_ json_t *fields = json_array();
 	size_t i;
 	json_t *cause;
-	json_array_foreach(causes, i, cause)
+	json_array_foreach (causes, i, cause)
 		json_array_append(fields, json_object_get(cause, "field"));
 	_cleanup_free_ char *text = json_dump_compact(fields);
 	assert_non_null(strstr(text, "\"metadata.name\""));
@@ -211,8 +216,9 @@ static void strict_decoding_refuses_unknown_fields(void **state)
 	struct fixture *f = *state;
 	struct stored_object out = {0};
 	struct api_status status = {0};
-	const char *body = "{\"metadata\":{\"name\":\"p\"},"
-			   "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\",\"imagee\":\"x\"}]}}";
+	const char *body =
+	    "{\"metadata\":{\"name\":\"p\"},"
+	    "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\",\"imagee\":\"x\"}]}}";
 	assert_int_equal(create(f, "pods", "default", body, &out, &status), -1);
 	assert_int_equal(status.code, 400);
 	assert_string_equal(status.message,
@@ -225,8 +231,8 @@ static void strict_decoding_refuses_unknown_fields(void **state)
 	assert_int_equal(registry_create(&f->server, resource("pods"), "default", lenient, &options,
 					 &out, &status),
 			 0);
-	assert_null(json_object_get(json_array_get(json_path(out.json, "spec.containers"), 0),
-				    "imagee"));
+	assert_null(
+	    json_object_get(json_array_get(json_path(out.json, "spec.containers"), 0), "imagee"));
 	assert_int_equal(json_array_size(out.warnings), 1);
 	stored_object_clear(&out);
 }
@@ -239,14 +245,15 @@ static void dry_run_stores_nothing(void **state)
 	struct write_options options = {.dry_run = true};
 	struct stored_object out = {0};
 	struct api_status status = {0};
-	assert_int_equal(registry_create(&f->server, resource("pods"), "default", body, &options,
-					 &out, &status),
-			 0);
+	assert_int_equal(
+	    registry_create(&f->server, resource("pods"), "default", body, &options, &out, &status),
+	    0);
 	assert_string_equal(json_path_string(out.json, "metadata.name"), "web");
 	stored_object_clear(&out);
 	assert_int_equal(store_revision(f->server.store), before);
 	char *text = NULL;
-	assert_int_equal(registry_get(&f->server, resource("pods"), "default", "web", &text, &status), -1);
+	assert_int_equal(
+	    registry_get(&f->server, resource("pods"), "default", "web", &text, &status), -1);
 	assert_int_equal(status.code, 404);
 	api_status_clear(&status);
 	char *events = drain_events(f);
@@ -280,8 +287,8 @@ static void stale_update_conflicts_and_noop_does_not_write(void **state)
 	stored_object_clear(&out);
 	/* The first version is stale now. */
 	json_t *stale = json_deep_copy(created.json);
-	assert_int_equal(registry_update(&f->server, resource("pods"), "default", "web", NULL, stale,
-					 &options, &out, &status),
+	assert_int_equal(registry_update(&f->server, resource("pods"), "default", "web", NULL,
+					 stale, &options, &out, &status),
 			 -1);
 	json_decref(stale);
 	assert_int_equal(status.code, 409);
@@ -298,7 +305,8 @@ static void pod_spec_is_immutable_but_for_the_image(void **state)
 	assert_int_equal(create(f, "pods", "default", pod_json, &out, &status), 0);
 	stored_object_clear(&out);
 	struct write_options options = {0};
-	_cleanup_json_ json_t *image = parse("{\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"httpd:2\"}]}}");
+	_cleanup_json_ json_t *image =
+	    parse("{\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"httpd:2\"}]}}");
 	assert_int_equal(registry_patch(&f->server, resource("pods"), "default", "web", NULL,
 					PATCH_STRATEGIC, image, &options, &out, &status),
 			 0);
@@ -323,8 +331,9 @@ static void status_update_keeps_spec(void **state)
 	struct api_status status = {0};
 	assert_int_equal(create(f, "pods", "default", pod_json, &out, &status), 0);
 	stored_object_clear(&out);
-	_cleanup_json_ json_t *patch = parse("{\"spec\":{\"nodeName\":\"sneaky\"},"
-					     "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.244.0.5\"}}");
+	_cleanup_json_ json_t *patch =
+	    parse("{\"spec\":{\"nodeName\":\"sneaky\"},"
+		  "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.244.0.5\"}}");
 	struct write_options options = {0};
 	assert_int_equal(registry_patch(&f->server, resource("pods"), "default", "web", "status",
 					PATCH_MERGE, patch, &options, &out, &status),
@@ -354,7 +363,8 @@ static void bound_pods_are_deleted_gracefully(void **state)
 			 0);
 	assert_false(gone);
 	assert_non_null(json_path(out.json, "metadata.deletionTimestamp"));
-	assert_int_equal(json_integer_value(json_path(out.json, "metadata.deletionGracePeriodSeconds")), 30);
+	assert_int_equal(
+	    json_integer_value(json_path(out.json, "metadata.deletionGracePeriodSeconds")), 30);
 	stored_object_clear(&out);
 	options.grace_period_seconds = 0;
 	assert_int_equal(registry_delete(&f->server, resource("pods"), "default", "web", &options,
@@ -372,10 +382,11 @@ static void finalizers_hold_an_object_until_removed(void **state)
 	struct fixture *f = *state;
 	struct stored_object out = {0};
 	struct api_status status = {0};
-	assert_int_equal(create(f, "configmaps", "default",
-				"{\"metadata\":{\"name\":\"cm\",\"finalizers\":[\"example.com/hold\"]}}",
-				&out, &status),
-			 0);
+	assert_int_equal(
+	    create(f, "configmaps", "default",
+		   "{\"metadata\":{\"name\":\"cm\",\"finalizers\":[\"example.com/hold\"]}}", &out,
+		   &status),
+	    0);
 	stored_object_clear(&out);
 	struct delete_options options = {.grace_period_seconds = -1};
 	bool gone = true;
@@ -391,9 +402,8 @@ static void finalizers_hold_an_object_until_removed(void **state)
 			 0);
 	stored_object_clear(&out);
 	char *text = NULL;
-	assert_int_equal(registry_get(&f->server, resource("configmaps"), "default", "cm", &text,
-				      &status),
-			 -1);
+	assert_int_equal(
+	    registry_get(&f->server, resource("configmaps"), "default", "cm", &text, &status), -1);
 	assert_int_equal(status.code, 404);
 	api_status_clear(&status);
 }
@@ -409,7 +419,8 @@ static void cluster_ips_are_unique_and_released(void **state)
 	for (;; count++) {
 		char body[160];
 		snprintf(body, sizeof(body),
-			 "{\"metadata\":{\"name\":\"s%d\"},\"spec\":{\"ports\":[{\"port\":80}]}}", count);
+			 "{\"metadata\":{\"name\":\"s%d\"},\"spec\":{\"ports\":[{\"port\":80}]}}",
+			 count);
 		if (create(f, "services", "default", body, &out, &status) < 0)
 			break;
 		snprintf(seen[count], sizeof(seen[count]), "%s",
@@ -427,10 +438,11 @@ static void cluster_ips_are_unique_and_released(void **state)
 					 &options, &out, &gone, &status),
 			 0);
 	stored_object_clear(&out);
-	assert_int_equal(create(f, "services", "default",
-				"{\"metadata\":{\"name\":\"again\"},\"spec\":{\"ports\":[{\"port\":80}]}}",
-				&out, &status),
-			 0);
+	assert_int_equal(
+	    create(f, "services", "default",
+		   "{\"metadata\":{\"name\":\"again\"},\"spec\":{\"ports\":[{\"port\":80}]}}", &out,
+		   &status),
+	    0);
 	assert_string_equal(json_path_string(out.json, "spec.clusterIP"), seen[3]);
 	stored_object_clear(&out);
 }
@@ -440,11 +452,12 @@ static void service_defaults_and_requested_ip(void **state)
 	struct fixture *f = *state;
 	struct stored_object out = {0};
 	struct api_status status = {0};
-	assert_int_equal(create(f, "services", "default",
-				"{\"metadata\":{\"name\":\"web\"},\"spec\":{\"clusterIP\":\"10.96.0.9\","
-				"\"ports\":[{\"port\":8080}]}}",
-				&out, &status),
-			 0);
+	assert_int_equal(
+	    create(f, "services", "default",
+		   "{\"metadata\":{\"name\":\"web\"},\"spec\":{\"clusterIP\":\"10.96.0.9\","
+		   "\"ports\":[{\"port\":8080}]}}",
+		   &out, &status),
+	    0);
 	json_t *svc = out.json;
 	assert_string_equal(json_path_string(svc, "spec.type"), "ClusterIP");
 	assert_string_equal(json_path_string(svc, "spec.sessionAffinity"), "None");
@@ -453,11 +466,12 @@ static void service_defaults_and_requested_ip(void **state)
 	assert_int_equal(json_integer_value(json_object_get(port, "targetPort")), 8080);
 	assert_string_equal(json_string_value(json_object_get(port, "protocol")), "TCP");
 	stored_object_clear(&out);
-	assert_int_equal(create(f, "services", "default",
-				"{\"metadata\":{\"name\":\"dup\"},\"spec\":{\"clusterIP\":\"10.96.0.9\","
-				"\"ports\":[{\"port\":80}]}}",
-				&out, &status),
-			 -1);
+	assert_int_equal(
+	    create(f, "services", "default",
+		   "{\"metadata\":{\"name\":\"dup\"},\"spec\":{\"clusterIP\":\"10.96.0.9\","
+		   "\"ports\":[{\"port\":80}]}}",
+		   &out, &status),
+	    -1);
 	assert_int_equal(status.code, 422);
 	assert_non_null(strstr(status.message, "provided IP is already allocated"));
 	api_status_clear(&status);
@@ -468,8 +482,10 @@ static void nodes_get_distinct_pod_cidrs(void **state)
 	struct fixture *f = *state;
 	struct stored_object a = {0}, b = {0};
 	struct api_status status = {0};
-	assert_int_equal(create(f, "nodes", NULL, "{\"metadata\":{\"name\":\"n1\"}}", &a, &status), 0);
-	assert_int_equal(create(f, "nodes", NULL, "{\"metadata\":{\"name\":\"n2\"}}", &b, &status), 0);
+	assert_int_equal(create(f, "nodes", NULL, "{\"metadata\":{\"name\":\"n1\"}}", &a, &status),
+			 0);
+	assert_int_equal(create(f, "nodes", NULL, "{\"metadata\":{\"name\":\"n2\"}}", &b, &status),
+			 0);
 	assert_string_equal(json_path_string(a.json, "spec.podCIDR"), "10.244.0.0/24");
 	assert_string_equal(json_path_string(b.json, "spec.podCIDR"), "10.244.1.0/24");
 	stored_object_clear(&a);
@@ -492,21 +508,21 @@ int main(void)
 	log_set_level(LOG_LEVEL_WARN);
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(create_fills_system_fields_and_defaults),
-		T(create_of_an_existing_name_conflicts),
-		T(generate_name_draws_a_suffix),
-		T(validation_names_every_field),
-		T(strict_decoding_refuses_unknown_fields),
-		T(dry_run_stores_nothing),
-		T(stale_update_conflicts_and_noop_does_not_write),
-		T(pod_spec_is_immutable_but_for_the_image),
-		T(status_update_keeps_spec),
-		T(bound_pods_are_deleted_gracefully),
-		T(finalizers_hold_an_object_until_removed),
-		T(cluster_ips_are_unique_and_released),
-		T(service_defaults_and_requested_ip),
-		T(nodes_get_distinct_pod_cidrs),
-		T(objects_need_an_existing_namespace),
+	    T(create_fills_system_fields_and_defaults),
+	    T(create_of_an_existing_name_conflicts),
+	    T(generate_name_draws_a_suffix),
+	    T(validation_names_every_field),
+	    T(strict_decoding_refuses_unknown_fields),
+	    T(dry_run_stores_nothing),
+	    T(stale_update_conflicts_and_noop_does_not_write),
+	    T(pod_spec_is_immutable_but_for_the_image),
+	    T(status_update_keeps_spec),
+	    T(bound_pods_are_deleted_gracefully),
+	    T(finalizers_hold_an_object_until_removed),
+	    T(cluster_ips_are_unique_and_released),
+	    T(service_defaults_and_requested_ip),
+	    T(nodes_get_distinct_pod_cidrs),
+	    T(objects_need_an_existing_namespace),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -99,9 +99,8 @@ static void list_stays_inside_the_prefix_in_key_order(void **state)
 	bool more;
 	int64_t remaining;
 	struct ck_error err = {0};
-	assert_int_equal(store_list(f->store, &range, collect, &seen, &revision, &more, &remaining,
-				    &err),
-			 0);
+	assert_int_equal(
+	    store_list(f->store, &range, collect, &seen, &revision, &more, &remaining, &err), 0);
 	assert_string_equal(seen.data, "pods/default/a;pods/default/b;");
 	assert_int_equal(revision, 5);
 	assert_false(more);
@@ -125,14 +124,16 @@ static void list_pages_with_limit_and_start(void **state)
 	bool more;
 	int64_t remaining;
 	struct ck_error err = {0};
-	assert_int_equal(store_list(f->store, &range, collect, &seen, NULL, &more, &remaining, &err), 0);
+	assert_int_equal(
+	    store_list(f->store, &range, collect, &seen, NULL, &more, &remaining, &err), 0);
 	assert_string_equal(seen.data, "pods/ns/p0;pods/ns/p1;");
 	assert_true(more);
 	assert_int_equal(remaining, 3);
 	buf_reset(&seen);
 	range.start_after = "pods/ns/p1";
 	range.limit = 10;
-	assert_int_equal(store_list(f->store, &range, collect, &seen, NULL, &more, &remaining, &err), 0);
+	assert_int_equal(
+	    store_list(f->store, &range, collect, &seen, NULL, &more, &remaining, &err), 0);
 	assert_string_equal(seen.data, "pods/ns/p2;pods/ns/p3;pods/ns/p4;");
 	assert_false(more);
 	buf_free(&seen);
@@ -157,7 +158,8 @@ static void a_visitor_can_stop_the_walk(void **state)
 	int64_t remaining;
 	struct store_range range = {.prefix = "pods/ns/"};
 	struct ck_error err = {0};
-	assert_int_equal(store_list(f->store, &range, stop_after_two, &count, NULL, &more, &remaining, &err), 0);
+	assert_int_equal(
+	    store_list(f->store, &range, stop_after_two, &count, NULL, &more, &remaining, &err), 0);
 	assert_int_equal(count, 2);
 	assert_true(more);
 	assert_int_equal(remaining, -1);
@@ -194,13 +196,14 @@ static void open_fails_with_a_clear_error(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(revisions_count_every_write, setup, teardown),
-		cmocka_unit_test_setup_teardown(get_returns_value_and_revision, setup, teardown),
-		cmocka_unit_test_setup_teardown(list_stays_inside_the_prefix_in_key_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(list_pages_with_limit_and_start, setup, teardown),
-		cmocka_unit_test_setup_teardown(a_visitor_can_stop_the_walk, setup, teardown),
-		cmocka_unit_test_setup_teardown(state_survives_reopening, setup, teardown),
-		cmocka_unit_test(open_fails_with_a_clear_error),
+	    cmocka_unit_test_setup_teardown(revisions_count_every_write, setup, teardown),
+	    cmocka_unit_test_setup_teardown(get_returns_value_and_revision, setup, teardown),
+	    cmocka_unit_test_setup_teardown(list_stays_inside_the_prefix_in_key_order, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(list_pages_with_limit_and_start, setup, teardown),
+	    cmocka_unit_test_setup_teardown(a_visitor_can_stop_the_walk, setup, teardown),
+	    cmocka_unit_test_setup_teardown(state_survives_reopening, setup, teardown),
+	    cmocka_unit_test(open_fails_with_a_clear_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,8 +39,7 @@ static void grows_and_iterates_every_key_once(void **state)
 	size_t count = 0;
 	const char *k;
 	void *value;
-	STRMAP_FOREACH(map, iter, k, value)
-	{
+	STRMAP_FOREACH (map, iter, k, value) {
 		sum += (long)value;
 		count++;
 	}
@@ -54,8 +53,8 @@ static void grows_and_iterates_every_key_once(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(put_get_replace_remove),
-		cmocka_unit_test(grows_and_iterates_every_key_once),
+	    cmocka_unit_test(put_get_replace_remove),
+	    cmocka_unit_test(grows_and_iterates_every_key_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

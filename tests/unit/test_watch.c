@@ -30,13 +30,13 @@ static void publish(struct watch_hub *hub, int64_t revision, enum watch_event_ty
 		 labels);
 	_cleanup_json_ json_t *obj = json_loads(text, 0, NULL);
 	struct watch_event event = {
-		.revision = revision,
-		.type = type,
-		.resource = pods(),
-		.namespace = strdup("default"),
-		.object = strdup(text),
-		.object_len = strlen(text),
-		.parsed = obj,
+	    .revision = revision,
+	    .type = type,
+	    .resource = pods(),
+	    .namespace = strdup("default"),
+	    .object = strdup(text),
+	    .object_len = strlen(text),
+	    .parsed = obj,
 	};
 	object_attrs_init(&event.attrs, pods(), obj);
 	if (prev_labels) {
@@ -61,10 +61,10 @@ static struct watcher *subscribe(struct watch_hub *hub, int64_t since, const cha
 				 int timeout)
 {
 	struct watch_request request = {
-		.resource = pods(),
-		.since_revision = since,
-		.timeout_seconds = timeout,
-		.format = format_line,
+	    .resource = pods(),
+	    .since_revision = since,
+	    .timeout_seconds = timeout,
+	    .format = format_line,
 	};
 	if (selector)
 		assert_int_equal(label_selector_parse(selector, &request.filter.labels, NULL), 0);
@@ -203,12 +203,12 @@ static void timeouts_end_the_stream(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(replays_after_the_requested_revision),
-		cmocka_unit_test(selectors_turn_modifications_into_adds_and_deletes),
-		cmocka_unit_test(revisions_older_than_the_window_expire),
-		cmocka_unit_test(a_watcher_that_falls_behind_gets_410_and_ends),
-		cmocka_unit_test(notify_fires_for_matching_events_only),
-		cmocka_unit_test(timeouts_end_the_stream),
+	    cmocka_unit_test(replays_after_the_requested_revision),
+	    cmocka_unit_test(selectors_turn_modifications_into_adds_and_deletes),
+	    cmocka_unit_test(revisions_older_than_the_window_expire),
+	    cmocka_unit_test(a_watcher_that_falls_behind_gets_410_and_ends),
+	    cmocka_unit_test(notify_fires_for_matching_events_only),
+	    cmocka_unit_test(timeouts_end_the_stream),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
