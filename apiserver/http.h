@@ -66,8 +66,6 @@ struct http_server;
 
 int http_server_start(const struct http_server_config *config, struct http_server **out,
 		      struct ck_error *err);
-/* The port actually bound (useful with port 0). */
-unsigned http_server_port(const struct http_server *server);
 void http_server_stop(struct http_server *server);
 
 /* Parses "HOST:PORT" / "[V6]:PORT"; true when the host is a loopback address. */

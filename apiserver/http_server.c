@@ -5,17 +5,30 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "lib/cleanup.h"
 #include "lib/log.h"
 
+struct stream_link;
+
 struct http_server {
 	struct MHD_Daemon *daemon;
 	struct http_server_config config;
-	char *listen;
+	/* A parked stream (a watch with nothing to send) is not read by MHD, so a client that
+	 * went away would go unnoticed until the next event. The sockets of streamed answers are
+	 * watched here for hang-ups instead, in a thread of their own. */
+	int hangups;    /* epoll set: EPOLLRDHUP on each streamed answer's socket */
+	int stop_event; /* eventfd: ends the hang-up thread */
+	pthread_t hangup_thread;
+	bool hangup_thread_running;
+	pthread_mutex_t streams_lock;
+	struct stream_link *streams; /* the streamed answers under way */
 };
 
 /* Per-request state, kept in MHD's connection context between the calls of one request. */
@@ -30,9 +43,13 @@ struct pending_request {
  * send, so suspend" and "something arrived, so resume" exclusive. */
 struct stream_link {
 	pthread_mutex_t lock;
+	struct http_server *server;
+	struct stream_link *prev, *next; /* in server->streams */
 	struct MHD_Connection *connection;
+	int fd;
 	bool suspended;
 	bool wake_pending;
+	bool peer_gone;
 	const struct http_stream_ops *ops;
 	void *state;
 };
@@ -85,6 +102,11 @@ static ssize_t stream_link_read(void *cls, uint64_t pos, char *out, size_t max)
 {
 	(void)pos;
 	struct stream_link *link = cls;
+	pthread_mutex_lock(&link->lock);
+	bool gone = link->peer_gone;
+	pthread_mutex_unlock(&link->lock);
+	if (gone)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
 	ssize_t n = link->ops->read(link->state, out, max);
 	if (n > 0)
 		return n;
@@ -102,25 +124,97 @@ static ssize_t stream_link_read(void *cls, uint64_t pos, char *out, size_t max)
 	return 0;
 }
 
+static void streams_add(struct http_server *server, struct stream_link *link)
+{
+	pthread_mutex_lock(&server->streams_lock);
+	link->next = server->streams;
+	if (link->next)
+		link->next->prev = link;
+	server->streams = link;
+	struct epoll_event event = {.events = EPOLLRDHUP, .data.ptr = link};
+	if (link->fd >= 0)
+		epoll_ctl(server->hangups, EPOLL_CTL_ADD, link->fd, &event);
+	pthread_mutex_unlock(&server->streams_lock);
+}
+
+static void streams_remove(struct http_server *server, struct stream_link *link)
+{
+	pthread_mutex_lock(&server->streams_lock);
+	/* The socket may be closed already; epoll forgets closed sockets by itself. */
+	if (link->fd >= 0)
+		epoll_ctl(server->hangups, EPOLL_CTL_DEL, link->fd, NULL);
+	if (link->prev)
+		link->prev->next = link->next;
+	else
+		server->streams = link->next;
+	if (link->next)
+		link->next->prev = link->prev;
+	pthread_mutex_unlock(&server->streams_lock);
+}
+
+/* Ends the streams whose clients hung up: they are woken and their next read fails. */
+static void *hangup_main(void *arg)
+{
+	struct http_server *server = arg;
+	for (;;) {
+		struct epoll_event events[32];
+		int n = epoll_wait(server->hangups, events, 32, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		pthread_mutex_lock(&server->streams_lock);
+		for (int i = 0; i < n; i++) {
+			if (events[i].data.ptr == NULL) {
+				pthread_mutex_unlock(&server->streams_lock);
+				return NULL; /* the stop event */
+			}
+			/* Only links still registered: one may have ended since epoll_wait. */
+			struct stream_link *link = server->streams;
+			while (link && link != events[i].data.ptr)
+				link = link->next;
+			if (!link)
+				continue;
+			epoll_ctl(server->hangups, EPOLL_CTL_DEL, link->fd, NULL);
+			pthread_mutex_lock(&link->lock);
+			link->peer_gone = true;
+			if (link->suspended) {
+				link->suspended = false;
+				MHD_resume_connection(link->connection);
+			}
+			pthread_mutex_unlock(&link->lock);
+		}
+		pthread_mutex_unlock(&server->streams_lock);
+	}
+	return NULL;
+}
+
 static void stream_link_free(void *cls)
 {
 	struct stream_link *link = cls;
+	streams_remove(link->server, link);
 	link->ops->release(link->state);
 	pthread_mutex_destroy(&link->lock);
 	free(link);
 }
 
-static struct MHD_Response *stream_response(struct MHD_Connection *connection,
+static struct MHD_Response *stream_response(struct http_server *server,
+					    struct MHD_Connection *connection,
 					    struct http_response *resp)
 {
 	struct stream_link *link = calloc(1, sizeof(*link));
 	if (!link)
 		return NULL;
 	pthread_mutex_init(&link->lock, NULL);
+	link->server = server;
 	link->connection = connection;
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+	link->fd = info ? info->connect_fd : -1;
 	link->ops = resp->stream_ops;
 	link->state = resp->stream_state;
 	resp->stream_ops = NULL;
+	streams_add(server, link);
 	link->ops->set_notify(link->state, stream_link_notify, link);
 	struct MHD_Response *response = MHD_create_response_from_callback(
 	    MHD_SIZE_UNKNOWN, 32 * 1024, stream_link_read, link, stream_link_free);
@@ -129,11 +223,12 @@ static struct MHD_Response *stream_response(struct MHD_Connection *connection,
 	return response;
 }
 
-static enum MHD_Result send_response(struct MHD_Connection *connection, struct http_response *resp)
+static enum MHD_Result send_response(struct http_server *server, struct MHD_Connection *connection,
+				     struct http_response *resp)
 {
 	struct MHD_Response *response;
 	if (resp->stream_ops) {
-		response = stream_response(connection, resp);
+		response = stream_response(server, connection, resp);
 	} else {
 		size_t len = resp->body.len;
 		response = MHD_create_response_from_buffer(len, buf_steal(&resp->body),
@@ -168,7 +263,7 @@ static enum MHD_Result reply_plain_status(struct MHD_Connection *connection, uns
 	    "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
 	    "\"message\":\"%s\",\"reason\":\"%s\",\"code\":%u}\n",
 	    message, reason, code);
-	enum MHD_Result ret = send_response(connection, &resp);
+	enum MHD_Result ret = send_response(NULL, connection, &resp);
 	response_clear(&resp);
 	return ret;
 }
@@ -239,7 +334,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 	};
 	struct http_response resp = {.status = 200};
 	server->config.handler(server->config.handler_ctx, &req, &resp);
-	enum MHD_Result ret = send_response(connection, &resp);
+	enum MHD_Result ret = send_response(server, connection, &resp);
 	response_clear(&resp);
 	return ret;
 }
@@ -327,6 +422,21 @@ int http_server_start(const struct http_server_config *config, struct http_serve
 	if (!server)
 		return ck_error_set(err, ENOMEM, "start HTTP server: out of memory");
 	server->config = *config;
+	pthread_mutex_init(&server->streams_lock, NULL);
+	server->hangups = epoll_create1(EPOLL_CLOEXEC);
+	server->stop_event = eventfd(0, EFD_CLOEXEC);
+	struct epoll_event stop = {.events = EPOLLIN, .data.ptr = NULL};
+	if (server->hangups < 0 || server->stop_event < 0 ||
+	    epoll_ctl(server->hangups, EPOLL_CTL_ADD, server->stop_event, &stop) < 0) {
+		ret = ck_error_errno(err, errno, "start HTTP server: hang-up watch");
+		http_server_stop(server);
+		return ret;
+	}
+	if (pthread_create(&server->hangup_thread, NULL, hangup_main, server) != 0) {
+		http_server_stop(server);
+		return ck_error_set(err, EAGAIN, "start HTTP server: cannot start a thread");
+	}
+	server->hangup_thread_running = true;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
 			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (addr.ss_family == AF_INET6)
@@ -344,7 +454,7 @@ int http_server_start(const struct http_server_config *config, struct http_serve
 	    config->tls_cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, config->tls_cert_pem,
 	    MHD_OPTION_HTTPS_MEM_KEY, config->tls_key_pem, MHD_OPTION_END);
 	if (!server->daemon) {
-		free(server);
+		http_server_stop(server);
 		return ck_error_set(err, EADDRINUSE, "listen on %s: cannot start the HTTP server",
 				    config->listen);
 	}
@@ -352,17 +462,23 @@ int http_server_start(const struct http_server_config *config, struct http_serve
 	return 0;
 }
 
-unsigned http_server_port(const struct http_server *server)
-{
-	const union MHD_DaemonInfo *info =
-	    MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	return info ? info->port : 0;
-}
-
 void http_server_stop(struct http_server *server)
 {
 	if (!server)
 		return;
-	MHD_stop_daemon(server->daemon);
+	/* The hang-up thread resumes connections, so it stops before the daemon; the daemon's
+	 * stream cleanup still unregisters sockets, so the epoll set closes last. */
+	if (server->hangup_thread_running) {
+		uint64_t one = 1;
+		if (write(server->stop_event, &one, sizeof(one)) == sizeof(one))
+			pthread_join(server->hangup_thread, NULL);
+	}
+	if (server->daemon)
+		MHD_stop_daemon(server->daemon);
+	if (server->hangups >= 0)
+		close(server->hangups);
+	if (server->stop_event >= 0)
+		close(server->stop_event);
+	pthread_mutex_destroy(&server->streams_lock);
 	free(server);
 }
