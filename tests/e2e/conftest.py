@@ -114,7 +114,8 @@ class Server:
             self.proc.kill()
             self.proc.wait()
             self.proc = None
-        self.stop(sig)
+        code = self.stop(sig)
+        assert code in (None, 0), f"ckube server exited {code}:\n{self.log()[-4000:]}"
         return self.start()
 
     def kubeconfig_server(self):
@@ -130,14 +131,20 @@ class Server:
             return f.read().strip()
 
     def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
+        """Stops the server; returns its exit status (None when it was not running). A clean
+        stop exits 0; anything else (a crash, a sanitizer report) is a failure."""
+        if not self.proc:
+            return None
+        if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        code = self.proc.returncode
         self.proc = None
+        return code
 
     def log(self):
         try:
@@ -379,10 +386,15 @@ def server_factory():
         return srv.start()
 
     yield make
+    unclean = []
     for srv in made:
-        srv.stop()
+        code = srv.stop()
+        if code not in (None, 0):
+            unclean.append(f"ckube server exited {code}; its log ends:\n{srv.log()[-4000:]}")
     for root in roots:
         shutil.rmtree(root, ignore_errors=True)
+    if unclean:
+        pytest.fail("\n".join(unclean))
 
 
 @pytest.fixture
