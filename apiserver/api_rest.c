@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "apiserver/api_respond.h"
+#include "apiserver/metrics.h"
 #include "apiserver/protobuf.h"
 #include "apiserver/registry.h"
 #include "apiserver/resources.h"
@@ -608,6 +609,10 @@ void api_rest_handle(struct api_call *call)
 		respond_error(call->resp, 406, "NotAcceptable",
 			      "only the following media types are accepted: application/json, "
 			      "application/json;as=Table;v=v1;g=meta.k8s.io");
+		return;
+	}
+	if (call->resource->live) {
+		metrics_handle(call);
 		return;
 	}
 	bool collection = call->name == NULL;

@@ -82,7 +82,7 @@ void namespace_controller_sync(struct controllers *c, const char *name)
 	size_t count, remaining = 0;
 	const struct api_resource *resources = api_resources(&count);
 	for (size_t i = 0; i < count; i++)
-		if (resources[i].namespaced)
+		if (resources[i].namespaced && !resources[i].live)
 			remaining += delete_contents(c, &resources[i], name);
 	if (remaining) {
 		/* Look again shortly: graceful deletions are still under way. */

@@ -95,7 +95,7 @@ json_t *discovery_resource_list(const char *group, const char *version)
 		json_t *item =
 		    json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", r->plural, "singularName",
 			      r->singular, "namespaced", r->namespaced, "kind", r->kind, "verbs",
-			      string_array(api_resource_verbs));
+			      string_array(api_resource_verbs_of(r)));
 		if (r->short_names)
 			json_object_set_new(item, "shortNames", string_array(r->short_names));
 		if (r->in_category_all)
@@ -129,7 +129,7 @@ static json_t *aggregated_resource(const struct api_resource *r)
 	json_t *item = json_pack("{s:s, s:o, s:s, s:s, s:o}", "resource", r->plural, "responseKind",
 				 response_kind(r->group, r->version, r->kind), "scope",
 				 r->namespaced ? "Namespaced" : "Cluster", "singularResource",
-				 r->singular, "verbs", string_array(api_resource_verbs));
+				 r->singular, "verbs", string_array(api_resource_verbs_of(r)));
 	if (r->short_names)
 		json_object_set_new(item, "shortNames", string_array(r->short_names));
 	if (r->in_category_all)

@@ -41,7 +41,8 @@ json_t *openapi_v3_group_version(const char *group, const char *version)
 	json_t *paths = json_object();
 	for (size_t i = 0; i < count; i++) {
 		const struct api_resource *r = &resources[i];
-		if (strcmp(r->group, group) != 0 || strcmp(r->version, version) != 0)
+		/* Live resources cannot be written, so they have no PATCH to describe. */
+		if (r->live || strcmp(r->group, group) != 0 || strcmp(r->version, version) != 0)
 			continue;
 		json_t *parameters = json_array();
 		for (size_t p = 0; p < PATCH_PARAMETER_COUNT; p++)
@@ -76,7 +77,7 @@ json_t *openapi_v3_root(void)
 		const struct api_resource *r = &resources[i];
 		char key[128];
 		snprintf(key, sizeof(key), "%s%s", r->group[0] ? "apis/" : "api/", r->api_version);
-		if (json_object_get(paths, key))
+		if (r->live || json_object_get(paths, key))
 			continue;
 		_cleanup_json_ json_t *doc = openapi_v3_group_version(r->group, r->version);
 		_cleanup_free_ char *text = json_dump_compact(doc);
@@ -157,6 +158,8 @@ void openapi_v2_protobuf(struct buf *out)
 	size_t count;
 	const struct api_resource *resources = api_resources(&count);
 	for (size_t i = 0; i < count; i++) {
+		if (resources[i].live)
+			continue;
 		struct buf operation = {0}, item = {0}, named = {0};
 		patch_operation(&resources[i], &operation);
 		pb_message(&item, 8, &operation);

@@ -45,6 +45,15 @@ static const char *const cm[] = {"cm", NULL};
 	.group = "", .version = "v1", .api_version = "v1", .plural = plural_, \
 	.singular = singular_, .kind = kind_
 
+/* Resource metrics as metrics-server serves them for `kubectl top`; node agents report them
+ * with PUT, which Kubernetes' read-only metrics API does not have. */
+static const char *const metrics_verbs[] = {"get", "list", NULL};
+
+#define METRICS(plural_, singular_, kind_)                                                        \
+	.group = "metrics.k8s.io", .version = "v1beta1", .api_version = "metrics.k8s.io/v1beta1", \
+	.plural = plural_, .singular = singular_, .kind = kind_, .subresources = no_subresources, \
+	.live = true, .verbs = metrics_verbs
+
 static const struct api_resource resources[] = {
     {CORE("namespaces", "namespace", "Namespace"), .short_names = ns,
      .subresources = namespace_subresources, .strategy = &namespace_strategy,
@@ -74,6 +83,8 @@ static const struct api_resource resources[] = {
      .subresources = no_subresources,
      .strategy = &lease_strategy,
      .create_on_update = true},
+    {METRICS("pods", "podmetrics", "PodMetrics"), .namespaced = true},
+    {METRICS("nodes", "nodemetrics", "NodeMetrics")},
 };
 
 #define RESOURCE_COUNT (sizeof(resources) / sizeof(resources[0]))

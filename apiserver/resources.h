@@ -82,6 +82,9 @@ struct api_resource {
 	enum name_rule name_rule;
 	bool create_on_update;      /* PUT of a missing object creates it */
 	bool return_deleted_object; /* DELETE answers with the object, else with a Status */
+	/* Served from live data kept in memory rather than from the store (resource metrics). */
+	bool live;
+	const char *const *verbs; /* NULL: api_resource_verbs */
 };
 
 /* Every served resource, in discovery order. */
@@ -98,5 +101,10 @@ static inline const char *api_resource_api_version(const struct api_resource *re
 	return resource->api_version;
 }
 
-/* The verbs every resource supports. */
+/* The verbs every stored resource supports. */
 extern const char *const api_resource_verbs[];
+
+static inline const char *const *api_resource_verbs_of(const struct api_resource *resource)
+{
+	return resource->verbs ? resource->verbs : api_resource_verbs;
+}

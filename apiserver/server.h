@@ -46,5 +46,6 @@ struct apiserver {
 	char *token;        /* bearer token; required from non-loopback clients */
 	bool require_token; /* listening beyond loopback */
 	struct controllers *controllers;
+	struct metrics *metrics; /* what node agents report for `kubectl top` */
 	struct timespec started;
 };

@@ -16,6 +16,7 @@
 #include "apiserver/api.h"
 #include "apiserver/bootstrap.h"
 #include "apiserver/controllers.h"
+#include "apiserver/metrics.h"
 #include "apiserver/schema.h"
 #include "apiserver/server.h"
 #include "apiserver/store.h"
@@ -276,6 +277,11 @@ int server_main(int argc, char **argv)
 	if (apiserver_init_allocators(&server, &err) < 0 || open_state(&server, &flags, &err) < 0 ||
 	    bootstrap_restore_state(&server, &err) < 0 || bootstrap_cluster(&server, &err) < 0)
 		goto out;
+	server.metrics = metrics_new();
+	if (!server.metrics) {
+		ck_error_set(&err, ENOMEM, "metrics: out of memory");
+		goto out;
+	}
 	if (controllers_start(&server, &err) < 0)
 		goto out;
 	/* Beyond loopback the token is required, and clients only send it over TLS. */
@@ -322,6 +328,7 @@ out:
 	http_server_stop(http);
 	tls_material_clear(&tls);
 	controllers_stop(server.controllers);
+	metrics_free(server.metrics);
 	close_state(&server);
 	pthread_mutex_destroy(&server.write_lock);
 	return exit_code;
