@@ -54,7 +54,8 @@ static json_t *group_document(const char *group)
 	const struct api_resource *r = first_of_group(group);
 	json_t *version =
 	    json_pack("{s:s, s:s}", "groupVersion", r->api_version, "version", r->version);
-	/* The version object appears twice: one reference is taken, the creation reference given. */
+	/* The version object appears twice: one reference is taken, the creation reference given.
+	 */
 	return json_pack("{s:s, s:[O], s:o}", "name", group, "versions", version,
 			 "preferredVersion", version);
 }

@@ -56,3 +56,20 @@ const char *kind_condition_status(const json_t *obj, const char *type)
 	json_t *condition = kind_find_by(json_path(obj, "status.conditions"), "type", type);
 	return json_string_value(json_object_get(condition, "status"));
 }
+
+/* obj[field] becomes a copy of old[field] (an empty object when old has none). */
+static void keep_field(json_t *obj, const json_t *old, const char *field)
+{
+	json_t *value = json_object_get(old, field);
+	json_object_set_new(obj, field, value ? json_deep_copy(value) : json_object());
+}
+
+void kind_keep_status(json_t *obj, const json_t *old)
+{
+	keep_field(obj, old, "status");
+}
+
+void kind_keep_spec(json_t *obj, const json_t *old)
+{
+	keep_field(obj, old, "spec");
+}

@@ -24,16 +24,8 @@ static void namespace_prepare_create(json_t *ns)
 static void namespace_prepare_update(json_t *ns, const json_t *old)
 {
 	/* Finalizers change only through the finalize subresource (the controller). */
-	json_t *spec = json_object_get(old, "spec");
-	json_object_set_new(ns, "spec", spec ? json_deep_copy(spec) : json_object());
-	json_t *status = json_object_get(old, "status");
-	json_object_set_new(ns, "status", status ? json_deep_copy(status) : json_object());
-}
-
-static void namespace_prepare_status_update(json_t *ns, const json_t *old)
-{
-	json_t *spec = json_object_get(old, "spec");
-	json_object_set_new(ns, "spec", spec ? json_deep_copy(spec) : json_object());
+	kind_keep_spec(ns, old);
+	kind_keep_status(ns, old);
 }
 
 static bool namespace_has_finalizers(const json_t *ns)
@@ -68,7 +60,7 @@ const struct kind_strategy namespace_strategy = {
     .set_defaults = namespace_set_defaults,
     .prepare_create = namespace_prepare_create,
     .prepare_update = namespace_prepare_update,
-    .prepare_status_update = namespace_prepare_status_update,
+    .prepare_status_update = kind_keep_spec,
     .selectable_fields = namespace_selectable_fields,
     .field_names = namespace_field_names,
     .columns = namespace_columns,

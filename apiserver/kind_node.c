@@ -18,18 +18,6 @@ static void node_prepare_create(json_t *node)
 		json_object_set_new(node, "status", json_object());
 }
 
-static void node_prepare_update(json_t *node, const json_t *old)
-{
-	json_t *status = json_object_get(old, "status");
-	json_object_set_new(node, "status", status ? json_deep_copy(status) : json_object());
-}
-
-static void node_prepare_status_update(json_t *node, const json_t *old)
-{
-	json_t *spec = json_object_get(old, "spec");
-	json_object_set_new(node, "spec", spec ? json_deep_copy(spec) : json_object());
-}
-
 static void node_validate(const json_t *node, struct field_errors *errors)
 {
 	static const char *const effects[] = {"NoExecute", "NoSchedule", "PreferNoSchedule", NULL};
@@ -152,8 +140,8 @@ static void node_selectable_fields(const json_t *node, struct buf *fields)
 
 const struct kind_strategy node_strategy = {
     .prepare_create = node_prepare_create,
-    .prepare_update = node_prepare_update,
-    .prepare_status_update = node_prepare_status_update,
+    .prepare_update = kind_keep_status,
+    .prepare_status_update = kind_keep_spec,
     .validate = node_validate,
     .validate_update = node_validate_update,
     .selectable_fields = node_selectable_fields,

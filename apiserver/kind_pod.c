@@ -190,18 +190,6 @@ static void pod_prepare_create(json_t *pod)
 	json_object_set_new(pod, "status", json_object());
 }
 
-static void pod_prepare_update(json_t *pod, const json_t *old)
-{
-	json_t *status = json_object_get(old, "status");
-	json_object_set_new(pod, "status", status ? json_deep_copy(status) : json_object());
-}
-
-static void pod_prepare_status_update(json_t *pod, const json_t *old)
-{
-	json_t *spec = json_object_get(old, "spec");
-	json_object_set_new(pod, "spec", spec ? json_deep_copy(spec) : json_object());
-}
-
 /* --- validation ---------------------------------------------------------------------------- */
 
 static void validate_ports(const json_t *ports, const char *base, struct field_errors *errors)
@@ -773,8 +761,8 @@ static void pod_selectable_fields(const json_t *pod, struct buf *fields)
 const struct kind_strategy pod_strategy = {
     .set_defaults = pod_set_defaults,
     .prepare_create = pod_prepare_create,
-    .prepare_update = pod_prepare_update,
-    .prepare_status_update = pod_prepare_status_update,
+    .prepare_update = kind_keep_status,
+    .prepare_status_update = kind_keep_spec,
     .validate = pod_validate,
     .validate_update = pod_validate_update,
     .selectable_fields = pod_selectable_fields,

@@ -50,18 +50,6 @@ static void service_prepare_create(json_t *svc)
 	json_object_set_new(svc, "status", json_pack("{s:{}}", "loadBalancer"));
 }
 
-static void service_prepare_update(json_t *svc, const json_t *old)
-{
-	json_t *status = json_object_get(old, "status");
-	json_object_set_new(svc, "status", status ? json_deep_copy(status) : json_object());
-}
-
-static void service_prepare_status_update(json_t *svc, const json_t *old)
-{
-	json_t *spec = json_object_get(old, "spec");
-	json_object_set_new(svc, "spec", spec ? json_deep_copy(spec) : json_object());
-}
-
 static bool one_of(const char *value, const char *const *allowed)
 {
 	for (size_t i = 0; allowed[i]; i++)
@@ -268,8 +256,8 @@ static void service_selectable_fields(const json_t *svc, struct buf *fields)
 const struct kind_strategy service_strategy = {
     .set_defaults = service_set_defaults,
     .prepare_create = service_prepare_create,
-    .prepare_update = service_prepare_update,
-    .prepare_status_update = service_prepare_status_update,
+    .prepare_update = kind_keep_status,
+    .prepare_status_update = kind_keep_spec,
     .validate = service_validate,
     .validate_update = service_validate_update,
     .selectable_fields = service_selectable_fields,

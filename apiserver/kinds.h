@@ -24,6 +24,10 @@ extern const struct kind_strategy lease_strategy;
 void kind_age(const json_t *obj, const char *field, time_t now, char *out, size_t len);
 /* Adds a string cell; NULL or "" become `empty` (often "<none>"). */
 void kind_cell_string(json_t *cells, const char *value, const char *empty);
+/* Update rules most kinds share: an update of the main resource keeps the stored status, an
+ * update through the status subresource keeps the stored spec. */
+void kind_keep_status(json_t *obj, const json_t *old);
+void kind_keep_spec(json_t *obj, const json_t *old);
 /* Sets obj[key] to `value` unless it is already set. */
 void kind_default_string(json_t *obj, const char *key, const char *value);
 void kind_default_integer(json_t *obj, const char *key, json_int_t value);

@@ -22,7 +22,7 @@
 #define METRICS_TTL_SECONDS 120
 
 struct report {
-	json_t *object; /* PodMetrics or NodeMetrics as served */
+	json_t *object;  /* PodMetrics or NodeMetrics as served */
 	time_t received; /* CLOCK_MONOTONIC */
 };
 
@@ -136,8 +136,7 @@ static json_t *normalize_report(struct api_call *call, const json_t *body,
 		field_error_required(errors, "containers", NULL);
 	size_t i;
 	json_t *container;
-	json_array_foreach(containers, i, container)
-	{
+	json_array_foreach (containers, i, container) {
 		char field[64];
 		snprintf(field, sizeof(field), "containers[%zu].name", i);
 		if (!json_is_string(json_object_get(container, "name")))
@@ -149,8 +148,8 @@ static json_t *normalize_report(struct api_call *call, const json_t *body,
 	return out;
 }
 
-static void key_of(const struct api_call *call, const char *namespace, const char *name,
-		   char *out, size_t len)
+static void key_of(const struct api_call *call, const char *namespace, const char *name, char *out,
+		   size_t len)
 {
 	if (is_pods(call))
 		snprintf(out, len, "%s/%s", namespace, name);
@@ -209,8 +208,7 @@ static json_t *fresh_reports(struct metrics *metrics, struct strmap *table, cons
 	pthread_mutex_lock(&metrics->lock);
 	const char *key;
 	struct report *report;
-	STRMAP_FOREACH(table, iter, key, report)
-	{
+	STRMAP_FOREACH (table, iter, key, report) {
 		if (now - report->received > METRICS_TTL_SECONDS) {
 			json_array_append_new(stale, json_string(key));
 			continue;
@@ -223,7 +221,7 @@ static json_t *fresh_reports(struct metrics *metrics, struct strmap *table, cons
 	}
 	size_t i;
 	json_t *gone;
-	json_array_foreach(stale, i, gone)
+	json_array_foreach (stale, i, gone)
 		strmap_remove(table, json_string_value(gone));
 	pthread_mutex_unlock(&metrics->lock);
 	return items;
@@ -276,14 +274,15 @@ static void handle_read(struct api_call *call)
 	json_t *selected = json_array();
 	size_t i;
 	json_t *item;
-	json_array_foreach(items, i, item)
+	json_array_foreach (items, i, item)
 		if (labels_match(call, selector, item))
 			json_array_append(selected, item);
 	label_selector_free(selector);
 	if (call->output.kind == OUTPUT_TABLE) {
 		json_t *table = table_new(call->resource, call->output.api_version, true);
-		json_array_foreach(selected, i, item)
-			table_add_row(table, call->resource, item, TABLE_INCLUDE_METADATA, time(NULL));
+		json_array_foreach (selected, i, item)
+			table_add_row(table, call->resource, item, TABLE_INCLUDE_METADATA,
+				      time(NULL));
 		json_decref(selected);
 		respond_json(call->resp, 200, table);
 		return;

@@ -2,6 +2,7 @@
  * merge (by a key, as a set, or replaced), plus the "$" directives that clients such as kubectl
  * send. Follows k8s.io/apimachinery/pkg/util/strategicpatch as the API server applies it. */
 #include "apiserver/patch.h"
+#include "apiserver/field_path.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -26,43 +27,19 @@ enum directive { DIRECTIVE_NONE, DIRECTIVE_MERGE, DIRECTIVE_REPLACE, DIRECTIVE_D
  * ("spec.containers[1].ports"), and a scratch buffer for list item identities. */
 struct walk {
 	struct ck_error *err;
-	char path[512];
-	size_t path_len;
+	struct buf path;
 	struct buf scratch;
 };
 
-static size_t path_push(struct walk *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Appends to the path and returns the length to restore with path_pop(). A path too long for
- * the buffer is cut short; the message stays readable. */
-static size_t path_push(struct walk *w, const char *fmt, ...)
-{
-	size_t saved = w->path_len;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(w->path + w->path_len, sizeof(w->path) - w->path_len, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		w->path_len += (size_t)n < sizeof(w->path) - w->path_len
-				   ? (size_t)n
-				   : sizeof(w->path) - w->path_len - 1;
-	return saved;
-}
-
 static size_t path_push_key(struct walk *w, const char *key)
 {
-	return path_push(w, w->path_len ? ".%s" : "%s", key);
-}
-
-static void path_pop(struct walk *w, size_t saved)
-{
-	w->path_len = saved;
-	w->path[saved] = '\0';
+	return field_path_push_name(&w->path, key, strlen(key));
 }
 
 static void walk_free(struct walk *w)
 {
 	buf_free(&w->scratch);
+	buf_free(&w->path);
 }
 
 static int walk_fail(struct walk *w, int code, const char *fmt, ...)
@@ -75,8 +52,8 @@ static int walk_fail(struct walk *w, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(problem, sizeof(problem), fmt, ap);
 	va_end(ap);
-	if (w->path_len)
-		return ck_error_set(w->err, code, "%s: %s", w->path, problem);
+	if (w->path.len)
+		return ck_error_set(w->err, code, "%s: %s", field_path_text(&w->path), problem);
 	return ck_error_set(w->err, code, "%s", problem);
 }
 
@@ -325,7 +302,7 @@ static int check_list_patch(struct walk *w, const json_t *patch, const struct sl
 	size_t i;
 	const json_t *item;
 	json_array_foreach (patch, i, item) {
-		size_t saved = path_push(w, "[%zu]", i);
+		size_t saved = field_path_push_index(&w->path, i);
 		enum directive directive;
 		int rc = read_directive(w, item, &directive);
 		if (rc < 0)
@@ -352,7 +329,7 @@ static int check_list_patch(struct walk *w, const json_t *patch, const struct sl
 			if (rc < 0)
 				return rc;
 		}
-		path_pop(w, saved);
+		field_path_pop(&w->path, saved);
 	}
 	return 0;
 }
@@ -372,9 +349,9 @@ static int replace_list(struct walk *w, const json_t *patch, const struct slot_s
 		if (is_list_directive(item))
 			continue;
 		json_t *value = json_is_null(item) ? json_null() : NULL;
-		size_t saved = path_push(w, "[%zu]", i);
+		size_t saved = field_path_push_index(&w->path, i);
 		int rc = value ? 0 : merge_value(w, &value, item, &each, depth + 1);
-		path_pop(w, saved);
+		field_path_pop(&w->path, saved);
 		if (rc < 0) {
 			json_decref(value);
 			return rc;
@@ -414,9 +391,9 @@ static int merge_keyed_list(struct walk *w, const json_t *original, const json_t
 			continue;
 		long at = index_find(w, positions, change, merge_key);
 		json_t *value = at >= 0 ? json_incref(json_array_get(result, (size_t)at)) : NULL;
-		size_t saved = path_push(w, "[%zu]", i);
+		size_t saved = field_path_push_index(&w->path, i);
 		rc = merge_value(w, &value, change, &each, depth + 1);
-		path_pop(w, saved);
+		field_path_pop(&w->path, saved);
 		if (rc < 0) {
 			json_decref(value);
 			return rc;
@@ -608,7 +585,7 @@ static int apply_element_orders(struct walk *w, json_t *target, const json_t *pa
 		const char *list_key = key + strlen(ELEMENT_ORDER_PREFIX);
 		size_t saved = path_push_key(w, list_key);
 		int rc = apply_element_order(w, target, patch, list_key, value, type, depth);
-		path_pop(w, saved);
+		field_path_pop(&w->path, saved);
 		if (rc < 0)
 			return rc;
 		if (json_object_set_new(done, list_key, json_true()) < 0)
@@ -711,7 +688,7 @@ static int merge_object(struct walk *w, json_t **slot, const json_t *patch,
 		rc = deletes
 			 ? delete_from_list(w, target, key + strlen(DELETE_FROM_LIST_PREFIX), value)
 			 : merge_member(w, target, key, value, type, depth);
-		path_pop(w, saved);
+		field_path_pop(&w->path, saved);
 		if (rc < 0)
 			return rc;
 	}

@@ -1,4 +1,5 @@
 #include "apiserver/protobuf.h"
+#include "apiserver/field_path.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -73,7 +74,7 @@ static int fail(struct decoder *d, const char *fmt, ...)
 	ck_error_setv(d->err, EINVAL, fmt, ap);
 	va_end(ap);
 	if (d->path.len)
-		ck_error_prefix(d->err, "%s", d->path.data);
+		ck_error_prefix(d->err, "%s", field_path_text(&d->path));
 	return -EINVAL;
 }
 
@@ -91,29 +92,6 @@ static void append_printable(struct buf *out, const void *text, size_t len)
 		buf_putc(out, bytes[i] >= 0x20 && bytes[i] < 0x7f ? (char)bytes[i] : '?');
 	if (len > ECHO_MAX)
 		buf_puts(out, "...");
-}
-
-static size_t path_push_name(struct buf *path, const void *name, size_t len)
-{
-	size_t mark = path->len;
-	if (mark)
-		buf_putc(path, '.');
-	append_printable(path, name, len);
-	return mark;
-}
-
-static size_t path_push_index(struct buf *path, size_t index)
-{
-	size_t mark = path->len;
-	buf_printf(path, "[%zu]", index);
-	return mark;
-}
-
-static void path_pop(struct buf *path, size_t mark)
-{
-	path->len = mark;
-	if (path->data)
-		path->data[mark] = '\0';
 }
 
 /* --- the wire ------------------------------------------------------------------------------ */
@@ -416,13 +394,13 @@ static int append_packed(struct decoder *d, const struct schema_type *element,
 {
 	struct reader r = {f->data, f->data + f->len};
 	while (r.next != r.end) {
-		size_t mark = path_push_index(&d->path, json_array_size(list));
+		size_t mark = field_path_push_index(&d->path, json_array_size(list));
 		struct wire_field item = {
 		    .number = f->number, .type = WIRE_VARINT, .data = nothing};
 		int ret = read_varint(d, &r, &item.varint);
 		if (ret == 0)
 			ret = append_value(d, element, &item, list, depth);
-		path_pop(&d->path, mark);
+		field_path_pop(&d->path, mark);
 		if (ret < 0)
 			return ret;
 	}
@@ -434,9 +412,9 @@ static int decode_list_item(struct decoder *d, const struct schema_type *element
 {
 	if (f->type == WIRE_BYTES && wire_type_of(element) == WIRE_VARINT)
 		return append_packed(d, element, f, list, depth);
-	size_t mark = path_push_index(&d->path, json_array_size(list));
+	size_t mark = field_path_push_index(&d->path, json_array_size(list));
 	int ret = append_value(d, element, f, list, depth);
-	path_pop(&d->path, mark);
+	field_path_pop(&d->path, mark);
 	return ret;
 }
 
@@ -454,10 +432,11 @@ static int decode_map_entry(struct decoder *d, const struct schema_type *element
 		ret = make_string(d, parts[0].data, parts[0].len, &key);
 	if (ret < 0)
 		return ret;
-	size_t mark = path_push_name(&d->path, parts[0].data, parts[0].len);
+	size_t mark =
+	    field_path_push_name(&d->path, json_string_value(key), json_string_length(key));
 	_cleanup_json_ json_t *value = NULL;
 	ret = decode_value(d, element, &parts[1], depth, &value);
-	path_pop(&d->path, mark);
+	field_path_pop(&d->path, mark);
 	if (ret < 0 || !value)
 		return ret;
 	return json_object_set(map, json_string_value(key), value) < 0 ? out_of_memory(d) : 0;
@@ -509,7 +488,7 @@ static int decode_scalar_field(struct decoder *d, const struct schema_field *fie
 static int decode_field(struct decoder *d, const struct schema_field *field,
 			const struct wire_field *f, json_t *object, unsigned depth)
 {
-	size_t mark = path_push_name(&d->path, field->name, strlen(field->name));
+	size_t mark = field_path_push_name(&d->path, field->name, strlen(field->name));
 	const struct schema_type *type = field->type;
 	json_t *target = NULL;
 	int ret;
@@ -536,7 +515,7 @@ static int decode_field(struct decoder *d, const struct schema_field *field,
 		ret = decode_scalar_field(d, field, f, object, depth);
 		break;
 	}
-	path_pop(&d->path, mark);
+	field_path_pop(&d->path, mark);
 	return ret;
 }
 

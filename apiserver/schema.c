@@ -1,4 +1,5 @@
 #include "apiserver/schema.h"
+#include "apiserver/field_path.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -516,29 +517,6 @@ static const char *buf_text(const struct buf *b)
 	return b->data ? b->data : "";
 }
 
-static size_t path_push_key(struct buf *path, const char *key, size_t len)
-{
-	size_t mark = path->len;
-	if (mark)
-		buf_putc(path, '.');
-	buf_append(path, key, len);
-	return mark;
-}
-
-static size_t path_push_index(struct buf *path, size_t index)
-{
-	size_t mark = path->len;
-	buf_printf(path, "[%zu]", index);
-	return mark;
-}
-
-static void path_pop(struct buf *path, size_t mark)
-{
-	path->len = mark;
-	if (path->data)
-		path->data[mark] = '\0';
-}
-
 static void add_problem(struct checker *c, const char *reason, const struct buf *message)
 {
 	c->count++;
@@ -728,18 +706,18 @@ static void check_object(struct checker *c, const struct schema_type *type, json
 	void *next;
 	json_object_keylen_foreach_safe(object, next, key, key_len, member)
 	{
-		size_t mark = path_push_key(&c->path, key, key_len);
+		size_t mark = field_path_push_name(&c->path, key, key_len);
 		const struct schema_field *field = field_lookup(type, key, key_len);
 		if (field) {
-			size_t go_mark = path_push_key(&c->go_path, key, key_len);
+			size_t go_mark = field_path_push_name(&c->go_path, key, key_len);
 			check_value(c, field->type, member);
-			path_pop(&c->go_path, go_mark);
+			field_path_pop(&c->go_path, go_mark);
 		} else {
 			report_unknown_field(c);
 			if (!c->strict)
 				json_object_deln(object, key, key_len);
 		}
-		path_pop(&c->path, mark);
+		field_path_pop(&c->path, mark);
 	}
 	c->go_struct = outer_struct;
 }
@@ -749,9 +727,9 @@ static void check_array(struct checker *c, const struct schema_type *type, json_
 	size_t index;
 	json_t *item;
 	json_array_foreach (array, index, item) {
-		size_t mark = path_push_index(&c->path, index);
+		size_t mark = field_path_push_index(&c->path, index);
 		check_value(c, type->element, item);
-		path_pop(&c->path, mark);
+		field_path_pop(&c->path, mark);
 	}
 }
 
@@ -762,9 +740,9 @@ static void check_map(struct checker *c, const struct schema_type *type, json_t 
 	size_t key_len;
 	json_t *member;
 	json_object_keylen_foreach (map, key, key_len, member) {
-		size_t mark = path_push_key(&c->path, key, key_len);
+		size_t mark = field_path_push_name(&c->path, key, key_len);
 		check_value(c, type->element, member);
-		path_pop(&c->path, mark);
+		field_path_pop(&c->path, mark);
 	}
 }
 
