@@ -53,7 +53,7 @@ def test_kubectl_top_shows_reported_usage(server):
 
 def test_reports_are_checked(server):
     create_pod(server, "web")
-    before = server.snapshot()
+    before = server.settled_snapshot()
     answer = report_pod(server, "web", "lots", "5Mi")
     assert answer.status == 422, answer
     assert answer.json["details"]["causes"][0]["field"] == "containers[0].usage.cpu"

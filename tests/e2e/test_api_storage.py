@@ -1,7 +1,6 @@
 """Storage: the watch window, 410 Expired after a restart, and durability of acknowledged
 writes across kill -9."""
 import json
-import os
 import signal
 import socket
 import time
@@ -218,23 +217,31 @@ def test_restart_keeps_everything_and_counts_on(server):
     assert rv(made) > revision
 
 
-def open_sockets(server):
-    """The server's open sockets, counted from /proc."""
-    fd_dir = f"/proc/{server.proc.pid}/fd"
-    count = 0
-    for fd in os.listdir(fd_dir):
-        try:
-            if os.readlink(os.path.join(fd_dir, fd)).startswith("socket:"):
-                count += 1
-        except OSError:
-            pass
-    return count
+def server_connections(server):
+    """Connections the server holds open on its port (ESTABLISHED or CLOSE_WAIT on its side),
+    from /proc/net/tcp: a connection the client closed and the server has not let go of stays
+    in CLOSE_WAIT."""
+    held = 0
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            local_port = int(fields[1].split(":")[1], 16)
+            if local_port == server.port and fields[3] in ("01", "08"):
+                held += 1
+    return held
+
+
+def wait_for(predicate, timeout=5):
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return predicate()
 
 
 def test_watches_of_clients_that_went_away_are_released(server):
     """A watch with nothing to send waits parked; when its client disconnects the server must
     notice and let go of the connection, without waiting for an event that may never come."""
-    baseline = open_sockets(server)
     clients = []
     for _ in range(5):
         conn = socket.create_connection(("127.0.0.1", server.port))
@@ -242,12 +249,9 @@ def test_watches_of_clients_that_went_away_are_released(server):
                      + str(server.revision()).encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n")
         assert conn.recv(4096).startswith(b"HTTP/1.1 200"), "watch did not start"
         clients.append(conn)
-    assert open_sockets(server) >= baseline + 5
+    assert wait_for(lambda: server_connections(server) >= 5)
     for conn in clients:
         conn.close()
-    deadline = time.monotonic() + 5
-    while open_sockets(server) > baseline and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert open_sockets(server) <= baseline
+    assert wait_for(lambda: server_connections(server) == 0), server_connections(server)
     # And it still serves.
     assert server.get_json("/api/v1/namespaces/default/pods")["items"] == []
