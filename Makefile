@@ -3,8 +3,8 @@
 
 CC ?= gcc
 BUILD ?= build
-PKGS := libmicrohttpd gnutls jansson sqlite3 libcurl yaml-0.1 libnl-3.0 libnl-route-3.0 libmnl \
-	libnftnl libseccomp libcap
+PKGS := libmicrohttpd gnutls jansson sqlite3 libcurl yaml-0.1 libarchive libnl-3.0 libnl-route-3.0 \
+	libmnl libnftnl libseccomp libcap
 # snprintf truncation is how bounded buffers are meant to behave, so it is not a warning here.
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wno-missing-field-initializers $(if $(findstring clang,$(CC)),,-Wno-format-truncation)

@@ -9,12 +9,14 @@ set -eu
 # each one was chosen).
 build_pkgs="gcc clang make pkg-config
   libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev libyaml-dev
+  libarchive-dev
   libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev libseccomp-dev libcap-dev
   libcmocka-dev"
 # Tests: the official Python client, pytest, and what the tests use to drive the server.
-test_pkgs="python3 python3-kubernetes python3-pytest curl iproute2 procps"
+test_pkgs="python3 python3-kubernetes python3-pytest curl iproute2 procps
+  docker-registry skopeo busybox-static"
 # Benchmarks: public load and timing tools.
-bench_pkgs="wrk hyperfine"
+bench_pkgs="wrk hyperfine crun"
 # Lint: the formatter `make lint` runs.
 lint_pkgs="clang-format"
 
