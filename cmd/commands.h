@@ -4,3 +4,8 @@
 
 int server_main(int argc, char **argv);
 int kubectl_main(int argc, char **argv);
+int image_main(int argc, char **argv);
+int run_main(int argc, char **argv);
+int exec_main(int argc, char **argv);
+int rm_main(int argc, char **argv);
+int wait_main(int argc, char **argv);

@@ -24,6 +24,11 @@ static int cmd_version(int argc, char **argv)
 static const struct command commands[] = {
     {"server", server_main, "run the API server, controllers and this node's agent"},
     {"kubectl", kubectl_main, "talk to the API server like kubectl"},
+    {"image", image_main, "pull, import, list and remove images"},
+    {"run", run_main, "run one container without the API"},
+    {"exec", exec_main, "run a command in a running container of this node"},
+    {"wait", wait_main, "wait for a container of this node and print its exit code"},
+    {"rm", rm_main, "remove what stopped containers left"},
     {"version", cmd_version, "print the version"},
 };
 

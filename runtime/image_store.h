@@ -6,6 +6,10 @@
  *                             whiteouts as 0:0 character devices, opaque directories marked
  *                             with the trusted.overlay.opaque xattr)
  *   index.json                the image records, replaced atomically under an flock
+ *                             of index.lock
+ *   tmp/                      work in progress (partial blobs, layers being unpacked), on
+ *                             the same file system so that finished work is renamed in
+ *   locks/<hex>.lock          flock per blob digest, held while it is fetched and unpacked
  *
  * Every blob is verified against its digest before it is visible under blobs/; every layer is
  * unpacked into a temporary directory and renamed into place only when complete and verified
@@ -31,18 +35,29 @@ const char *image_store_root(const struct image_store *store);
 /* "sha256:<64 hex>"; false for anything else (other algorithms, bad length, upper case). */
 bool image_digest_valid(const char *digest);
 
+/* "sha256:" and 64 hex digits. */
+#define IMAGE_DIGEST_LENGTH 71
+/* The digest of `len` bytes, into `out` (IMAGE_DIGEST_LENGTH + 1 bytes). */
+int image_digest_of(const void *data, size_t len, char *out, struct ck_error *err);
+
 /* The path of a verified blob, or NULL (errno ENOENT) when the store does not have it. The
  * caller frees the path. */
 char *image_store_blob_path(struct image_store *store, const char *digest);
 
 /* Writes a blob in pieces; commit verifies the digest (and the size when known, -1 if not)
- * before the blob becomes visible. Abort (or commit failing) removes the partial file. */
+ * before the blob becomes visible. Commit and abort both end the writer; abort (or commit
+ * failing) removes the partial file. Writing more than the known size fails at once. */
 struct blob_writer;
 int image_store_blob_begin(struct image_store *store, const char *digest, int64_t size,
 			   struct blob_writer **out, struct ck_error *err);
 int blob_writer_write(struct blob_writer *w, const void *data, size_t len, struct ck_error *err);
 int blob_writer_commit(struct blob_writer *w, struct ck_error *err);
 void blob_writer_abort(struct blob_writer *w);
+
+/* Holds an exclusive lock named after `digest` (locks/<hex>.lock) until the returned
+ * descriptor is closed. Threads and processes that fetch or unpack the same blob take it
+ * first, so the second one waits and then finds the work done. */
+int image_store_lock_digest(struct image_store *store, const char *digest, struct ck_error *err);
 
 /* --- layers ------------------------------------------------------------------------------ */
 
@@ -52,16 +67,16 @@ char *image_store_layer_path(struct image_store *store, const char *diff_id);
 /* Unpacks the layer blob `digest` (tar, gzip- or zstd-compressed, by `media_type`) as the
  * layer `diff_id`, verifying the uncompressed digest. Does nothing when already unpacked.
  * Hostile entries fail it with a message naming the entry; nothing is left behind. */
-int image_store_unpack_layer(struct image_store *store, const char *digest,
-			     const char *media_type, const char *diff_id, struct ck_error *err);
+int image_store_unpack_layer(struct image_store *store, const char *digest, const char *media_type,
+			     const char *diff_id, struct ck_error *err);
 
 /* --- images ------------------------------------------------------------------------------ */
 
 struct image_layer {
-	char *digest;     /* the compressed blob */
-	char *diff_id;    /* the uncompressed tar, from the config's rootfs.diff_ids */
+	char *digest;  /* the compressed blob */
+	char *diff_id; /* the uncompressed tar, from the config's rootfs.diff_ids */
 	char *media_type;
-	int64_t size;     /* compressed bytes */
+	int64_t size; /* compressed bytes */
 };
 
 struct image_record {
@@ -72,27 +87,32 @@ struct image_record {
 	size_t name_count;
 	struct image_layer *layers; /* bottom first */
 	size_t layer_count;
-	int64_t size;         /* compressed layers plus config */
-	int64_t created;      /* when stored (unix seconds) */
-	int64_t last_used;    /* updated when a container starts from it, for garbage collection */
-	json_t *config;       /* the image config's "config": Entrypoint, Cmd, Env, WorkingDir,
-				 User, StopSignal, ExposedPorts, Labels */
+	int64_t size;      /* compressed layers plus config */
+	int64_t created;   /* when stored (unix seconds) */
+	int64_t last_used; /* updated when a container starts from it, for garbage collection */
+	json_t *config;    /* the image config's "config": Entrypoint, Cmd, Env, WorkingDir,
+			      User, StopSignal, ExposedPorts, Labels */
 };
 
 void image_record_free(struct image_record *record);
 
-/* Adds (or updates: names are merged) an image whose blobs and layers are all in the store. */
+/* Adds (or updates: names are merged) an image whose blobs and layers are all in the store;
+ * -ENOENT when one is missing (removed meanwhile by image_store_remove: pull again). A name
+ * moves from whatever image had it before to this one. */
 int image_store_put(struct image_store *store, const struct image_record *record,
 		    struct ck_error *err);
-/* Finds an image by a normalized reference or by ID ("sha256:..."); -ENOENT when absent. */
-int image_store_find(struct image_store *store, const char *reference,
-		     struct image_record **out, struct ck_error *err);
+/* Finds an image by a reference (normalized first: "busybox" finds
+ * "docker.io/library/busybox:latest") or by ID ("sha256:..."); -ENOENT when absent. */
+int image_store_find(struct image_store *store, const char *reference, struct image_record **out,
+		     struct ck_error *err);
 /* Every image; the caller frees each record and the array. */
 int image_store_list(struct image_store *store, struct image_record ***out, size_t *count,
 		     struct ck_error *err);
-/* Removes one name; the image goes when it has no name left and no container uses it (the
- * caller says which image IDs are in use). Blobs and layers no image needs are removed too. */
-int image_store_remove(struct image_store *store, const char *reference,
-		       const char *const *in_use, struct ck_error *err);
+/* Removes one name (an ID removes every name); the image goes when it has no name left and
+ * no container uses it (the caller says which image IDs are in use; `in_use` is NULL or ends
+ * with NULL). The blobs and layers of a removed image that no other image needs go too.
+ * -ENOENT when nothing has that name. */
+int image_store_remove(struct image_store *store, const char *reference, const char *const *in_use,
+		       struct ck_error *err);
 /* Marks an image as used now (containers starting from it). */
 int image_store_touch(struct image_store *store, const char *id, struct ck_error *err);

@@ -575,3 +575,247 @@ def set_pod_running(srv, name, ip, ready=True, namespace="default"):
                      headers={"Content-Type": "application/merge-patch+json"})
     assert answer.status == 200, answer
     return answer.json
+
+
+# --- Test images and the local registry -------------------------------------------------------
+# Images are built from Debian packages by scripts/test-images.sh (into build/test-images, or
+# $CKUBE_TEST_IMAGES, where an unchanged rebuild costs nothing) and served by Debian's
+# docker-registry on a free 127.0.0.1 port (scripts/registry.sh); nothing reaches the internet.
+
+REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
+TEST_IMAGES_SH = os.path.join(REPO_ROOT, "scripts/test-images.sh")
+REGISTRY_SH = os.path.join(REPO_ROOT, "scripts/registry.sh")
+TEST_IMAGES_DIR = os.environ.get("CKUBE_TEST_IMAGES",
+                                 os.path.join(REPO_ROOT, "build/test-images"))
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+def write_registries_yaml(config_dir, address):
+    """Writes <config_dir>/registries.yaml in the k3s format: docker.io is mirrored by the
+    local registry, so plain `image: httpd` resolves to ADDRESS/library/httpd:latest, and the
+    registry itself is reached over plain http (an http:// endpoint marks it insecure).
+    Returns the file's path."""
+    os.makedirs(config_dir, exist_ok=True)
+    path = os.path.join(config_dir, "registries.yaml")
+    with open(path, "w") as f:
+        f.write("mirrors:\n"
+                "  docker.io:\n"
+                f"    endpoint: [\"http://{address}\"]\n"
+                f"  \"{address}\":\n"
+                f"    endpoint: [\"http://{address}\"]\n")
+    return path
+
+
+class Registry:
+    """A running local registry filled with the test images: busybox, httpd, testbin, nonroot
+    (testbin with User app) and multiarch (an image index). Each NAME is pushed as NAME:1,
+    NAME:latest, library/NAME:1 and library/NAME:latest (OCI manifests), and NAME:1-docker
+    (Docker schema 2) for all but the index."""
+
+    def __init__(self, address, images_dir, directory):
+        self.address = address
+        self.url = f"http://{address}"
+        self.images_dir = images_dir
+        self.layout = os.path.join(images_dir, "oci")
+        self.directory = directory
+        self.digests = {}
+        with open(os.path.join(images_dir, "images.txt")) as f:
+            for line in f:
+                if line.strip():
+                    name, digest = line.split()
+                    self.digests[name] = digest
+        self.names = list(self.digests)
+
+    def image(self, name, tag="1"):
+        """A reference to a pushed image: image("busybox") -> "127.0.0.1:PORT/busybox:1"."""
+        assert name in self.digests, f"no test image {name!r} (have {self.names})"
+        return f"{self.address}/{name}:{tag}"
+
+    def digest(self, name):
+        """The manifest digest (OCI) of NAME:1, NAME:latest and library/NAME:*."""
+        return self.digests[name]
+
+    def write_registries(self, config_dir):
+        """registries.yaml for a ckube --config-dir, pointing docker.io at this registry."""
+        return write_registries_yaml(config_dir, self.address)
+
+    def get(self, path, accept=None, timeout=30):
+        """One GET of the distribution API (path like "/v2/_catalog"); returns an ApiAnswer."""
+        host, port = self.address.rsplit(":", 1)
+        conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+        try:
+            conn.request("GET", path, headers={"Accept": accept} if accept else {})
+            resp = conn.getresponse()
+            return ApiAnswer(resp.status, dict(resp.getheaders()), resp.read())
+        finally:
+            conn.close()
+
+
+def build_test_images(out=None):
+    """Builds (or finds up to date) the test images; returns the output directory."""
+    out = out or TEST_IMAGES_DIR
+    run([TEST_IMAGES_SH, out], timeout=600)
+    return out
+
+
+@pytest.fixture(scope="session")
+def registry():
+    """The test images built and pushed to a registry of this session on 127.0.0.1; stopped,
+    and its directory removed, at the end (also on failure)."""
+    images_dir = build_test_images()
+    directory = tempfile.mkdtemp(prefix="ckube-e2e-registry-")
+    served = False
+    try:
+        address = run([REGISTRY_SH, "start", directory], timeout=60).stdout.strip()
+        run([REGISTRY_SH, "push", images_dir, address], timeout=300)
+        served = True
+        yield Registry(address, images_dir, directory)
+    finally:
+        stopped = run([REGISTRY_SH, "stop", directory], check=False, timeout=60)
+        shutil.rmtree(directory, ignore_errors=True)
+        # A failed start or push is the error to see; a failed stop only after a good run.
+        if served and stopped.returncode != 0:
+            pytest.fail(f"registry.sh stop failed: {stopped.stderr}")
+
+
+def cgroup2_mount():
+    """Where this machine mounts cgroup2 (never assumed to be /sys/fs/cgroup)."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            if fields[sep + 1] == "cgroup2":
+                return fields[4]
+    raise AssertionError("no cgroup2 mount")
+
+
+class RuntimeNode:
+    """The directories `ckube run`, `exec`, `wait` and `rm` work in for one test, and a cgroup
+    root of its own, so that tests never see each other's containers."""
+
+    def __init__(self, root):
+        self.root = root
+        self.data_dir = os.path.join(root, "data")
+        self.run_dir = os.path.join(root, "run")
+        self.config_dir = os.path.join(root, "config")
+        self.cgroup_root = f"ckube-e2e-{uuid.uuid4().hex[:12]}"
+        self.cgroup_path = os.path.join(cgroup2_mount(), self.cgroup_root)
+
+    def dir_args(self):
+        return ["--data-dir", self.data_dir, "--run-dir", self.run_dir,
+                "--config-dir", self.config_dir, "--cgroup-root", self.cgroup_root]
+
+    def command(self, verb, *args):
+        return [CKUBE, verb, *self.dir_args(), *args]
+
+    def run(self, *args, input=None, timeout=60):
+        """`ckube run ARGS`; returns the CompletedProcess (the container's exit code)."""
+        return run(self.command("run", *args), input=input, check=False, timeout=timeout)
+
+    def start(self, *args):
+        """`ckube run ARGS` in the background; returns the Popen."""
+        return subprocess.Popen(self.command("run", *args), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    def exec(self, container_id, *cmd, timeout=60):
+        return run(self.command("exec", container_id, "--", *cmd), check=False, timeout=timeout)
+
+    def wait_running(self, container_id, timeout=10):
+        """Until the container's state file exists (it is written once the command runs)."""
+        state = os.path.join(self.run_dir, "containers", container_id, "state.json")
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(state):
+            assert time.monotonic() < deadline, f"container {container_id} did not start"
+            time.sleep(0.02)
+        with open(state) as f:
+            return json.load(f)
+
+    def container_dirs(self):
+        """What is left of containers: state directories and writable layers."""
+        left = []
+        for parent in (os.path.join(self.run_dir, "containers"),
+                       os.path.join(self.data_dir, "containers")):
+            if os.path.isdir(parent):
+                left += [os.path.join(parent, name) for name in os.listdir(parent)]
+        return left
+
+    def cgroups(self):
+        """Cgroups below the test's root, deepest first."""
+        found = []
+        for path, dirs, _ in os.walk(self.cgroup_path):
+            found += [os.path.join(path, d) for d in dirs]
+        return sorted(found, key=lambda p: -p.count("/"))
+
+    def mounts(self):
+        """Mounts of this machine's namespace that involve the test's directories."""
+        with open("/proc/self/mountinfo") as f:
+            return [line for line in f if self.root in line]
+
+    def processes(self):
+        """Processes in the test's cgroups."""
+        pids = []
+        for path in self.cgroups() + [self.cgroup_path]:
+            procs = os.path.join(path, "cgroup.procs")
+            if os.path.exists(procs):
+                with open(procs) as f:
+                    pids += [int(p) for p in f.read().split()]
+        return pids
+
+    def leftovers(self, containers=True):
+        """Everything a finished --rm container must not leave behind."""
+        left = {"mounts": self.mounts(), "processes": self.processes(),
+                "cgroups": self.cgroups()}
+        if containers:
+            left["container dirs"] = self.container_dirs()
+        return {k: v for k, v in left.items() if v}
+
+    def clean(self):
+        if os.path.isdir(self.cgroup_path):
+            with open(os.path.join(self.cgroup_path, "cgroup.kill"), "w") as f:
+                f.write("1")
+            deadline = time.monotonic() + 5
+            while self.processes() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            for path in self.cgroups() + [self.cgroup_path]:
+                os.rmdir(path)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture
+def node():
+    """A RuntimeNode whose processes, cgroups and directories are removed at the end."""
+    n = RuntimeNode(tempfile.mkdtemp(prefix="ckube-e2e-node-"))
+    try:
+        yield n
+    finally:
+        n.clean()
+
+
+@pytest.fixture(scope="session")
+def rootfs():
+    """A root file system directory (as `ckube run ROOTFS` takes it) with busybox and the
+    static test binary at /bin/testbin, users root, app (1000, also in group users) and
+    nobody. Removed at the end of the session."""
+    images_dir = build_test_images()
+    root = tempfile.mkdtemp(prefix="ckube-e2e-rootfs-")
+    try:
+        for d in ("bin", "etc", "tmp"):
+            os.makedirs(os.path.join(root, d))
+        shutil.copy("/bin/busybox", os.path.join(root, "bin", "busybox"))
+        applets = run(["/bin/busybox", "--list"]).stdout.split()
+        for applet in applets:
+            link = os.path.join(root, "bin", applet)
+            if not os.path.exists(link):
+                os.symlink("busybox", link)
+        shutil.copy(os.path.join(images_dir, "ckube-testbin"), os.path.join(root, "bin", "testbin"))
+        with open(os.path.join(root, "etc", "passwd"), "w") as f:
+            f.write("root:x:0:0:root:/root:/bin/sh\n"
+                    "app:x:1000:1000:app:/home/app:/bin/sh\n"
+                    "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")
+        with open(os.path.join(root, "etc", "group"), "w") as f:
+            f.write("root:x:0:\nusers:x:100:app\napp:x:1000:\nnogroup:x:65534:\n")
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

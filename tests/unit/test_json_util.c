@@ -22,17 +22,17 @@ static void documents_match_jansson(void **state)
 {
 	(void)state;
 	static const char *const documents[] = {
-		"{}",
-		"[]",
-		"{\"kind\":\"Pod\",\"metadata\":{\"name\":\"web\",\"labels\":{\"a\":\"b\"}},"
-		"\"spec\":{\"containers\":[{\"name\":\"c\",\"ports\":[{\"containerPort\":80}]}]}}",
-		"[1,-2,9223372036854775807,-9223372036854775808,0]",
-		"[0.1,1.0,-0.0,1e300,2.5e-10,123456789.0,3.141592653589793]",
-		"[true,false,null,\"\",[],{},[[{}]]]",
-		"{\"quote\":\"a\\\"b\",\"backslash\":\"a\\\\b\",\"slash\":\"a/b\",\"controls\":"
-		"\"\\b\\f\\n\\r\\t\\u0001\\u001f\\u007f\"}",
-		"{\"unicode\":\"h\\u00e9llo \\u2028 \\ud83d\\ude00 \\u4e2d\"}",
-		"{\"nul\":\"a\\u0000b\"}",
+	    "{}",
+	    "[]",
+	    "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"web\",\"labels\":{\"a\":\"b\"}},"
+	    "\"spec\":{\"containers\":[{\"name\":\"c\",\"ports\":[{\"containerPort\":80}]}]}}",
+	    "[1,-2,9223372036854775807,-9223372036854775808,0]",
+	    "[0.1,1.0,-0.0,1e300,2.5e-10,123456789.0,3.141592653589793]",
+	    "[true,false,null,\"\",[],{},[[{}]]]",
+	    "{\"quote\":\"a\\\"b\",\"backslash\":\"a\\\\b\",\"slash\":\"a/b\",\"controls\":"
+	    "\"\\b\\f\\n\\r\\t\\u0001\\u001f\\u007f\"}",
+	    "{\"unicode\":\"h\\u00e9llo \\u2028 \\ud83d\\ude00 \\u4e2d\"}",
+	    "{\"nul\":\"a\\u0000b\"}",
 	};
 	for (size_t i = 0; i < sizeof(documents) / sizeof(documents[0]); i++) {
 		json_error_t error;
@@ -80,10 +80,10 @@ static void paths_walk_objects(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(documents_match_jansson),
-		cmocka_unit_test(insertion_order_is_kept),
-		cmocka_unit_test(scalars_on_their_own),
-		cmocka_unit_test(paths_walk_objects),
+	    cmocka_unit_test(documents_match_jansson),
+	    cmocka_unit_test(insertion_order_is_kept),
+	    cmocka_unit_test(scalars_on_their_own),
+	    cmocka_unit_test(paths_walk_objects),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

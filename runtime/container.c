@@ -1,0 +1,422 @@
+/* Starting containers, the agent's side: the plan for the child, the state directory, and the
+ * life of the process afterwards. */
+#include "runtime/container.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/buf.h"
+#include "lib/cleanup.h"
+#include "lib/fsutil.h"
+#include "runtime/container_internal.h"
+#include "runtime/container_state.h"
+#include "runtime/process_spec.h"
+#include "runtime/seccomp_profile.h"
+#include "runtime/spawn.h"
+
+/* mount(2) takes its options in one page. */
+#define MOUNT_OPTIONS_MAX 4095
+
+static bool id_valid(const char *id)
+{
+	size_t len = strlen(id);
+
+	if (len == 0 || len > 128 || !strchr("abcdefghijklmnopqrstuvwxyz0123456789", id[0]))
+		return false;
+	return strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789._-") == len;
+}
+
+/* Characters that would change the meaning of overlay's option string. */
+static bool overlay_path_ok(const char *path)
+{
+	return !strpbrk(path, ":,\\");
+}
+
+static size_t common_dir_len(const char *const *paths, size_t count)
+{
+	size_t len = strlen(paths[0]);
+
+	for (size_t i = 1; i < count; i++) {
+		size_t n = 0;
+		while (n < len && paths[i][n] == paths[0][n])
+			n++;
+		len = n;
+	}
+	while (len > 0 && paths[0][len - 1] != '/')
+		len--;
+	return len;
+}
+
+static int plan_overlay(struct container_plan *plan, const struct container_config *config,
+			struct ck_error *err)
+{
+	_cleanup_buf_ struct buf options = {0};
+	size_t common = common_dir_len(config->layers, config->layer_count);
+
+	if (!config->scratch_dir || !overlay_path_ok(config->scratch_dir))
+		return ck_error_set(err, EINVAL,
+				    "scratch directory: missing or unusable in overlay");
+	buf_puts(&options, "lowerdir=");
+	for (size_t i = config->layer_count; i-- > 0;) {
+		const char *layer = config->layers[i];
+		if (!overlay_path_ok(layer))
+			return ck_error_set(err, EINVAL, "layer %s: unusable in overlay", layer);
+		buf_printf(&options, "%s%s", i + 1 < config->layer_count ? ":" : "",
+			   layer + common);
+	}
+	buf_printf(&options, ",upperdir=%s/upper,workdir=%s/work", config->scratch_dir,
+		   config->scratch_dir);
+	if (options.len > MOUNT_OPTIONS_MAX)
+		return ck_error_set(err, E2BIG, "%zu layers are too many to mount",
+				    config->layer_count);
+	plan->layers_dir = strndup(config->layers[0], common ? common : 1);
+	plan->overlay_options = buf_steal(&options);
+	return 0;
+}
+
+static int make_scratch(const char *scratch_dir, struct ck_error *err)
+{
+	_cleanup_free_ char *upper = NULL, *work = NULL;
+	int r = fs_mkdir_p(scratch_dir, 0700, err);
+
+	if (r < 0)
+		return r;
+	if (asprintf(&upper, "%s/upper", scratch_dir) < 0 ||
+	    asprintf(&work, "%s/work", scratch_dir) < 0)
+		return ck_error_set(err, ENOMEM, "out of memory");
+	if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0)
+		return ck_error_errno(err, errno, "create %s/{upper,work}", scratch_dir);
+	return 0;
+}
+
+/* Each source as a detached copy of its mount tree, made here in the agent's mount namespace:
+ * the child, in a namespace of its own, could not copy a mount of another namespace, but it
+ * can attach a detached one. Read-only is applied before it is attached anywhere. */
+static int detach_source(const struct container_mount *m, int *tree, bool *is_dir,
+			 struct ck_error *err)
+{
+	struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
+	struct stat st;
+
+	*tree = open_tree(AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (*tree < 0 || fstat(*tree, &st) < 0)
+		return ck_error_errno(err, errno, "mount %s on %s", m->source, m->destination);
+	if (m->read_only &&
+	    mount_setattr(*tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &ro, sizeof(ro)) < 0)
+		return ck_error_errno(err, errno, "mount %s on %s: read-only", m->source,
+				      m->destination);
+	*is_dir = S_ISDIR(st.st_mode);
+	return 0;
+}
+
+static int plan_mounts(struct container_plan *plan, const struct container_config *config,
+		       struct ck_error *err)
+{
+	plan->mount_sources = calloc(config->mount_count + 1, sizeof(int));
+	plan->mount_is_dir = calloc(config->mount_count + 1, sizeof(bool));
+	if (!plan->mount_sources || !plan->mount_is_dir)
+		return ck_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < config->mount_count; i++)
+		plan->mount_sources[i] = -1;
+	for (size_t i = 0; i < config->mount_count; i++) {
+		const struct container_mount *m = &config->mounts[i];
+		int r;
+
+		if (m->destination[0] != '/')
+			return ck_error_set(err, EINVAL, "mount %s: the destination must be absolute",
+					    m->destination);
+		r = detach_source(m, &plan->mount_sources[i], &plan->mount_is_dir[i], err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static const char *find_path(char *const *env)
+{
+	for (; env && *env; env++)
+		if (strncmp(*env, "PATH=", 5) == 0)
+			return *env + 5;
+	return DEFAULT_PATH;
+}
+
+static void plan_clear(struct container_plan *plan)
+{
+	if (plan->mount_sources)
+		for (size_t i = 0; i < plan->config->mount_count; i++)
+			if (plan->mount_sources[i] >= 0)
+				close(plan->mount_sources[i]);
+	free(plan->mount_sources);
+	free(plan->mount_is_dir);
+	free(plan->root_target);
+	free(plan->overlay_options);
+	free(plan->layers_dir);
+}
+
+static int plan_build(struct container_plan *plan, const struct container_config *config,
+		      const char *state_dir, struct ck_error *err)
+{
+	int r;
+
+	*plan = (struct container_plan){.config = config};
+	if (asprintf(&plan->root_target, "%s/rootfs", state_dir) < 0)
+		return ck_error_set(err, ENOMEM, "out of memory");
+	if (mkdir(plan->root_target, 0755) < 0)
+		return ck_error_errno(err, errno, "create %s", plan->root_target);
+	if (config->rootfs == NULL) {
+		if (config->layer_count == 0)
+			return ck_error_set(err, EINVAL, "no root file system and no image layers");
+		r = plan_overlay(plan, config, err);
+		if (r == 0)
+			r = make_scratch(config->scratch_dir, err);
+		if (r < 0)
+			return r;
+	}
+	r = plan_mounts(plan, config, err);
+	if (r < 0)
+		return r;
+	if (config->process.seccomp_default) {
+		r = seccomp_runtime_default(config->process.capabilities, &plan->seccomp, err);
+		if (r < 0)
+			return ck_error_prefix(err, "seccomp profile");
+	}
+	if (!config->process.argv || !config->process.argv[0])
+		return ck_error_set(err, EINVAL, "no command specified");
+	plan->path = find_path(config->process.env);
+	plan->new_uts = config->uts.mode == CONTAINER_NS_NEW;
+	return 0;
+}
+
+static uint64_t clone_flags(const struct container_config *config)
+{
+	uint64_t flags = CLONE_NEWNS;
+
+	if (config->pid_ns_fd < 0)
+		flags |= CLONE_NEWPID;
+	if (config->net.mode == CONTAINER_NS_NEW)
+		flags |= CLONE_NEWNET;
+	if (config->ipc.mode == CONTAINER_NS_NEW)
+		flags |= CLONE_NEWIPC;
+	if (config->uts.mode == CONTAINER_NS_NEW)
+		flags |= CLONE_NEWUTS;
+	return flags;
+}
+
+/* Removes what a start created before it failed. */
+static void undo_start(const struct container_config *config, const char *state_dir)
+{
+	struct ck_error ignored;
+
+	if (config->rootfs == NULL && config->scratch_dir)
+		fs_remove_tree(AT_FDCWD, config->scratch_dir, &ignored);
+	fs_remove_tree(AT_FDCWD, state_dir, &ignored);
+}
+
+static int make_state_dir(const struct container_config *config, char **out, struct ck_error *err)
+{
+	_cleanup_free_ char *parent = NULL, *dir = NULL, *state = NULL;
+	int r;
+
+	if (asprintf(&parent, "%s/containers", config->run_dir) < 0 ||
+	    asprintf(&dir, "%s/%s", parent, config->id) < 0)
+		return ck_error_set(err, ENOMEM, "out of memory");
+	r = fs_mkdir_p(parent, 0700, err);
+	if (r < 0)
+		return r;
+	/* It may exist with only the output FIFOs (container_output_open), not with a state. */
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return ck_error_errno(err, errno, "create %s", dir);
+	if (asprintf(&state, "%s/state.json", dir) < 0)
+		return ck_error_set(err, ENOMEM, "out of memory");
+	if (access(state, F_OK) == 0)
+		return ck_error_set(err, EEXIST, "container %s exists already", config->id);
+	*out = steal_ptr(&dir);
+	return 0;
+}
+
+static int start_process(const struct container_config *config, const char *state_dir, pid_t *pid,
+			 int *pidfd, enum container_failure *failure, struct ck_error *err)
+{
+	struct container_plan plan;
+	int r = plan_build(&plan, config, state_dir, err);
+
+	if (r == 0) {
+		struct spawn_request request = {
+		    .clone_flags = clone_flags(config),
+		    .cgroup_fd = config->cgroup_fd,
+		    .join_fd = config->pid_ns_fd,
+		    .join_flags = CLONE_NEWPID,
+		    .run = container_child_run,
+		    .arg = &plan,
+		};
+		r = spawn_child(&request, pid, pidfd, failure, err);
+	}
+	plan_clear(&plan);
+	return r;
+}
+
+int container_start(const struct container_config *config, struct container **out,
+		    enum container_failure *failure, struct ck_error *err)
+{
+	_cleanup_free_ char *state_dir = NULL;
+	struct container *container;
+	pid_t pid;
+	int pidfd, r;
+
+	*failure = CONTAINER_FAILED_CREATE;
+	if (!id_valid(config->id))
+		return ck_error_set(err, EINVAL, "%s: invalid container id \"%s\"", config->subject,
+				    config->id);
+	r = make_state_dir(config, &state_dir, err);
+	if (r < 0)
+		return ck_error_prefix(err, "%s", config->subject);
+	r = start_process(config, state_dir, &pid, &pidfd, failure, err);
+	if (r < 0) {
+		undo_start(config, state_dir);
+		return ck_error_prefix(err, "%s", config->subject);
+	}
+	container = calloc(1, sizeof(*container));
+	if (!container)
+		abort();
+	container->id = strdup(config->id);
+	container->state_dir = steal_ptr(&state_dir);
+	container->pid = pid;
+	container->pidfd = pidfd;
+	container->recorded_status = -1;
+	container->stop_signal = config->stop_signal ? config->stop_signal : SIGTERM;
+	r = container_state_save(container, config, err);
+	if (r < 0) {
+		/* Without its state the container could not be found again: do not leave it. */
+		pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+		waitpid(pid, NULL, 0);
+		undo_start(config, container->state_dir);
+		container_free(container);
+		return ck_error_prefix(err, "%s: save state", config->subject);
+	}
+	*out = container;
+	return 0;
+}
+
+static void exit_from_status(int code, int status_kind, struct container_exit *out)
+{
+	out->exited = true;
+	if (status_kind == CLD_EXITED) {
+		out->code = code;
+		out->signal = 0;
+	} else {
+		out->code = 128 + code;
+		out->signal = code;
+	}
+}
+
+static int wait_child(struct container *container, int flags, struct container_exit *out,
+		      struct ck_error *err)
+{
+	siginfo_t info = {0};
+
+	while (waitid(P_PIDFD, (id_t)container->pidfd, &info, WEXITED | flags) < 0)
+		if (errno != EINTR)
+			return ck_error_errno(err, errno, "container %s: wait", container->id);
+	if (info.si_pid == 0)
+		return 0; /* still running (WNOHANG) */
+	exit_from_status(info.si_status, info.si_code, out);
+	return 0;
+}
+
+/* An adopted container is not our child: its exit shows as a readable pidfd, its status only
+ * through a recorded event. */
+static int wait_adopted(struct container *container, int timeout_ms, struct container_exit *out,
+			struct ck_error *err)
+{
+	struct pollfd pfd = {.fd = container->pidfd, .events = POLLIN};
+	int n = 1;
+
+	if (container->pidfd >= 0)
+		while ((n = poll(&pfd, 1, timeout_ms)) < 0)
+			if (errno != EINTR)
+				return ck_error_errno(err, errno, "container %s: wait",
+						      container->id);
+	if (n == 0)
+		return 0;
+	if (container->recorded_status >= 0) {
+		int status = container->recorded_status;
+		if (WIFEXITED(status))
+			exit_from_status(WEXITSTATUS(status), CLD_EXITED, out);
+		else
+			exit_from_status(WTERMSIG(status), CLD_KILLED, out);
+	} else {
+		out->exited = true;
+		out->unknown = true;
+		out->code = 128 + SIGKILL;
+	}
+	return 0;
+}
+
+int container_poll_exit(struct container *container, struct container_exit *out,
+			struct ck_error *err)
+{
+	*out = (struct container_exit){0};
+	if (container->adopted)
+		return wait_adopted(container, 0, out, err);
+	return wait_child(container, WNOHANG, out, err);
+}
+
+int container_wait(struct container *container, struct container_exit *out, struct ck_error *err)
+{
+	*out = (struct container_exit){0};
+	if (container->adopted)
+		return wait_adopted(container, -1, out, err);
+	return wait_child(container, 0, out, err);
+}
+
+void container_record_exit(struct container *container, int wait_status)
+{
+	container->recorded_status = wait_status;
+}
+
+int container_signal(struct container *container, int sig, struct ck_error *err)
+{
+	if (container->pidfd < 0 || pidfd_send_signal(container->pidfd, sig, NULL, 0) == 0)
+		return 0;
+	if (errno == ESRCH)
+		return 0; /* exited meanwhile */
+	return ck_error_errno(err, errno, "container %s: send signal %d", container->id, sig);
+}
+
+int container_remove(struct container *container, struct ck_error *err)
+{
+	const char *scratch = container_state_scratch_dir(container);
+	int r = 0;
+
+	if (scratch)
+		r = fs_remove_tree(AT_FDCWD, scratch, err);
+	if (r == 0)
+		r = fs_remove_tree(AT_FDCWD, container->state_dir, err);
+	if (r < 0)
+		ck_error_prefix(err, "container %s: remove", container->id);
+	container_free(container);
+	return r;
+}
+
+void container_free(struct container *container)
+{
+	if (!container)
+		return;
+	if (container->pidfd >= 0)
+		close(container->pidfd);
+	json_decref(container->state);
+	free(container->id);
+	free(container->state_dir);
+	free(container);
+}

@@ -1,0 +1,79 @@
+/* The store's side of unpacking: which blobs are layers, and where their directories go. The
+ * extraction itself is unpack_tar.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/cleanup.h"
+#include "runtime/image_store.h"
+#include "runtime/unpack_tar.h"
+
+/* Compression is recognised from the data, as containerd and Docker do (registries serve
+ * "tar.gzip" layers that are plain tar); the media type only says whether this is a layer we
+ * can read at all. Encrypted and other layer types are refused. */
+static const char *const layer_media_types[] = {
+    "application/vnd.oci.image.layer.v1.tar",
+    "application/vnd.oci.image.layer.v1.tar+gzip",
+    "application/vnd.oci.image.layer.v1.tar+zstd",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+    "application/vnd.docker.image.rootfs.diff.tar",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    "application/vnd.docker.image.rootfs.foreign.diff.tar",
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+};
+
+static bool layer_media_type_known(const char *media_type)
+{
+	/* `docker save` archives say nothing about their layers. */
+	if (!media_type || !*media_type)
+		return true;
+	for (size_t i = 0; i < sizeof(layer_media_types) / sizeof(layer_media_types[0]); i++)
+		if (strcmp(media_type, layer_media_types[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Callers that may race with others on the same layer hold the blob's lock
+ * (image_store_lock_digest), as image_pull does; taking it here would deadlock them. Without
+ * it two unpacks both work and the second rename finds the layer in place. */
+int image_store_unpack_layer(struct image_store *store, const char *digest, const char *media_type,
+			     const char *diff_id, struct ck_error *err)
+{
+	if (!image_digest_valid(digest) || !image_digest_valid(diff_id))
+		return ck_error_set(err, EINVAL, "unpack layer %s: invalid digest (blob %s)",
+				    diff_id ? diff_id : "(none)", digest ? digest : "(none)");
+	if (!layer_media_type_known(media_type))
+		return ck_error_set(err, EINVAL, "unpack layer %s: unsupported media type %s",
+				    diff_id, media_type);
+	_cleanup_free_ char *existing = image_store_layer_path(store, diff_id);
+	if (existing)
+		return 0;
+	_cleanup_free_ char *blob = image_store_blob_path(store, digest);
+	if (!blob)
+		return ck_error_set(err, ENOENT, "unpack layer %s: blob %s is not in the store",
+				    diff_id, digest);
+	_cleanup_free_ char *target = NULL;
+	_cleanup_free_ char *work_dir = NULL;
+	const char *root = image_store_root(store);
+	const char *hex = diff_id + strlen("sha256:");
+	if (asprintf(&target, "%s/layers/sha256/%s", root, hex) < 0) {
+		target = NULL;
+		return ck_error_set(err, ENOMEM, "unpack layer %s: out of memory", diff_id);
+	}
+	if (asprintf(&work_dir, "%s/tmp", root) < 0) {
+		work_dir = NULL;
+		return ck_error_set(err, ENOMEM, "unpack layer %s: out of memory", diff_id);
+	}
+	_cleanup_close_ int fd = open(blob, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ck_error_errno(err, errno, "unpack layer %s: open %s", diff_id, blob);
+	struct unpack_options options = {.diff_id = diff_id, .work_dir = work_dir};
+	if (unpack_tar(fd, target, &options, err) < 0)
+		return ck_error_prefix(err, "layer %s", diff_id);
+	return 0;
+}
