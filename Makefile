@@ -3,8 +3,15 @@
 
 CC ?= gcc
 BUILD ?= build
-PKGS := libmicrohttpd gnutls jansson sqlite3 libcurl yaml-0.1 libarchive libnl-3.0 libnl-route-3.0 \
-	libmnl libnftnl libseccomp libcap
+# How each library is linked is a matter of start-up time: every shared library costs the
+# dynamic loader its relocations at every start, before main().
+# Small libraries go in from their static archives (libmnl ships none: it stays shared).
+STATIC_PKGS := jansson yaml-0.1 libnl-route-3.0 libnl-3.0 libnftnl libseccomp libcap
+SHARED_PKGS := libmnl
+# Heavy ones, with some fifty shared libraries behind them, are opened with dlopen() by the
+# features that use them (lib/dlopen_util.h): at build time only their headers count.
+DLOPEN_PKGS := libmicrohttpd gnutls sqlite3 libcurl libarchive
+PKGS := $(STATIC_PKGS) $(SHARED_PKGS) $(DLOPEN_PKGS)
 # snprintf truncation is how bounded buffers are meant to behave, so it is not a warning here.
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wno-missing-field-initializers $(if $(findstring clang,$(CC)),,-Wno-format-truncation)
@@ -18,7 +25,11 @@ endif
 # What the code needs whatever CFLAGS the caller passes (make asan passes its own).
 ALL_CFLAGS = $(CFLAGS) -std=gnu11 $(WARNINGS) -D_GNU_SOURCE -I. \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+LDLIBS := -Wl,-Bstatic $(shell pkg-config --libs $(STATIC_PKGS) 2>/dev/null) -Wl,-Bdynamic \
+	$(shell pkg-config --libs $(SHARED_PKGS) 2>/dev/null) -lpthread -lm
+# The unit tests build archives and digests with the dlopen()ed libraries themselves; the
+# copy the code under test opens is then the one already loaded.
+TEST_LDLIBS := $(shell pkg-config --libs $(DLOPEN_PKGS) 2>/dev/null) -lcmocka
 
 # Each top-level folder with sources is one static library; cmd/ holds the multi-call entry.
 FOLDERS := kubectl apiserver kubelet runtime cgroup netns iptables volume lib
@@ -57,7 +68,7 @@ $(BIN): $(BUILD)/cmd/main.o $(ARCHIVES)
 
 $(BUILD)/tests/%: tests/unit/%.c $(ARCHIVES)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(ARCHIVES) $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(ARCHIVES) $(LDLIBS) $(TEST_LDLIBS)
 
 # Installing needs root; building alone only needs the -dev packages.
 deps:

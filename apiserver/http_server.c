@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/epoll.h>
@@ -12,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "apiserver/microhttpd_dl.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
 
@@ -56,7 +56,7 @@ struct stream_link {
 
 const char *http_request_header(const struct http_request *req, const char *name)
 {
-	return MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, name);
+	return sym_MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, name);
 }
 
 const char *http_request_param(const struct http_request *req, const char *key)
@@ -91,7 +91,7 @@ static void stream_link_notify(void *ctx)
 	pthread_mutex_lock(&link->lock);
 	if (link->suspended) {
 		link->suspended = false;
-		MHD_resume_connection(link->connection);
+		sym_MHD_resume_connection(link->connection);
 	} else {
 		link->wake_pending = true;
 	}
@@ -118,7 +118,7 @@ static ssize_t stream_link_read(void *cls, uint64_t pos, char *out, size_t max)
 		link->wake_pending = false;
 	} else {
 		link->suspended = true;
-		MHD_suspend_connection(link->connection);
+		sym_MHD_suspend_connection(link->connection);
 	}
 	pthread_mutex_unlock(&link->lock);
 	return 0;
@@ -180,7 +180,7 @@ static void *hangup_main(void *arg)
 			link->peer_gone = true;
 			if (link->suspended) {
 				link->suspended = false;
-				MHD_resume_connection(link->connection);
+				sym_MHD_resume_connection(link->connection);
 			}
 			pthread_mutex_unlock(&link->lock);
 		}
@@ -209,14 +209,14 @@ static struct MHD_Response *stream_response(struct http_server *server,
 	link->server = server;
 	link->connection = connection;
 	const union MHD_ConnectionInfo *info =
-	    MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+	    sym_MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
 	link->fd = info ? info->connect_fd : -1;
 	link->ops = resp->stream_ops;
 	link->state = resp->stream_state;
 	resp->stream_ops = NULL;
 	streams_add(server, link);
 	link->ops->set_notify(link->state, stream_link_notify, link);
-	struct MHD_Response *response = MHD_create_response_from_callback(
+	struct MHD_Response *response = sym_MHD_create_response_from_callback(
 	    MHD_SIZE_UNKNOWN, 32 * 1024, stream_link_read, link, stream_link_free);
 	if (!response)
 		stream_link_free(link);
@@ -231,18 +231,19 @@ static enum MHD_Result send_response(struct http_server *server, struct MHD_Conn
 		response = stream_response(server, connection, resp);
 	} else {
 		size_t len = resp->body.len;
-		response = MHD_create_response_from_buffer(len, buf_steal(&resp->body),
-							   MHD_RESPMEM_MUST_FREE);
+		response = sym_MHD_create_response_from_buffer(len, buf_steal(&resp->body),
+							       MHD_RESPMEM_MUST_FREE);
 	}
 	if (!response)
 		return MHD_NO;
 	if (resp->content_type)
-		MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
-	MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache, private");
+		sym_MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+					    resp->content_type);
+	sym_MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache, private");
 	if (resp->warning)
-		MHD_add_response_header(response, "Warning", resp->warning);
-	enum MHD_Result ret = MHD_queue_response(connection, resp->status, response);
-	MHD_destroy_response(response);
+		sym_MHD_add_response_header(response, "Warning", resp->warning);
+	enum MHD_Result ret = sym_MHD_queue_response(connection, resp->status, response);
+	sym_MHD_destroy_response(response);
 	return ret;
 }
 
@@ -271,7 +272,7 @@ static enum MHD_Result reply_plain_status(struct MHD_Connection *connection, uns
 static bool peer_is_loopback(struct MHD_Connection *connection)
 {
 	const union MHD_ConnectionInfo *info =
-	    MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	    sym_MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (!info || !info->client_addr)
 		return false;
 	const struct sockaddr *addr = info->client_addr;
@@ -298,8 +299,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 		if (!pending)
 			return MHD_NO;
 		*con_cls = pending;
-		const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-								 MHD_HTTP_HEADER_CONTENT_LENGTH);
+		const char *length = sym_MHD_lookup_connection_value(
+		    connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (length && strtoull(length, NULL, 10) > server->config.max_body_bytes)
 			pending->too_large = true;
 		return MHD_YES;
@@ -321,7 +322,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 					  "RequestEntityTooLarge", message);
 	}
 
-	MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_param, pending);
+	sym_MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_param, pending);
 	struct http_request req = {
 	    .method = method,
 	    .path = url,
@@ -418,6 +419,8 @@ int http_server_start(const struct http_server_config *config, struct http_serve
 	int ret = http_parse_listen(config->listen, &addr, &loopback, err);
 	if (ret < 0)
 		return ret;
+	if (dlopen_microhttpd(err) < 0)
+		return ck_error_prefix(err, "start HTTP server");
 	struct http_server *server = calloc(1, sizeof(*server));
 	if (!server)
 		return ck_error_set(err, ENOMEM, "start HTTP server: out of memory");
@@ -445,7 +448,7 @@ int http_server_start(const struct http_server_config *config, struct http_serve
 		flags |= MHD_USE_TLS;
 	/* The logger goes first so that MHD reports even option errors through it. The TLS
 	 * options are last, so that without TLS they end the list as MHD_OPTION_END. */
-	server->daemon = MHD_start_daemon(
+	server->daemon = sym_MHD_start_daemon(
 	    flags, 0, NULL, NULL, on_request, server, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
 	    MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_THREAD_POOL_SIZE,
 	    config->threads ? config->threads : 4, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
@@ -474,7 +477,7 @@ void http_server_stop(struct http_server *server)
 			pthread_join(server->hangup_thread, NULL);
 	}
 	if (server->daemon)
-		MHD_stop_daemon(server->daemon);
+		sym_MHD_stop_daemon(server->daemon);
 	if (server->hangups >= 0)
 		close(server->hangups);
 	if (server->stop_event >= 0)

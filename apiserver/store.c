@@ -2,12 +2,12 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "apiserver/sqlite_dl.h"
 #include "lib/cleanup.h"
 
 /* How long replaced versions are kept once a paged list asked for them: a list's later pages
@@ -75,7 +75,8 @@ static int64_t monotonic_seconds(void)
 
 static int sqlite_failed(struct ck_error *err, sqlite3 *db, const char *step)
 {
-	return ck_error_set(err, EIO, "%s: %s", step, db ? sqlite3_errmsg(db) : "out of memory");
+	return ck_error_set(err, EIO, "%s: %s", step,
+			    db ? sym_sqlite3_errmsg(db) : "out of memory");
 }
 
 static void connection_close(struct connection *c)
@@ -87,14 +88,15 @@ static void connection_close(struct connection *c)
 	    c->put,          c->delete, c->keep_replaced, c->history_floor, c->compact_history,
 	    c->set_revision, c->begin,  c->commit,        c->rollback};
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
-		sqlite3_finalize(stmts[i]);
-	sqlite3_close(c->db);
+		sym_sqlite3_finalize(stmts[i]);
+	sym_sqlite3_close(c->db);
 	free(c);
 }
 
 static int prepare(struct connection *c, sqlite3_stmt **stmt, const char *sql, struct ck_error *err)
 {
-	if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, NULL) != SQLITE_OK)
+	if (sym_sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, NULL) !=
+	    SQLITE_OK)
 		return sqlite_failed(err, c->db, "prepare statement");
 	return 0;
 }
@@ -141,18 +143,18 @@ static int connection_open(const char *path, struct connection **out, struct ck_
 		return ck_error_set(err, ENOMEM, "open %s: out of memory", path);
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
 	int ret = 0;
-	if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
+	if (sym_sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
 		ret = sqlite_failed(err, c->db, "open database");
 		goto fail;
 	}
-	sqlite3_busy_timeout(c->db, 5000);
+	sym_sqlite3_busy_timeout(c->db, 5000);
 	/* WAL lets readers work beside the writer; synchronous=NORMAL still makes every commit
 	 * reach the WAL file before it returns, which is what surviving kill -9 needs. */
-	if (sqlite3_exec(c->db,
-			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-			 "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-2048;",
-			 NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(c->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
+	if (sym_sqlite3_exec(c->db,
+			     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+			     "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-2048;",
+			     NULL, NULL, NULL) != SQLITE_OK ||
+	    sym_sqlite3_exec(c->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
 		ret = sqlite_failed(err, c->db, "set up database");
 		goto fail;
 	}
@@ -188,14 +190,16 @@ static struct connection *reader(struct store *store, struct ck_error *err)
 static int64_t read_revision(struct connection *c)
 {
 	int64_t revision = 0;
-	if (sqlite3_step(c->revision) == SQLITE_ROW)
-		revision = sqlite3_column_int64(c->revision, 0);
-	sqlite3_reset(c->revision);
+	if (sym_sqlite3_step(c->revision) == SQLITE_ROW)
+		revision = sym_sqlite3_column_int64(c->revision, 0);
+	sym_sqlite3_reset(c->revision);
 	return revision;
 }
 
 int store_open(const char *path, struct store **out, struct ck_error *err)
 {
+	if (dlopen_sqlite(err) < 0)
+		return ck_error_prefix(err, "open store %s", path);
 	struct store *store = calloc(1, sizeof(*store));
 	if (!store || !(store->path = strdup(path))) {
 		free(store);
@@ -215,7 +219,7 @@ int store_open(const char *path, struct store **out, struct ck_error *err)
 		return ck_error_prefix(err, "open store %s", path);
 	}
 	/* Continue tokens do not outlive the process, so neither does the history. */
-	sqlite3_exec(store->writer->db, "DELETE FROM history", NULL, NULL, NULL);
+	sym_sqlite3_exec(store->writer->db, "DELETE FROM history", NULL, NULL, NULL);
 	atomic_store(&store->revision, read_revision(store->writer));
 	*out = store;
 	return 0;
@@ -245,14 +249,14 @@ int store_get(struct store *store, const char *key, char **value, int64_t *revis
 	struct connection *c = reader(store, err);
 	if (!c)
 		return -EIO;
-	sqlite3_bind_text(c->get, 1, key, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(c->get);
+	sym_sqlite3_bind_text(c->get, 1, key, -1, SQLITE_STATIC);
+	int rc = sym_sqlite3_step(c->get);
 	int ret = 0;
 	if (rc == SQLITE_ROW) {
-		const char *text = (const char *)sqlite3_column_text(c->get, 0);
-		*value = strndup(text, (size_t)sqlite3_column_bytes(c->get, 0));
+		const char *text = (const char *)sym_sqlite3_column_text(c->get, 0);
+		*value = strndup(text, (size_t)sym_sqlite3_column_bytes(c->get, 0));
 		if (revision)
-			*revision = sqlite3_column_int64(c->get, 1);
+			*revision = sym_sqlite3_column_int64(c->get, 1);
 		if (!*value)
 			ret = ck_error_set(err, ENOMEM, "read %s: out of memory", key);
 	} else if (rc == SQLITE_DONE) {
@@ -260,8 +264,8 @@ int store_get(struct store *store, const char *key, char **value, int64_t *revis
 	} else {
 		ret = sqlite_failed(err, c->db, "read object");
 	}
-	sqlite3_reset(c->get);
-	sqlite3_clear_bindings(c->get);
+	sym_sqlite3_reset(c->get);
+	sym_sqlite3_clear_bindings(c->get);
 	return ret;
 }
 
@@ -294,12 +298,12 @@ static bool history_covers(struct store *store, int64_t revision)
 /* Counts the keys after `after` in the range; -1 when the count fails. */
 static int64_t count_after(struct connection *c, const char *after, const char *end)
 {
-	sqlite3_bind_text(c->count, 1, after, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(c->count, 2, end, -1, SQLITE_STATIC);
+	sym_sqlite3_bind_text(c->count, 1, after, -1, SQLITE_TRANSIENT);
+	sym_sqlite3_bind_text(c->count, 2, end, -1, SQLITE_STATIC);
 	int64_t count =
-	    sqlite3_step(c->count) == SQLITE_ROW ? sqlite3_column_int64(c->count, 0) : -1;
-	sqlite3_reset(c->count);
-	sqlite3_clear_bindings(c->count);
+	    sym_sqlite3_step(c->count) == SQLITE_ROW ? sym_sqlite3_column_int64(c->count, 0) : -1;
+	sym_sqlite3_reset(c->count);
+	sym_sqlite3_clear_bindings(c->count);
 	return count;
 }
 
@@ -318,43 +322,44 @@ int store_list(struct store *store, const struct store_range *range, store_visit
 		start = range->prefix;
 
 	/* One read transaction: the revision and the rows come from the same snapshot. */
-	if (sqlite3_step(c->begin) != SQLITE_DONE) {
-		sqlite3_reset(c->begin);
+	if (sym_sqlite3_step(c->begin) != SQLITE_DONE) {
+		sym_sqlite3_reset(c->begin);
 		return sqlite_failed(err, c->db, "begin read");
 	}
-	sqlite3_reset(c->begin);
+	sym_sqlite3_reset(c->begin);
 	int64_t revision = read_revision(c);
 	bool past = range->at_revision > 0 && range->at_revision < revision;
 	if (past && !history_covers(store, range->at_revision)) {
-		sqlite3_step(c->commit);
-		sqlite3_reset(c->commit);
+		sym_sqlite3_step(c->commit);
+		sym_sqlite3_reset(c->commit);
 		return ck_error_set(err, ESTALE, "the state as of revision %lld is no longer kept",
 				    (long long)range->at_revision);
 	}
 	sqlite3_stmt *query = past ? c->list_at : c->list;
 	int64_t fetch = range->limit ? (int64_t)range->limit + 1 : -1;
-	sqlite3_bind_text(query, 1, start, -1, SQLITE_STATIC);
-	sqlite3_bind_text(query, 2, end, -1, SQLITE_STATIC);
+	sym_sqlite3_bind_text(query, 1, start, -1, SQLITE_STATIC);
+	sym_sqlite3_bind_text(query, 2, end, -1, SQLITE_STATIC);
 	if (past) {
-		sqlite3_bind_int64(query, 3, range->at_revision);
-		sqlite3_bind_int64(query, 4, fetch);
+		sym_sqlite3_bind_int64(query, 3, range->at_revision);
+		sym_sqlite3_bind_int64(query, 4, fetch);
 	} else {
-		sqlite3_bind_int64(query, 3, fetch);
+		sym_sqlite3_bind_int64(query, 3, fetch);
 	}
 
 	int ret = 0;
 	int64_t seen = 0;
 	bool truncated = false;
 	int rc;
-	while ((rc = sqlite3_step(query)) == SQLITE_ROW) {
+	while ((rc = sym_sqlite3_step(query)) == SQLITE_ROW) {
 		if (range->limit && seen == (int64_t)range->limit) {
 			truncated = true;
 			break;
 		}
 		seen++;
-		ret = visit(ctx, (const char *)sqlite3_column_text(query, 0),
-			    (const char *)sqlite3_column_text(query, 1),
-			    (size_t)sqlite3_column_bytes(query, 1), sqlite3_column_int64(query, 2));
+		ret = visit(ctx, (const char *)sym_sqlite3_column_text(query, 0),
+			    (const char *)sym_sqlite3_column_text(query, 1),
+			    (size_t)sym_sqlite3_column_bytes(query, 1),
+			    sym_sqlite3_column_int64(query, 2));
 		if (ret != 0)
 			break;
 	}
@@ -362,22 +367,23 @@ int store_list(struct store *store, const struct store_range *range, store_visit
 	if (ret > 0) {
 		/* The visitor stopped: only whether another key follows is cheap to know. */
 		ret = 0;
-		truncated = sqlite3_step(query) == SQLITE_ROW;
+		truncated = sym_sqlite3_step(query) == SQLITE_ROW;
 	} else if (ret == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		ret = sqlite_failed(err, c->db, "list objects");
 	} else if (ret == 0 && truncated && !past) {
 		/* Counted from the first key not returned, which is the row at hand. */
-		int64_t after = count_after(c, (const char *)sqlite3_column_text(query, 0), end);
+		int64_t after =
+		    count_after(c, (const char *)sym_sqlite3_column_text(query, 0), end);
 		left = after < 0 ? -1 : after + 1;
 	} else if (ret == 0 && !truncated) {
 		left = 0;
 	}
 	if (remaining)
 		*remaining = left;
-	sqlite3_reset(query);
-	sqlite3_clear_bindings(query);
-	sqlite3_step(c->commit);
-	sqlite3_reset(c->commit);
+	sym_sqlite3_reset(query);
+	sym_sqlite3_clear_bindings(query);
+	sym_sqlite3_step(c->commit);
+	sym_sqlite3_reset(c->commit);
 	if (ret < 0)
 		return ret;
 	if (snapshot_revision)
@@ -396,14 +402,14 @@ static int compact_history(struct store *store, int64_t now, struct ck_error *er
 	store->next_compaction = now + HISTORY_COMPACT_SECONDS;
 	struct connection *c = store->writer;
 	int64_t cutoff = now - HISTORY_SECONDS;
-	sqlite3_bind_int64(c->history_floor, 1, cutoff);
-	if (sqlite3_step(c->history_floor) == SQLITE_ROW &&
-	    sqlite3_column_type(c->history_floor, 0) != SQLITE_NULL)
-		atomic_store(&store->history_floor, sqlite3_column_int64(c->history_floor, 0));
-	sqlite3_reset(c->history_floor);
-	sqlite3_bind_int64(c->compact_history, 1, cutoff);
-	int rc = sqlite3_step(c->compact_history);
-	sqlite3_reset(c->compact_history);
+	sym_sqlite3_bind_int64(c->history_floor, 1, cutoff);
+	if (sym_sqlite3_step(c->history_floor) == SQLITE_ROW &&
+	    sym_sqlite3_column_type(c->history_floor, 0) != SQLITE_NULL)
+		atomic_store(&store->history_floor, sym_sqlite3_column_int64(c->history_floor, 0));
+	sym_sqlite3_reset(c->history_floor);
+	sym_sqlite3_bind_int64(c->compact_history, 1, cutoff);
+	int rc = sym_sqlite3_step(c->compact_history);
+	sym_sqlite3_reset(c->compact_history);
 	return rc == SQLITE_DONE ? 0 : sqlite_failed(err, c->db, "compact history");
 }
 
@@ -412,12 +418,12 @@ static int keep_replaced(struct store *store, const char *key, int64_t revision,
 			 struct ck_error *err)
 {
 	struct connection *c = store->writer;
-	sqlite3_bind_text(c->keep_replaced, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(c->keep_replaced, 2, revision);
-	sqlite3_bind_int64(c->keep_replaced, 3, now);
-	int rc = sqlite3_step(c->keep_replaced);
-	sqlite3_reset(c->keep_replaced);
-	sqlite3_clear_bindings(c->keep_replaced);
+	sym_sqlite3_bind_text(c->keep_replaced, 1, key, -1, SQLITE_STATIC);
+	sym_sqlite3_bind_int64(c->keep_replaced, 2, revision);
+	sym_sqlite3_bind_int64(c->keep_replaced, 3, now);
+	int rc = sym_sqlite3_step(c->keep_replaced);
+	sym_sqlite3_reset(c->keep_replaced);
+	sym_sqlite3_clear_bindings(c->keep_replaced);
 	return rc == SQLITE_DONE ? 0 : sqlite_failed(err, c->db, "keep replaced version");
 }
 
@@ -431,8 +437,8 @@ static int write_transaction(struct store *store, sqlite3_stmt *stmt, int64_t re
 	if (revision != store_revision(store) + 1) {
 		ret = ck_error_set(err, EINVAL, "%s %s: revision %lld does not follow %lld", what,
 				   key, (long long)revision, (long long)store_revision(store));
-		sqlite3_reset(stmt);
-		sqlite3_clear_bindings(stmt);
+		sym_sqlite3_reset(stmt);
+		sym_sqlite3_clear_bindings(stmt);
 		return ret;
 	}
 	int64_t now = monotonic_seconds();
@@ -441,31 +447,31 @@ static int write_transaction(struct store *store, sqlite3_stmt *stmt, int64_t re
 		atomic_store(&store->history_until, 0); /* no paged list is under way any more */
 	bool keep = until && now < until;
 
-	if (sqlite3_step(c->begin) != SQLITE_DONE)
+	if (sym_sqlite3_step(c->begin) != SQLITE_DONE)
 		ret = sqlite_failed(err, c->db, "begin write");
-	sqlite3_reset(c->begin);
+	sym_sqlite3_reset(c->begin);
 	if (ret == 0 && keep)
 		ret = keep_replaced(store, key, revision, now, err);
 	if (ret == 0)
 		ret = compact_history(store, now, err);
-	if (ret == 0 && sqlite3_step(stmt) != SQLITE_DONE)
+	if (ret == 0 && sym_sqlite3_step(stmt) != SQLITE_DONE)
 		ret = sqlite_failed(err, c->db, what);
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
+	sym_sqlite3_reset(stmt);
+	sym_sqlite3_clear_bindings(stmt);
 	if (ret == 0) {
-		sqlite3_bind_int64(c->set_revision, 1, revision);
-		if (sqlite3_step(c->set_revision) != SQLITE_DONE)
+		sym_sqlite3_bind_int64(c->set_revision, 1, revision);
+		if (sym_sqlite3_step(c->set_revision) != SQLITE_DONE)
 			ret = sqlite_failed(err, c->db, "record revision");
-		sqlite3_reset(c->set_revision);
+		sym_sqlite3_reset(c->set_revision);
 	}
 	if (ret == 0) {
-		if (sqlite3_step(c->commit) != SQLITE_DONE)
+		if (sym_sqlite3_step(c->commit) != SQLITE_DONE)
 			ret = sqlite_failed(err, c->db, "commit");
-		sqlite3_reset(c->commit);
+		sym_sqlite3_reset(c->commit);
 	}
 	if (ret < 0) {
-		sqlite3_step(c->rollback);
-		sqlite3_reset(c->rollback);
+		sym_sqlite3_step(c->rollback);
+		sym_sqlite3_reset(c->rollback);
 		return ck_error_prefix(err, "%s %s", what, key);
 	}
 	atomic_store(&store->revision, revision);
@@ -476,15 +482,15 @@ int store_put(struct store *store, const char *key, const char *value, int64_t r
 	      struct ck_error *err)
 {
 	sqlite3_stmt *put = store->writer->put;
-	sqlite3_bind_text(put, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(put, 2, revision);
-	sqlite3_bind_text(put, 3, value, -1, SQLITE_STATIC);
+	sym_sqlite3_bind_text(put, 1, key, -1, SQLITE_STATIC);
+	sym_sqlite3_bind_int64(put, 2, revision);
+	sym_sqlite3_bind_text(put, 3, value, -1, SQLITE_STATIC);
 	return write_transaction(store, put, revision, "write", key, err);
 }
 
 int store_delete(struct store *store, const char *key, int64_t revision, struct ck_error *err)
 {
 	sqlite3_stmt *del = store->writer->delete;
-	sqlite3_bind_text(del, 1, key, -1, SQLITE_STATIC);
+	sym_sqlite3_bind_text(del, 1, key, -1, SQLITE_STATIC);
 	return write_transaction(store, del, revision, "delete", key, err);
 }

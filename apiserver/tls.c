@@ -2,8 +2,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +10,7 @@
 
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
+#include "lib/gnutls_dl.h"
 
 #define CA_YEARS 10
 #define SERVING_DAYS 365
@@ -19,13 +18,13 @@
 static void crt_deinit(gnutls_x509_crt_t *crt)
 {
 	if (*crt)
-		gnutls_x509_crt_deinit(*crt);
+		sym_gnutls_x509_crt_deinit(*crt);
 }
 
 static void key_deinit(gnutls_x509_privkey_t *key)
 {
 	if (*key)
-		gnutls_x509_privkey_deinit(*key);
+		sym_gnutls_x509_privkey_deinit(*key);
 }
 
 #define _cleanup_crt_ _cleanup_(crt_deinit)
@@ -33,20 +32,20 @@ static void key_deinit(gnutls_x509_privkey_t *key)
 
 static int tls_failed(struct ck_error *err, int code, const char *step)
 {
-	return ck_error_set(err, EIO, "%s: %s", step, gnutls_strerror(code));
+	return ck_error_set(err, EIO, "%s: %s", step, sym_gnutls_strerror(code));
 }
 
 static char *datum_string(gnutls_datum_t *datum)
 {
 	char *text = strndup((const char *)datum->data, datum->size);
-	gnutls_free(datum->data);
+	(*sym_gnutls_free)(datum->data);
 	return text;
 }
 
 static int export_key(gnutls_x509_privkey_t key, char **pem, struct ck_error *err)
 {
 	gnutls_datum_t out;
-	int rc = gnutls_x509_privkey_export2(key, GNUTLS_X509_FMT_PEM, &out);
+	int rc = sym_gnutls_x509_privkey_export2(key, GNUTLS_X509_FMT_PEM, &out);
 	if (rc < 0)
 		return tls_failed(err, rc, "export private key");
 	*pem = datum_string(&out);
@@ -56,7 +55,7 @@ static int export_key(gnutls_x509_privkey_t key, char **pem, struct ck_error *er
 static int export_crt(gnutls_x509_crt_t crt, char **pem, struct ck_error *err)
 {
 	gnutls_datum_t out;
-	int rc = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &out);
+	int rc = sym_gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &out);
 	if (rc < 0)
 		return tls_failed(err, rc, "export certificate");
 	*pem = datum_string(&out);
@@ -65,9 +64,9 @@ static int export_crt(gnutls_x509_crt_t crt, char **pem, struct ck_error *err)
 
 static int new_key(gnutls_x509_privkey_t *key, struct ck_error *err)
 {
-	int rc = gnutls_x509_privkey_init(key);
+	int rc = sym_gnutls_x509_privkey_init(key);
 	if (rc == 0)
-		rc = gnutls_x509_privkey_generate(
+		rc = sym_gnutls_x509_privkey_generate(
 		    *key, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0);
 	return rc < 0 ? tls_failed(err, rc, "generate key") : 0;
 }
@@ -81,21 +80,21 @@ static int new_crt(gnutls_x509_crt_t *crt, gnutls_x509_privkey_t key, const char
 		return ck_error_errno(err, errno, "certificate serial");
 	serial[0] &= 0x7f; /* a positive number */
 	time_t now = time(NULL);
-	int rc = gnutls_x509_crt_init(crt);
+	int rc = sym_gnutls_x509_crt_init(crt);
 	if (rc == 0)
-		rc = gnutls_x509_crt_set_version(*crt, 3);
+		rc = sym_gnutls_x509_crt_set_version(*crt, 3);
 	if (rc == 0)
-		rc = gnutls_x509_crt_set_serial(*crt, serial, sizeof(serial));
+		rc = sym_gnutls_x509_crt_set_serial(*crt, serial, sizeof(serial));
 	/* A little back in time, for clocks of clients that run behind. */
 	if (rc == 0)
-		rc = gnutls_x509_crt_set_activation_time(*crt, now - 3600);
+		rc = sym_gnutls_x509_crt_set_activation_time(*crt, now - 3600);
 	if (rc == 0)
-		rc = gnutls_x509_crt_set_expiration_time(*crt, now + lifetime);
+		rc = sym_gnutls_x509_crt_set_expiration_time(*crt, now + lifetime);
 	if (rc == 0)
-		rc = gnutls_x509_crt_set_dn_by_oid(*crt, GNUTLS_OID_X520_COMMON_NAME, 0,
-						   common_name, (unsigned)strlen(common_name));
+		rc = sym_gnutls_x509_crt_set_dn_by_oid(*crt, GNUTLS_OID_X520_COMMON_NAME, 0,
+						       common_name, (unsigned)strlen(common_name));
 	if (rc == 0)
-		rc = gnutls_x509_crt_set_key(*crt, key);
+		rc = sym_gnutls_x509_crt_set_key(*crt, key);
 	return rc < 0 ? tls_failed(err, rc, "make certificate") : 0;
 }
 
@@ -113,13 +112,13 @@ static int load_or_make_ca(const char *dir, gnutls_x509_crt_t *crt, gnutls_x509_
 	    fs_read_file(key_path, &key_pem, &key_len, &read_err) == 0) {
 		gnutls_datum_t crt_datum = {(unsigned char *)*ca_pem, (unsigned)crt_len};
 		gnutls_datum_t key_datum = {(unsigned char *)key_pem, (unsigned)key_len};
-		int rc = gnutls_x509_crt_init(crt);
+		int rc = sym_gnutls_x509_crt_init(crt);
 		if (rc == 0)
-			rc = gnutls_x509_crt_import(*crt, &crt_datum, GNUTLS_X509_FMT_PEM);
+			rc = sym_gnutls_x509_crt_import(*crt, &crt_datum, GNUTLS_X509_FMT_PEM);
 		if (rc == 0)
-			rc = gnutls_x509_privkey_init(key);
+			rc = sym_gnutls_x509_privkey_init(key);
 		if (rc == 0)
-			rc = gnutls_x509_privkey_import(*key, &key_datum, GNUTLS_X509_FMT_PEM);
+			rc = sym_gnutls_x509_privkey_import(*key, &key_datum, GNUTLS_X509_FMT_PEM);
 		if (rc < 0)
 			return tls_failed(err, rc, "read the cluster CA");
 		return 0;
@@ -131,12 +130,12 @@ static int load_or_make_ca(const char *dir, gnutls_x509_crt_t *crt, gnutls_x509_
 		ret = new_crt(crt, *key, "ckube-ca", (time_t)CA_YEARS * 365 * 24 * 3600, err);
 	if (ret < 0)
 		return ret;
-	int rc = gnutls_x509_crt_set_basic_constraints(*crt, 1, -1);
+	int rc = sym_gnutls_x509_crt_set_basic_constraints(*crt, 1, -1);
 	if (rc == 0)
-		rc = gnutls_x509_crt_set_key_usage(*crt,
-						   GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN);
+		rc = sym_gnutls_x509_crt_set_key_usage(*crt, GNUTLS_KEY_KEY_CERT_SIGN |
+								 GNUTLS_KEY_CRL_SIGN);
 	if (rc == 0)
-		rc = gnutls_x509_crt_sign2(*crt, *crt, *key, GNUTLS_DIG_SHA256, 0);
+		rc = sym_gnutls_x509_crt_sign2(*crt, *crt, *key, GNUTLS_DIG_SHA256, 0);
 	if (rc < 0)
 		return tls_failed(err, rc, "make the cluster CA");
 	if (export_crt(*crt, ca_pem, err) < 0 || export_key(*key, &key_pem, err) < 0)
@@ -151,9 +150,9 @@ static int add_sans(gnutls_x509_crt_t crt, const char *const *ips, const char *c
 		    struct ck_error *err)
 {
 	for (size_t i = 0; names && names[i]; i++) {
-		int rc = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, names[i],
-							      (unsigned)strlen(names[i]),
-							      GNUTLS_FSAN_APPEND);
+		int rc = sym_gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, names[i],
+								  (unsigned)strlen(names[i]),
+								  GNUTLS_FSAN_APPEND);
 		if (rc < 0)
 			return tls_failed(err, rc, "certificate name");
 	}
@@ -167,8 +166,8 @@ static int add_sans(gnutls_x509_crt_t crt, const char *const *ips, const char *c
 		else
 			return ck_error_set(err, EINVAL, "certificate address %s: not an IP",
 					    ips[i]);
-		int rc = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, raw, len,
-							      GNUTLS_FSAN_APPEND);
+		int rc = sym_gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, raw,
+								  len, GNUTLS_FSAN_APPEND);
 		if (rc < 0)
 			return tls_failed(err, rc, "certificate address");
 	}
@@ -179,6 +178,8 @@ int tls_prepare(const char *data_dir, const char *const *ips, const char *const 
 		struct tls_material *out, struct ck_error *err)
 {
 	memset(out, 0, sizeof(*out));
+	if (dlopen_gnutls(err) < 0)
+		return ck_error_prefix(err, "TLS");
 	_cleanup_free_ char *dir = NULL;
 	if (asprintf(&dir, "%s/tls", data_dir) < 0)
 		return ck_error_set(err, ENOMEM, "TLS directory: out of memory");
@@ -199,16 +200,16 @@ int tls_prepare(const char *data_dir, const char *const *ips, const char *const 
 	}
 	unsigned char key_id[64];
 	size_t key_id_len = sizeof(key_id);
-	int rc = gnutls_x509_crt_set_basic_constraints(crt, 0, -1);
+	int rc = sym_gnutls_x509_crt_set_basic_constraints(crt, 0, -1);
 	if (rc == 0)
-		rc = gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE |
-							    GNUTLS_KEY_KEY_ENCIPHERMENT);
+		rc = sym_gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE |
+								GNUTLS_KEY_KEY_ENCIPHERMENT);
 	if (rc == 0)
-		rc = gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0);
-	if (rc == 0 && gnutls_x509_crt_get_subject_key_id(ca, key_id, &key_id_len, NULL) == 0)
-		rc = gnutls_x509_crt_set_authority_key_id(crt, key_id, key_id_len);
+		rc = sym_gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0);
+	if (rc == 0 && sym_gnutls_x509_crt_get_subject_key_id(ca, key_id, &key_id_len, NULL) == 0)
+		rc = sym_gnutls_x509_crt_set_authority_key_id(crt, key_id, key_id_len);
 	if (rc == 0)
-		rc = gnutls_x509_crt_sign2(crt, ca, ca_key, GNUTLS_DIG_SHA256, 0);
+		rc = sym_gnutls_x509_crt_sign2(crt, ca, ca_key, GNUTLS_DIG_SHA256, 0);
 	if (rc < 0 || export_crt(crt, &out->cert_pem, err) < 0 ||
 	    export_key(key, &out->key_pem, err) < 0) {
 		tls_material_clear(out);

@@ -1,7 +1,6 @@
 #include "http_client.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "curl_dl.h"
 
 /* A hostile or broken server must not make us buffer without end. */
 #define HTTP_MAX_BODY_BYTES (512u << 20)
@@ -44,7 +44,7 @@ static CURLcode curl_init_result;
 
 static void init_curl(void)
 {
-	curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+	curl_init_result = sym_curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
 static char *dup_bytes(const char *data, size_t len)
@@ -70,7 +70,7 @@ void http_client_free(struct http_client *client)
 	if (!client)
 		return;
 	if (client->curl)
-		curl_easy_cleanup(client->curl);
+		sym_curl_easy_cleanup(client->curl);
 	free(client->server);
 	free(client->host);
 	free(client->authorization);
@@ -91,10 +91,12 @@ int http_client_new(const struct http_client_options *options, struct http_clien
 {
 	if (!options->server || !*options->server)
 		return ck_error_set(err, EINVAL, "HTTP client: no server URL");
+	if (dlopen_curl(err) < 0)
+		return ck_error_prefix(err, "HTTP client for %s", options->server);
 	pthread_once(&curl_initialized, init_curl);
 	if (curl_init_result != CURLE_OK)
 		return ck_error_set(err, EIO, "HTTP client: initialize libcurl: %s",
-				    curl_easy_strerror(curl_init_result));
+				    sym_curl_easy_strerror(curl_init_result));
 	__attribute__((cleanup(free_clientp))) struct http_client *client =
 	    calloc(1, sizeof(*client));
 	if (!client)
@@ -105,7 +107,7 @@ int http_client_new(const struct http_client_options *options, struct http_clien
 	client->server = strndup(options->server, server_len);
 	client->host = host_of(options->server);
 	client->user_agent = strdup(options->user_agent ? options->user_agent : "ckube");
-	client->curl = curl_easy_init();
+	client->curl = sym_curl_easy_init();
 	if (!client->server || !client->host || !client->user_agent || !client->curl)
 		return ck_error_set(err, ENOMEM, "HTTP client for %s", options->server);
 	if (options->bearer_token &&
@@ -287,27 +289,27 @@ static void setup_tls(struct http_client *client)
 {
 	CURL *curl = client->curl;
 	if (client->insecure) {
-		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+		sym_curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+		sym_curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
 	} else if (client->ca_pem) {
 		struct curl_blob ca = {client->ca_pem, client->ca_pem_len, CURL_BLOB_NOCOPY};
-		curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &ca);
+		sym_curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &ca);
 	}
 	if (client->client_cert_pem) {
 		struct curl_blob cert = {client->client_cert_pem, client->client_cert_pem_len,
 					 CURL_BLOB_NOCOPY};
 		struct curl_blob key = {client->client_key_pem, client->client_key_pem_len,
 					CURL_BLOB_NOCOPY};
-		curl_easy_setopt(curl, CURLOPT_SSLCERT_BLOB, &cert);
-		curl_easy_setopt(curl, CURLOPT_SSLCERTTYPE, "PEM");
-		curl_easy_setopt(curl, CURLOPT_SSLKEY_BLOB, &key);
-		curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM");
+		sym_curl_easy_setopt(curl, CURLOPT_SSLCERT_BLOB, &cert);
+		sym_curl_easy_setopt(curl, CURLOPT_SSLCERTTYPE, "PEM");
+		sym_curl_easy_setopt(curl, CURLOPT_SSLKEY_BLOB, &key);
+		sym_curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM");
 	}
 }
 
 static void free_slist(struct curl_slist **list)
 {
-	curl_slist_free_all(*list);
+	sym_curl_slist_free_all(*list);
 }
 
 static int add_header(struct curl_slist **headers, const char *name, const char *value)
@@ -315,7 +317,7 @@ static int add_header(struct curl_slist **headers, const char *name, const char 
 	_cleanup_free_ char *line = NULL;
 	if (asprintf(&line, "%s: %s", name, value) < 0)
 		return -ENOMEM;
-	struct curl_slist *grown = curl_slist_append(*headers, line);
+	struct curl_slist *grown = sym_curl_slist_append(*headers, line);
 	if (!grown)
 		return -ENOMEM;
 	*headers = grown;
@@ -335,7 +337,7 @@ static int build_headers(const struct http_client *client, const struct http_req
 	if (ret == 0)
 		ret = add_header(headers, "Expect", "");
 	if (ret == 0 && client->authorization) {
-		struct curl_slist *grown = curl_slist_append(*headers, client->authorization);
+		struct curl_slist *grown = sym_curl_slist_append(*headers, client->authorization);
 		ret = grown ? (*headers = grown, 0) : -ENOMEM;
 	}
 	return ret;
@@ -345,7 +347,7 @@ static int transfer_error(struct http_client *client, CURLcode code, const char 
 			  const char *method, const char *url, struct ck_error *err)
 {
 	long os_errno = 0;
-	curl_easy_getinfo(client->curl, CURLINFO_OS_ERRNO, &os_errno);
+	sym_curl_easy_getinfo(client->curl, CURLINFO_OS_ERRNO, &os_errno);
 	int errno_code = EIO;
 	if (code == CURLE_COULDNT_CONNECT)
 		errno_code = os_errno ? (int)os_errno : ECONNREFUSED;
@@ -354,7 +356,7 @@ static int transfer_error(struct http_client *client, CURLcode code, const char 
 	else if (code == CURLE_COULDNT_RESOLVE_HOST)
 		errno_code = EHOSTUNREACH;
 	return ck_error_set(err, errno_code, "%s %s: %s", method, url,
-			    *errbuf ? errbuf : curl_easy_strerror(code));
+			    *errbuf ? errbuf : sym_curl_easy_strerror(code));
 }
 
 int http_client_request(struct http_client *client, const struct http_request *request,
@@ -369,30 +371,31 @@ int http_client_request(struct http_client *client, const struct http_request *r
 		return ck_error_set(err, ENOMEM, "%s %s: headers", request->method, url);
 
 	CURL *curl = client->curl;
-	curl_easy_reset(curl);
+	sym_curl_easy_reset(curl);
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct exchange x = {.request = request, .response = response};
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, client->user_agent);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, HTTP_CONNECT_TIMEOUT_SECONDS);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, request->timeout_seconds);
-	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &x);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &x);
-	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request->method);
+	sym_curl_easy_setopt(curl, CURLOPT_URL, url);
+	sym_curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	sym_curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+	sym_curl_easy_setopt(curl, CURLOPT_USERAGENT, client->user_agent);
+	sym_curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	sym_curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, HTTP_CONNECT_TIMEOUT_SECONDS);
+	sym_curl_easy_setopt(curl, CURLOPT_TIMEOUT, request->timeout_seconds);
+	sym_curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+	sym_curl_easy_setopt(curl, CURLOPT_HEADERDATA, &x);
+	sym_curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+	sym_curl_easy_setopt(curl, CURLOPT_WRITEDATA, &x);
+	sym_curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request->method);
 	if (request->body) {
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)request->body_len);
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request->body);
+		sym_curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+				     (curl_off_t)request->body_len);
+		sym_curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request->body);
 	} else if (strcmp(request->method, "GET") == 0) {
-		curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+		sym_curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
 	}
 	setup_tls(client);
 
-	CURLcode code = curl_easy_perform(curl);
+	CURLcode code = sym_curl_easy_perform(curl);
 	if (code == CURLE_WRITE_ERROR && x.stopped_by_reader)
 		code = CURLE_OK;
 	if (code == CURLE_OK && !x.stopped_by_reader && x.pending_line.len > 0)

@@ -24,7 +24,9 @@ void runtime_dirs_default(struct runtime_dirs *dirs);
 	{"data-dir", required_argument, NULL, (base) + 0},         \
 	    {"run-dir", required_argument, NULL, (base) + 1},      \
 	    {"config-dir", required_argument, NULL, (base) + 2},   \
-	    {"cgroup-root", required_argument, NULL, (base) + 3}
+	{                                                          \
+		"cgroup-root", required_argument, NULL, (base) + 3 \
+	}
 /* Takes option `index` (getopt's value minus base); false when it is not one of them. */
 bool runtime_dirs_option(struct runtime_dirs *dirs, int index, const char *value);
 

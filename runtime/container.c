@@ -134,7 +134,8 @@ static int plan_mounts(struct container_plan *plan, const struct container_confi
 		int r;
 
 		if (m->destination[0] != '/')
-			return ck_error_set(err, EINVAL, "mount %s: the destination must be absolute",
+			return ck_error_set(err, EINVAL,
+					    "mount %s: the destination must be absolute",
 					    m->destination);
 		r = detach_source(m, &plan->mount_sources[i], &plan->mount_is_dir[i], err);
 		if (r < 0)

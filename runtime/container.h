@@ -71,32 +71,32 @@ struct container_config {
 	size_t layer_count;
 	const char *scratch_dir;
 	bool read_only_root;
-	bool privileged;    /* host devices, read-write /sys, no masked or read-only paths */
-	bool unmasked_proc; /* procMount: Unmasked */
+	bool privileged;      /* host devices, read-write /sys, no masked or read-only paths */
+	bool unmasked_proc;   /* procMount: Unmasked */
 	const char *hostname; /* set when the UTS namespace is new */
 	struct container_namespace net, ipc, uts;
-	int pid_ns_fd; /* the pod's shared pid namespace, or -1 for a new one */
-	int cgroup_fd; /* the container's cgroup, O_PATH (cgroup_create) */
+	int pid_ns_fd;           /* the pod's shared pid namespace, or -1 for a new one */
+	int cgroup_fd;           /* the container's cgroup, O_PATH (cgroup_create) */
 	const char *cgroup_path; /* the same, recorded in the state for `ckube status` */
 	const struct container_mount *mounts;
 	size_t mount_count;
 	struct container_process process;
-	int stop_signal;   /* the image's STOPSIGNAL or SIGTERM */
+	int stop_signal;     /* the image's STOPSIGNAL or SIGTERM */
 	json_t *annotations; /* anything the caller wants back after adoption (pod uid, ...) */
 };
 
 /* Where a start failed, for the Kubernetes reason the agent reports. */
 enum container_failure {
 	CONTAINER_FAILED_CREATE, /* before the command could run: CreateContainerError */
-	CONTAINER_FAILED_EXEC,   /* the command itself: missing, not executable: RunContainerError */
+	CONTAINER_FAILED_EXEC, /* the command itself: missing, not executable: RunContainerError */
 };
 
 struct container {
 	char *id;
 	char *state_dir;
 	pid_t pid;
-	int pidfd;      /* readable when the process has exited */
-	bool adopted;   /* not our child: started before the agent restarted */
+	int pidfd;           /* readable when the process has exited */
+	bool adopted;        /* not our child: started before the agent restarted */
 	uint64_t start_time; /* /proc/<pid>/stat starttime, guards against pid reuse */
 	int stop_signal;
 	int recorded_status; /* wait status from container_record_exit, -1 until then */
@@ -114,7 +114,8 @@ struct container_exit {
 	bool exited;  /* false while it runs */
 	int code;     /* exit code, or 128 + signal, as Kubernetes shows it */
 	int signal;   /* the terminating signal, 0 when it exited by itself */
-	bool unknown; /* adopted, and its exit was not observed: Kubernetes' ContainerStatusUnknown */
+	bool unknown; /* adopted, and its exit was not observed: Kubernetes' ContainerStatusUnknown
+		       */
 };
 
 /* Non-blocking: reaps our own child (waitid on the pidfd); for an adopted container reports
@@ -123,8 +124,7 @@ struct container_exit {
 int container_poll_exit(struct container *container, struct container_exit *out,
 			struct ck_error *err);
 /* Blocks until the container exits (for `ckube run`). */
-int container_wait(struct container *container, struct container_exit *out,
-		   struct ck_error *err);
+int container_wait(struct container *container, struct container_exit *out, struct ck_error *err);
 /* Records an exit observed elsewhere (the process-events connector) for an adopted one. */
 void container_record_exit(struct container *container, int wait_status);
 
@@ -162,16 +162,15 @@ bool container_running(const struct container *container);
  * new readers on the same FIFOs. */
 int container_output_open(const char *run_dir, const char *id, int child[2], int reader[2],
 			  struct ck_error *err);
-int container_output_reopen(const struct container *container, int reader[2],
-			    struct ck_error *err);
+int container_output_reopen(const struct container *container, int reader[2], struct ck_error *err);
 
 /* --- exec ---------------------------------------------------------------------------------- */
 
 struct container_exec_request {
 	char *const *argv;
-	char *const *env;  /* NULL: the container's environment */
-	bool tty;          /* a terminal from the container's /dev/pts */
-	int stdio[3];      /* without tty: the process's 0, 1, 2 (-1: /dev/null) */
+	char *const *env; /* NULL: the container's environment */
+	bool tty;         /* a terminal from the container's /dev/pts */
+	int stdio[3];     /* without tty: the process's 0, 1, 2 (-1: /dev/null) */
 };
 
 struct container_exec {

@@ -217,8 +217,7 @@ static void note_exit(void *ctx, pid_t pid, int wait_status)
 
 /* Until the pidfd says the process is gone; its status comes from the exit event, which the
  * kernel sends before the pidfd becomes readable. */
-static int await_exit(struct container *container, struct proc_events *events,
-		      struct ck_error *err)
+static int await_exit(struct container *container, struct proc_events *events, struct ck_error *err)
 {
 	struct awaited awaited = {.pid = container->pid, .wait_status = -1};
 	struct pollfd fds[] = {
@@ -256,10 +255,11 @@ int wait_main(int argc, char **argv)
 	runtime_dirs_default(&dirs);
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		if (c == 'h' || !runtime_dirs_option(&dirs, c - OPT_DIR_BASE, optarg)) {
-			fprintf(c == 'h' ? stdout : stderr,
-				"usage: ckube wait [--run-dir DIR] ID\n\n"
-				"Waits for a running container started by another process (ckube run,\n"
-				"the agent) and prints its exit code.\n");
+			fprintf(
+			    c == 'h' ? stdout : stderr,
+			    "usage: ckube wait [--run-dir DIR] ID\n\n"
+			    "Waits for a running container started by another process (ckube run,\n"
+			    "the agent) and prints its exit code.\n");
 			return c == 'h' ? 0 : 2;
 		}
 	}

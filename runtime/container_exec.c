@@ -18,8 +18,8 @@
 #include "runtime/seccomp_profile.h"
 #include "runtime/spawn.h"
 
-#define JOIN_ALL (CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID | \
-		  CLONE_NEWCGROUP)
+#define JOIN_ALL \
+	(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID | CLONE_NEWCGROUP)
 
 struct exec_plan {
 	const struct container_exec_request *request;

@@ -15,7 +15,7 @@ struct container_plan {
 	int *mount_sources;    /* detached copies (open_tree) of config->mounts' sources */
 	bool *mount_is_dir;
 	const struct sock_fprog *seccomp;
-	const char *path;      /* the container's PATH, for the command lookup */
+	const char *path; /* the container's PATH, for the command lookup */
 	bool new_uts;
 };
 
@@ -33,8 +33,8 @@ void exec_command(char *const *argv, char *const *env, const char *path, int rep
 /* In the child: the user, groups, capabilities, no_new_privs and seccomp of a container or
  * exec process, in the order that lets each step still have the privilege it needs. 0, or -1
  * after reporting. */
-int enter_credentials(const struct container_process *process,
-		      const struct sock_fprog *seccomp, int report_fd);
+int enter_credentials(const struct container_process *process, const struct sock_fprog *seccomp,
+		      int report_fd);
 
 /* In the child: stdio onto 0, 1 and 2 (-1: /dev/null), every other descriptor close-on-exec,
  * default signal dispositions and an empty signal mask (the agent blocks the signals it reads

@@ -70,8 +70,7 @@ fail:
 	return r;
 }
 
-int container_output_reopen(const struct container *container, int reader[2],
-			    struct ck_error *err)
+int container_output_reopen(const struct container *container, int reader[2], struct ck_error *err)
 {
 	reader[0] = reader[1] = -1;
 	for (int i = 0; i < 2; i++) {

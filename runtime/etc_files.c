@@ -46,12 +46,12 @@ static int add_file(struct etc_files *files, const char *dir, const char *name,
 	return 0;
 }
 
-int etc_files_write(const char *dir, const struct etc_files_request *request,
-		    struct etc_files *out, struct ck_error *err)
+int etc_files_write(const char *dir, const struct etc_files_request *request, struct etc_files *out,
+		    struct ck_error *err)
 {
 	_cleanup_free_ char *hostname = NULL, *hosts = NULL, *resolv = NULL;
-	const char *resolv_source = request->resolv_conf ? request->resolv_conf
-							 : "/etc/resolv.conf";
+	const char *resolv_source =
+	    request->resolv_conf ? request->resolv_conf : "/etc/resolv.conf";
 	size_t resolv_len = 0;
 	int r;
 
@@ -70,8 +70,8 @@ int etc_files_write(const char *dir, const struct etc_files_request *request,
 		if (r == -ENOENT && !request->resolv_conf)
 			return 0;
 		if (r == 0)
-			r = add_file(out, dir, "resolv.conf", "/etc/resolv.conf", resolv, resolv_len,
-				     err);
+			r = add_file(out, dir, "resolv.conf", "/etc/resolv.conf", resolv,
+				     resolv_len, err);
 	}
 	if (r < 0)
 		etc_files_clear(out);

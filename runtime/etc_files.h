@@ -23,8 +23,8 @@ struct etc_files {
 
 /* Writes the files in `dir` (created when missing) and fills `out` with their mounts. A node
  * without a resolv.conf gives the container none either. */
-int etc_files_write(const char *dir, const struct etc_files_request *request,
-		    struct etc_files *out, struct ck_error *err);
+int etc_files_write(const char *dir, const struct etc_files_request *request, struct etc_files *out,
+		    struct ck_error *err);
 void etc_files_clear(struct etc_files *files);
 
 /* The hosts file's text. Caller frees. */

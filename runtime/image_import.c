@@ -4,8 +4,6 @@
  * whole archive has been planned, so most bad archives change nothing. */
 #include "runtime/image_import.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdbool.h>
@@ -18,6 +16,7 @@
 #include "lib/cleanup.h"
 #include "lib/json_util.h"
 #include "lib/strmap.h"
+#include "runtime/archive_dl.h"
 #include "runtime/image_ref.h"
 
 /* Bounds on what an archive may ask for. */
@@ -43,29 +42,29 @@
 static void archive_freep(struct archive **a)
 {
 	if (*a)
-		archive_read_free(*a);
+		sym_archive_read_free(*a);
 }
 #define _cleanup_archive_ _cleanup_(archive_freep)
 
 /* libarchive's format complaints carry no errno; they mean the archive is bad. */
 static int archive_failure(struct ck_error *err, struct archive *a, const char *step)
 {
-	int code = archive_errno(a) > 0 ? archive_errno(a) : EINVAL;
-	const char *text = archive_error_string(a);
+	int code = sym_archive_errno(a) > 0 ? sym_archive_errno(a) : EINVAL;
+	const char *text = sym_archive_error_string(a);
 	return ck_error_set(err, code, "%s: %s", step, text ? text : "unknown libarchive error");
 }
 
 static int open_archive(const char *path, struct archive **out, struct ck_error *err)
 {
-	_cleanup_archive_ struct archive *a = archive_read_new();
+	_cleanup_archive_ struct archive *a = sym_archive_read_new();
 	if (!a)
 		return ck_error_set(err, ENOMEM, "allocate a libarchive reader");
-	if (archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
-	    archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
-	    archive_read_support_filter_xz(a) != ARCHIVE_OK ||
-	    archive_read_support_format_tar(a) != ARCHIVE_OK)
+	if (sym_archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
+	    sym_archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
+	    sym_archive_read_support_filter_xz(a) != ARCHIVE_OK ||
+	    sym_archive_read_support_format_tar(a) != ARCHIVE_OK)
 		return archive_failure(err, a, "set up the reader");
-	if (archive_read_open_filename(a, path, READ_BLOCK_SIZE) != ARCHIVE_OK)
+	if (sym_archive_read_open_filename(a, path, READ_BLOCK_SIZE) != ARCHIVE_OK)
 		return archive_failure(err, a, "open");
 	*out = steal_ptr(&a);
 	return 0;
@@ -75,7 +74,7 @@ static int open_archive(const char *path, struct archive **out, struct ck_error 
  * are fine: names are only compared here. */
 static int next_entry(struct archive *a, struct archive_entry **entry, struct ck_error *err)
 {
-	int r = archive_read_next_header(a, entry);
+	int r = sym_archive_read_next_header(a, entry);
 	if (r == ARCHIVE_EOF)
 		return 0;
 	if (r < ARCHIVE_WARN)
@@ -159,7 +158,7 @@ static int read_document(struct catalog *catalog, struct archive *a, const char 
 		return ck_error_set(err, ENOMEM, "%s: out of memory", key);
 	size_t len = 0;
 	la_ssize_t n;
-	while ((n = archive_read_data(a, data + len, (size_t)m->size - len)) > 0)
+	while ((n = sym_archive_read_data(a, data + len, (size_t)m->size - len)) > 0)
 		len += (size_t)n;
 	if (n < 0)
 		return archive_failure(err, a, key);
@@ -187,19 +186,19 @@ static bool may_be_document(const char *key, int64_t size)
 static int catalog_add(struct catalog *catalog, struct archive *a, struct archive_entry *entry,
 		       struct ck_error *err)
 {
-	const char *name = archive_entry_pathname(entry);
+	const char *name = sym_archive_entry_pathname(entry);
 	const char *key = name ? member_key(name) : "";
-	const char *hardlink = archive_entry_hardlink(entry);
-	mode_t type = archive_entry_filetype(entry);
+	const char *hardlink = sym_archive_entry_hardlink(entry);
+	mode_t type = sym_archive_entry_filetype(entry);
 	if (!*key || (!hardlink && type != AE_IFREG && type != AE_IFLNK))
 		return 0;
 	struct member *m = calloc(1, sizeof(*m));
 	if (!m)
 		return ck_error_set(err, ENOMEM, "out of memory");
-	m->size = archive_entry_size(entry);
+	m->size = sym_archive_entry_size(entry);
 	int r = 0;
 	if (hardlink || type == AE_IFLNK) {
-		const char *target = hardlink ? hardlink : archive_entry_symlink(entry);
+		const char *target = hardlink ? hardlink : sym_archive_entry_symlink(entry);
 		m->link = target ? link_key(key, target, !hardlink) : NULL;
 		if (!m->link)
 			r = ck_error_set(err, EINVAL, "%s: link out of the archive", key);
@@ -809,7 +808,7 @@ static int read_member(void *ctx, const void **data, size_t *len, struct ck_erro
 {
 	struct archive *a = ctx;
 	la_int64_t offset;
-	int r = archive_read_data_block(a, data, len, &offset);
+	int r = sym_archive_read_data_block(a, data, len, &offset);
 	if (r == ARCHIVE_EOF)
 		return 0;
 	return r == ARCHIVE_OK ? 1 : archive_failure(err, a, "read");
@@ -845,12 +844,12 @@ static int store_members(struct image_store *store, const char *path, struct imp
 	int r = strmap_size(wanted) ? open_archive(path, &a, err) : 0;
 	struct archive_entry *entry;
 	while (r == 0 && strmap_size(wanted) && (r = next_entry(a, &entry, err)) > 0) {
-		const char *name = archive_entry_pathname(entry);
+		const char *name = sym_archive_entry_pathname(entry);
 		const char *key = name ? member_key(name) : "";
 		digest = strmap_get(wanted, key);
 		r = 0;
-		if (!digest || archive_entry_filetype(entry) != AE_IFREG ||
-		    archive_entry_hardlink(entry))
+		if (!digest || sym_archive_entry_filetype(entry) != AE_IFREG ||
+		    sym_archive_entry_hardlink(entry))
 			continue;
 		blob = strmap_get(plan->blobs, digest);
 		r = store_blob(store, digest, blob->size, read_member, a, err);
@@ -891,6 +890,8 @@ static int unpack_layers(struct image_store *store, const struct import_plan *pl
 int image_import(struct image_store *store, const char *path, struct image_record ***out,
 		 size_t *count, struct ck_error *err)
 {
+	if (dlopen_archive(err) < 0)
+		return ck_error_prefix(err, "import %s", path);
 	struct catalog catalog = {.members = strmap_new(member_free)};
 	struct import_plan plan = {.blobs = strmap_new(planned_blob_free)};
 	int r = catalog_read(&catalog, path, err);

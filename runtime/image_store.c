@@ -3,8 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +14,7 @@
 
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
+#include "lib/gnutls_dl.h"
 #include "runtime/image_ref.h"
 
 #define DIGEST_PREFIX "sha256:"
@@ -62,8 +61,10 @@ static void format_digest(const unsigned char *sum, char *out)
 
 int image_digest_of(const void *data, size_t len, char *out, struct ck_error *err)
 {
+	if (dlopen_gnutls(err) < 0)
+		return ck_error_prefix(err, "sha256");
 	unsigned char sum[SHA256_BYTES];
-	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, data, len, sum) < 0)
+	if (sym_gnutls_hash_fast(GNUTLS_DIG_SHA256, data, len, sum) < 0)
 		return ck_error_set(err, EIO, "sha256: the hash failed");
 	format_digest(sum, out);
 	return 0;
@@ -167,7 +168,7 @@ void blob_writer_abort(struct blob_writer *w)
 	if (w->tmp_path)
 		unlink(w->tmp_path);
 	if (w->hash)
-		gnutls_hash_deinit(w->hash, NULL);
+		sym_gnutls_hash_deinit(w->hash, NULL);
 	free(w->tmp_path);
 	free(w);
 }
@@ -177,6 +178,8 @@ int image_store_blob_begin(struct image_store *store, const char *digest, int64_
 {
 	if (!image_digest_valid(digest))
 		return ck_error_set(err, EINVAL, "blob %s: not a sha256 digest", digest);
+	if (dlopen_gnutls(err) < 0)
+		return ck_error_prefix(err, "blob %s", digest);
 	struct blob_writer *w = calloc(1, sizeof(*w));
 	if (!w)
 		return ck_error_set(err, ENOMEM, "blob %s: out of memory", digest);
@@ -198,7 +201,7 @@ int image_store_blob_begin(struct image_store *store, const char *digest, int64_
 		return ck_error_errno(err, saved, "blob %s: create a file in %s", digest,
 				      store->tmp_dir);
 	}
-	if (gnutls_hash_init(&w->hash, GNUTLS_DIG_SHA256) < 0) {
+	if (sym_gnutls_hash_init(&w->hash, GNUTLS_DIG_SHA256) < 0) {
 		w->hash = NULL;
 		blob_writer_abort(w);
 		return ck_error_set(err, EIO, "blob %s: sha256 unavailable", digest);
@@ -212,7 +215,7 @@ int blob_writer_write(struct blob_writer *w, const void *data, size_t len, struc
 	if (w->expected_size >= 0 && (uint64_t)w->written + len > (uint64_t)w->expected_size)
 		return ck_error_set(err, EFBIG, "blob %s: more than the %lld bytes announced",
 				    w->digest, (long long)w->expected_size);
-	if (gnutls_hash(w->hash, data, len) < 0)
+	if (sym_gnutls_hash(w->hash, data, len) < 0)
 		return ck_error_set(err, EIO, "blob %s: sha256 failed", w->digest);
 	const char *p = data;
 	size_t left = len;
@@ -234,7 +237,7 @@ static int blob_writer_finish(struct blob_writer *w, struct ck_error *err)
 {
 	unsigned char sum[SHA256_BYTES];
 	char actual[IMAGE_DIGEST_LENGTH + 1];
-	gnutls_hash_deinit(w->hash, sum);
+	sym_gnutls_hash_deinit(w->hash, sum);
 	w->hash = NULL;
 	format_digest(sum, actual);
 	if (w->expected_size >= 0 && w->written != w->expected_size)

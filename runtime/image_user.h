@@ -35,8 +35,8 @@ struct process_user {
  *   file` otherwise; a group name must be in group (`unable to find group staff: no matching
  *   entries in group file`); both fail with -ENOENT. An empty USER is root. A number is
  *   always an id, never a name (as in runc). USER with more than one ':' is -EINVAL.
- * - The group is runAsGroup, else the group part of USER (without runAsUser), else the passwd entry's group, else
- *   0.
+ * - The group is runAsGroup, else the group part of USER (without runAsUser), else the passwd
+ * entry's group, else 0.
  * - Additional groups (what setgroups() gets, as containerd builds it): the primary group,
  *   the groups in /etc/group that list the user's name (found through the passwd entry, also
  *   for a uid; a group named after the user is left out), then supplementalGroups.

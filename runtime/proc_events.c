@@ -89,8 +89,8 @@ static void *open_socket_in_init_net(void *arg)
 		result->error = errno;
 		return NULL;
 	}
-	result->fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			    NETLINK_CONNECTOR);
+	result->fd =
+	    socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR);
 	if (result->fd < 0)
 		result->error = errno;
 	return NULL;
@@ -103,7 +103,8 @@ static int open_socket(struct ck_error *err)
 	int r;
 
 	/* Other network namespaces have no connector: the socket cannot even be made there. */
-	result.fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR);
+	result.fd =
+	    socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR);
 	if (result.fd >= 0 || errno != EPROTONOSUPPORT)
 		return result.fd >= 0 ? result.fd
 				      : ck_error_errno(err, errno, "process events: socket");

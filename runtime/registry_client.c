@@ -1,7 +1,6 @@
 #include "runtime/registry_client.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -12,6 +11,7 @@
 
 #include "lib/buf.h"
 #include "lib/cleanup.h"
+#include "lib/curl_dl.h"
 #include "lib/version.h"
 
 #define TOKEN_RESPONSE_MAX_BYTES (1 << 20)
@@ -90,7 +90,7 @@ static CURLcode curl_global_result;
 
 static void curl_global_setup(void)
 {
-	curl_global_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+	curl_global_result = sym_curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
 static void challenge_clear(struct challenge *c)
@@ -122,7 +122,7 @@ void registry_client_free(struct registry_client *client)
 	if (!client)
 		return;
 	if (client->curl)
-		curl_easy_cleanup(client->curl);
+		sym_curl_easy_cleanup(client->curl);
 	free(client->api);
 	free(client->repository);
 	free(client->username);
@@ -170,10 +170,12 @@ int registry_client_new(const struct registry_endpoint *endpoint, const char *re
 	bool https = strncmp(endpoint->url, "https://", 8) == 0;
 	if (!https && strncmp(endpoint->url, "http://", 7) != 0)
 		return ck_error_set(err, EINVAL, "registry %s: not an http(s) URL", endpoint->url);
+	if (dlopen_curl(err) < 0)
+		return ck_error_prefix(err, "registry %s", endpoint->url);
 	pthread_once(&curl_once, curl_global_setup);
 	if (curl_global_result != CURLE_OK)
 		return ck_error_set(err, EIO, "registry %s: libcurl: %s", endpoint->url,
-				    curl_easy_strerror(curl_global_result));
+				    sym_curl_easy_strerror(curl_global_result));
 	struct registry_client *client = calloc(1, sizeof(*client));
 	if (!client)
 		return ck_error_set(err, ENOMEM, "registry %s: out of memory", endpoint->url);
@@ -201,7 +203,7 @@ int registry_client_new(const struct registry_endpoint *endpoint, const char *re
 		ret = copy_setting(endpoint->cert_file, &client->cert_file);
 	if (ret == 0)
 		ret = copy_setting(endpoint->key_file, &client->key_file);
-	if (ret == 0 && !(client->curl = curl_easy_init()))
+	if (ret == 0 && !(client->curl = sym_curl_easy_init()))
 		ret = -ENOMEM;
 	if (ret < 0) {
 		registry_client_free(client);
@@ -266,7 +268,7 @@ static size_t on_body(char *data, size_t size, size_t count, void *ctx)
 {
 	struct transfer *t = ctx;
 	size_t len = size * count;
-	curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &t->status);
+	sym_curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &t->status);
 	bool success = t->status >= 200 && t->status < 300;
 	if (t->writer && success) {
 		if (blob_writer_write(t->writer, data, len, &t->write_error) < 0) {
@@ -315,14 +317,14 @@ static int transport_errno(CURLcode code)
 static void set_tls_options(struct registry_client *c)
 {
 	if (c->ca_file)
-		curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
+		sym_curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
 	if (c->cert_file) {
-		curl_easy_setopt(c->curl, CURLOPT_SSLCERT, c->cert_file);
-		curl_easy_setopt(c->curl, CURLOPT_SSLKEY, c->key_file);
+		sym_curl_easy_setopt(c->curl, CURLOPT_SSLCERT, c->cert_file);
+		sym_curl_easy_setopt(c->curl, CURLOPT_SSLKEY, c->key_file);
 	}
 	if (c->insecure_tls) {
-		curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 0L);
+		sym_curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 0L);
+		sym_curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
 }
 
@@ -331,47 +333,47 @@ static int perform(struct registry_client *c, const struct request *req, struct 
 {
 	CURL *curl = c->curl;
 	struct curl_slist *headers = NULL;
-	curl_easy_reset(curl);
+	sym_curl_easy_reset(curl);
 	t->curl = curl;
 	t->status = 0;
 	transfer_reset(t);
 	c->curl_detail[0] = '\0';
 	/* Never follow a redirect from https down to plain http. */
 	const char *protocols = c->https ? "https" : "http,https";
-	curl_easy_setopt(curl, CURLOPT_URL, req->url);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, protocols);
-	curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, protocols);
-	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(curl, CURLOPT_MAXREDIRS, MAX_REDIRECTS);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "ckube/" CKUBE_VERSION);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_SECONDS);
-	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, STALL_SECONDS);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, req->timeout);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, c->curl_detail);
-	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(curl, CURLOPT_HEADERDATA, t);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, t);
+	sym_curl_easy_setopt(curl, CURLOPT_URL, req->url);
+	sym_curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, protocols);
+	sym_curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, protocols);
+	sym_curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+	sym_curl_easy_setopt(curl, CURLOPT_MAXREDIRS, MAX_REDIRECTS);
+	sym_curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	sym_curl_easy_setopt(curl, CURLOPT_USERAGENT, "ckube/" CKUBE_VERSION);
+	sym_curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_SECONDS);
+	sym_curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	sym_curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, STALL_SECONDS);
+	sym_curl_easy_setopt(curl, CURLOPT_TIMEOUT, req->timeout);
+	sym_curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, c->curl_detail);
+	sym_curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+	sym_curl_easy_setopt(curl, CURLOPT_HEADERDATA, t);
+	sym_curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+	sym_curl_easy_setopt(curl, CURLOPT_WRITEDATA, t);
 	set_tls_options(c);
 	bool basic = req->with_basic || (req->with_registry_auth && c->send_basic);
 	if (basic && c->username) {
 		/* libcurl sends these to the first host only, never to a redirect's target. */
-		curl_easy_setopt(curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		curl_easy_setopt(curl, CURLOPT_USERNAME, c->username);
-		curl_easy_setopt(curl, CURLOPT_PASSWORD, c->password ? c->password : "");
+		sym_curl_easy_setopt(curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		sym_curl_easy_setopt(curl, CURLOPT_USERNAME, c->username);
+		sym_curl_easy_setopt(curl, CURLOPT_PASSWORD, c->password ? c->password : "");
 	}
 	if (req->accept_header)
-		headers = curl_slist_append(headers, req->accept_header);
+		headers = sym_curl_slist_append(headers, req->accept_header);
 	/* Custom Authorization headers are likewise dropped on redirects to other hosts. */
 	if (req->with_registry_auth && c->bearer_header && !c->send_basic)
-		headers = curl_slist_append(headers, c->bearer_header);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	CURLcode code = curl_easy_perform(curl);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(headers);
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &t->status);
+		headers = sym_curl_slist_append(headers, c->bearer_header);
+	sym_curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	CURLcode code = sym_curl_easy_perform(curl);
+	sym_curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+	sym_curl_slist_free_all(headers);
+	sym_curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &t->status);
 	if (code == CURLE_WRITE_ERROR && t->write_failed) {
 		if (err)
 			*err = t->write_error;
@@ -382,7 +384,8 @@ static int perform(struct registry_client *c, const struct request *req, struct 
 				    req->label, t->body_limit);
 	if (code != CURLE_OK)
 		return ck_error_set(err, transport_errno(code), "%s: %s", req->label,
-				    c->curl_detail[0] ? c->curl_detail : curl_easy_strerror(code));
+				    c->curl_detail[0] ? c->curl_detail
+						      : sym_curl_easy_strerror(code));
 	return 0;
 }
 
@@ -523,15 +526,15 @@ static char *token_url(struct registry_client *c, const struct challenge *ch)
 			return NULL;
 		scope = default_scope;
 	}
-	char *service = ch->service ? curl_easy_escape(c->curl, ch->service, 0) : NULL;
-	char *escaped_scope = curl_easy_escape(c->curl, scope, 0);
+	char *service = ch->service ? sym_curl_easy_escape(c->curl, ch->service, 0) : NULL;
+	char *escaped_scope = sym_curl_easy_escape(c->curl, scope, 0);
 	char *url = NULL;
 	if (escaped_scope &&
 	    asprintf(&url, "%s%cscope=%s%s%s", ch->realm, strchr(ch->realm, '?') ? '&' : '?',
 		     escaped_scope, service ? "&service=" : "", service ? service : "") < 0)
 		url = NULL;
-	curl_free(service);
-	curl_free(escaped_scope);
+	sym_curl_free(service);
+	sym_curl_free(escaped_scope);
 	return url;
 }
 

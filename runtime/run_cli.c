@@ -47,6 +47,7 @@ struct run_options {
 	const char *user;
 	const char *workdir;
 	const char *log_file;
+	const char *pid_from; /* --pid container:ID */
 	bool read_only;
 	bool privileged;
 	bool seccomp_unconfined;
@@ -79,29 +80,33 @@ struct run_plan {
 	char id[64];
 	char *cgroup_relative;
 	char *cgroup_path;
+	int pid_ns_fd; /* shared with another container, or -1 */
 };
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: ckube run [OPTIONS] IMAGE|ROOTFS [--] [COMMAND [ARG...]]\n\n"
-		"Runs one container without the API and exits with its exit code. A COMMAND\n"
-		"replaces the image's entrypoint and command (as a pod's `command` does).\n\n"
-		"  --rm                   remove the container's state and writable layer at the end\n"
-		"  --net none|host        a network namespace of its own (default) or the host's\n"
-		"  --memory QUANTITY      memory limit, e.g. 64Mi\n"
-		"  --name NAME            container id (default: run-<random>)\n"
-		"  -e, --env NAME=VALUE   an environment variable ($(VAR) expanded like a pod's)\n"
-		"  -u, --user USER[:GROUP] instead of the image's USER\n"
-		"  -w, --workdir DIR      working directory\n"
-		"  --read-only            read-only root file system\n"
-		"  --privileged           every capability, host devices, no seccomp\n"
-		"  --cap-add CAP, --cap-drop CAP   capabilities (ALL for all)\n"
-		"  --seccomp unconfined   no seccomp profile (default: RuntimeDefault)\n"
-		"  --allow-escalation     do not set no_new_privs\n"
-		"  --log FILE             write output to FILE in the CRI log format\n"
-		"  --grace-period SECONDS on SIGINT or SIGTERM: stop signal, then kill (default 10)\n"
-		"  --data-dir, --run-dir, --config-dir DIR, --cgroup-root PATH   as ckube server\n");
+	fprintf(
+	    out,
+	    "usage: ckube run [OPTIONS] IMAGE|ROOTFS [--] [COMMAND [ARG...]]\n\n"
+	    "Runs one container without the API and exits with its exit code. A COMMAND\n"
+	    "replaces the image's entrypoint and command, as a pod's `command` does: $(VAR)\n"
+	    "takes the value of an -e variable, and $$ stands for a $.\n\n"
+	    "  --rm                   remove the container's state and writable layer at the end\n"
+	    "  --net none|host        a network namespace of its own (default) or the host's\n"
+	    "  --pid container:ID     share the pid namespace of a running container\n"
+	    "  --memory QUANTITY      memory limit, e.g. 64Mi\n"
+	    "  --name NAME            container id (default: run-<random>)\n"
+	    "  -e, --env NAME=VALUE   an environment variable ($(VAR) expanded like a pod's)\n"
+	    "  -u, --user USER[:GROUP] instead of the image's USER\n"
+	    "  -w, --workdir DIR      working directory\n"
+	    "  --read-only            read-only root file system\n"
+	    "  --privileged           every capability, host devices, no seccomp\n"
+	    "  --cap-add CAP, --cap-drop CAP   capabilities (ALL for all)\n"
+	    "  --seccomp unconfined   no seccomp profile (default: RuntimeDefault)\n"
+	    "  --allow-escalation     do not set no_new_privs\n"
+	    "  --log FILE             write output to FILE in the CRI log format\n"
+	    "  --grace-period SECONDS on SIGINT or SIGTERM: stop signal, then kill (default 10)\n"
+	    "  --data-dir, --run-dir, --config-dir DIR, --cgroup-root PATH   as ckube server\n");
 }
 
 static void push(const char ***list, size_t *count, const char *value)
@@ -123,14 +128,15 @@ static int parse_env(struct run_options *opts, const char *text)
 	opts->env = realloc(opts->env, (opts->env_count + 1) * sizeof(*opts->env));
 	if (!opts->env)
 		abort();
-	opts->env[opts->env_count++] = (struct env_var){strndup(text, (size_t)(eq - text)),
-							 strdup(eq + 1)};
+	opts->env[opts->env_count++] =
+	    (struct env_var){strndup(text, (size_t)(eq - text)), strdup(eq + 1)};
 	return 0;
 }
 
 enum {
 	OPT_RM = 256,
 	OPT_NET,
+	OPT_PID,
 	OPT_MEMORY,
 	OPT_NAME,
 	OPT_READ_ONLY,
@@ -149,6 +155,7 @@ static int parse_options(int argc, char **argv, struct run_options *opts)
 	static const struct option options[] = {
 	    {"rm", no_argument, NULL, OPT_RM},
 	    {"net", required_argument, NULL, OPT_NET},
+	    {"pid", required_argument, NULL, OPT_PID},
 	    {"memory", required_argument, NULL, OPT_MEMORY},
 	    {"name", required_argument, NULL, OPT_NAME},
 	    {"env", required_argument, NULL, 'e'},
@@ -174,31 +181,68 @@ static int parse_options(int argc, char **argv, struct run_options *opts)
 	/* "+": options end at the image, so the command's own options stay its own. */
 	while ((c = getopt_long(argc, argv, "+e:u:w:h", options, NULL)) != -1) {
 		switch (c) {
-		case OPT_RM: opts->remove = true; break;
-		case OPT_NET: opts->net = optarg; break;
-		case OPT_MEMORY: opts->memory = optarg; break;
-		case OPT_NAME: opts->name = optarg; break;
+		case OPT_RM:
+			opts->remove = true;
+			break;
+		case OPT_NET:
+			opts->net = optarg;
+			break;
+		case OPT_PID:
+			if (strncmp(optarg, "container:", 10) != 0 || !optarg[10]) {
+				fprintf(stderr, "ckube run: --pid: container:ID\n");
+				return -1;
+			}
+			opts->pid_from = optarg + 10;
+			break;
+		case OPT_MEMORY:
+			opts->memory = optarg;
+			break;
+		case OPT_NAME:
+			opts->name = optarg;
+			break;
 		case 'e':
 			if (parse_env(opts, optarg) < 0)
 				return -1;
 			break;
-		case 'u': opts->user = optarg; break;
-		case 'w': opts->workdir = optarg; break;
-		case OPT_READ_ONLY: opts->read_only = true; break;
-		case OPT_PRIVILEGED: opts->privileged = true; break;
-		case OPT_CAP_ADD: push(&opts->cap_add, &opts->cap_add_count, optarg); break;
-		case OPT_CAP_DROP: push(&opts->cap_drop, &opts->cap_drop_count, optarg); break;
+		case 'u':
+			opts->user = optarg;
+			break;
+		case 'w':
+			opts->workdir = optarg;
+			break;
+		case OPT_READ_ONLY:
+			opts->read_only = true;
+			break;
+		case OPT_PRIVILEGED:
+			opts->privileged = true;
+			break;
+		case OPT_CAP_ADD:
+			push(&opts->cap_add, &opts->cap_add_count, optarg);
+			break;
+		case OPT_CAP_DROP:
+			push(&opts->cap_drop, &opts->cap_drop_count, optarg);
+			break;
 		case OPT_SECCOMP:
-			if (strcmp(optarg, "unconfined") != 0 && strcmp(optarg, "runtime/default") != 0) {
-				fprintf(stderr, "ckube run: --seccomp: unconfined or runtime/default\n");
+			if (strcmp(optarg, "unconfined") != 0 &&
+			    strcmp(optarg, "runtime/default") != 0) {
+				fprintf(stderr,
+					"ckube run: --seccomp: unconfined or runtime/default\n");
 				return -1;
 			}
 			opts->seccomp_unconfined = strcmp(optarg, "unconfined") == 0;
 			break;
-		case OPT_ESCALATION: opts->allow_escalation = true; break;
-		case OPT_LOG: opts->log_file = optarg; break;
-		case OPT_GRACE: opts->grace_seconds = atoi(optarg); break;
-		case 'h': usage(stdout); exit(0);
+		case OPT_ESCALATION:
+			opts->allow_escalation = true;
+			break;
+		case OPT_LOG:
+			opts->log_file = optarg;
+			break;
+		case OPT_GRACE:
+			opts->grace_seconds = atoi(optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
 		default:
 			if (runtime_dirs_option(&opts->dirs, c - OPT_DIR_BASE, optarg))
 				break;
@@ -230,8 +274,7 @@ static bool is_root_directory(const char *target)
 }
 
 /* The image from the store, pulled first when the store does not have it. */
-static int load_image(const struct run_options *opts, struct run_plan *plan,
-		      struct ck_error *err)
+static int load_image(const struct run_options *opts, struct run_plan *plan, struct ck_error *err)
 {
 	_cleanup_(image_store_closep) struct image_store *store = NULL;
 	struct image_record *record = NULL;
@@ -271,9 +314,9 @@ static int resolve_process(const struct run_options *opts, struct run_plan *plan
 
 	process_env_resolve(opts->env, opts->env_count, &plan->env, &plan->env_count);
 	plan->environment = process_environment(json_object_get(plan->image_config, "Env"),
-						 plan->env, plan->env_count);
-	r = process_argv(plan->image_config, opts->command, opts->command_count, NULL, 0,
-			 plan->env, plan->env_count, &plan->argv, err);
+						plan->env, plan->env_count);
+	r = process_argv(plan->image_config, opts->command, opts->command_count, NULL, 0, plan->env,
+			 plan->env_count, &plan->argv, err);
 	if (r == 0)
 		r = process_working_dir(plan->image_config, opts->workdir, &plan->cwd, err);
 	if (r == 0)
@@ -303,8 +346,8 @@ static void make_id(const struct run_options *opts, char id[64])
 		return;
 	}
 	(void)!getrandom(random, sizeof(random), 0);
-	snprintf(id, 64, "run-%02x%02x%02x%02x%02x%02x", random[0], random[1], random[2],
-		 random[3], random[4], random[5]);
+	snprintf(id, 64, "run-%02x%02x%02x%02x%02x%02x", random[0], random[1], random[2], random[3],
+		 random[4], random[5]);
 }
 
 static int make_cgroup(const struct run_options *opts, struct run_plan *plan,
@@ -341,10 +384,32 @@ static int make_cgroup(const struct run_options *opts, struct run_plan *plan,
 	return r;
 }
 
+/* The pid namespace of another running container, to share as a pod's containers do. */
+static int open_pid_namespace(const struct run_options *opts, int *fd, struct ck_error *err)
+{
+	struct container *other;
+	char path[64];
+	int r = container_adopt(opts->dirs.run_dir, opts->pid_from, &other, err);
+
+	if (r < 0)
+		return r;
+	if (!container_running(other)) {
+		container_free(other);
+		return ck_error_set(err, ESRCH, "container %s is not running", opts->pid_from);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)other->pid);
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	r = *fd < 0 ? ck_error_errno(err, errno, "open %s", path) : 0;
+	container_free(other);
+	return r;
+}
+
 static void plan_clear(struct run_plan *plan)
 {
 	json_decref(plan->image_config);
 	json_decref(plan->annotations);
+	if (plan->pid_ns_fd >= 0)
+		close(plan->pid_ns_fd);
 	for (size_t i = 0; i < plan->layer_count; i++)
 		free(plan->layers[i]);
 	free(plan->layers);
@@ -401,8 +466,8 @@ static int supervise(struct container *container, int cgroup_fd, int grace_secon
 			}
 			stopping = true;
 			container_signal(container, container->stop_signal, NULL);
-			struct itimerspec grace = {.it_value.tv_sec = grace_seconds > 0 ? grace_seconds
-										: 0,
+			struct itimerspec grace = {.it_value.tv_sec =
+						       grace_seconds > 0 ? grace_seconds : 0,
 						   .it_value.tv_nsec = grace_seconds > 0 ? 0 : 1};
 			timerfd_settime(timer_fd, 0, &grace, NULL);
 		} else {
@@ -436,11 +501,12 @@ struct run_output {
 static int open_log(const struct run_options *opts, const char *id, struct run_output *output,
 		    struct ck_error *err)
 {
+	const struct log_pump_options defaults = {0};
 	int reader[2];
 	int r = container_output_open(opts->dirs.run_dir, id, output->child, reader, err);
 
 	if (r == 0)
-		r = log_pump_start(NULL, &output->pump, err);
+		r = log_pump_start(&defaults, &output->pump, err);
 	if (r == 0)
 		r = log_pump_add(output->pump, opts->log_file, reader[0], reader[1],
 				 &output->stream, err);
@@ -479,7 +545,7 @@ static int run_container(const struct run_options *opts, struct run_plan *plan, 
 	    .net = {strcmp(opts->net, "host") == 0 ? CONTAINER_NS_HOST : CONTAINER_NS_NEW, -1},
 	    .ipc = {CONTAINER_NS_NEW, -1},
 	    .uts = {CONTAINER_NS_NEW, -1},
-	    .pid_ns_fd = -1,
+	    .pid_ns_fd = plan->pid_ns_fd,
 	    .cgroup_fd = cgroup_fd,
 	    .cgroup_path = plan->cgroup_path,
 	    .stop_signal = plan->stop_signal,
@@ -536,7 +602,8 @@ static int run_container(const struct run_options *opts, struct run_plan *plan, 
 		if (failure == CONTAINER_FAILED_CREATE)
 			return report_failure("CreateContainerError", EXIT_CREATE_FAILED, err);
 		return report_failure("RunContainerError",
-				      err->code == EACCES ? EXIT_NOT_EXECUTABLE : EXIT_NOT_FOUND, err);
+				      err->code == EACCES ? EXIT_NOT_EXECUTABLE : EXIT_NOT_FOUND,
+				      err);
 	}
 	r = supervise(container, cgroup_fd, opts->grace_seconds, &status, err);
 	/* Whatever the main process left behind goes with it. */
@@ -559,7 +626,7 @@ static int run_container(const struct run_options *opts, struct run_plan *plan, 
 int run_main(int argc, char **argv)
 {
 	struct run_options opts = {0};
-	struct run_plan plan = {0};
+	struct run_plan plan = {.pid_ns_fd = -1};
 	struct cgroup_root root = {.dirfd = -1};
 	struct ck_error err = {0};
 	int cgroup_fd = -1, code, r;
@@ -584,10 +651,13 @@ int run_main(int argc, char **argv)
 					      EXIT_CREATE_FAILED, &err);
 			goto out;
 		}
-		if (asprintf(&plan.scratch_dir, "%s/containers/%s", opts.dirs.data_dir, plan.id) < 0)
+		if (asprintf(&plan.scratch_dir, "%s/containers/%s", opts.dirs.data_dir, plan.id) <
+		    0)
 			abort();
 	}
 	r = resolve_process(&opts, &plan, &err);
+	if (r == 0 && opts.pid_from)
+		r = open_pid_namespace(&opts, &plan.pid_ns_fd, &err);
 	if (r == 0)
 		r = cgroup_root_open(opts.dirs.cgroup_root, &root, &err);
 	if (r == 0)

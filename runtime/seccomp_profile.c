@@ -446,7 +446,7 @@ static void save_disk_copy(uint64_t key, const struct program *program)
 	struct ck_error ignored;
 	if (path && fs_mkdir_p(disk_cache_dir, 0700, &ignored) == 0)
 		fs_replace_file(path, program->insns,
-				     program->fprog.len * sizeof(struct sock_filter), 0600, &ignored);
+				program->fprog.len * sizeof(struct sock_filter), 0600, &ignored);
 }
 
 /* The program from disk when a process before built it, else built now (10 to 20 ms). */

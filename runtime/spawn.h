@@ -44,5 +44,5 @@ int spawn_child(const struct spawn_request *request, pid_t *pid, int *pidfd,
 		enum container_failure *failure, struct ck_error *err);
 
 /* For the child: records a failure (formatting with the text only, no allocation). */
-void child_report(int report_fd, enum container_failure failure, int errnum, const char *fmt,
-		  ...) __attribute__((format(printf, 4, 5)));
+void child_report(int report_fd, enum container_failure failure, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));

@@ -1,10 +1,7 @@
 /* Layer extraction: libarchive parses, openat2() resolves every path inside the layer
  * directory, and the layer only appears once it is complete and verified. */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gnutls/crypto.h>
 #include <limits.h>
 #include <linux/openat2.h>
 #include <stdbool.h>
@@ -19,7 +16,9 @@
 
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
+#include "lib/gnutls_dl.h"
 #include "lib/log.h"
+#include "runtime/archive_dl.h"
 #include "runtime/unpack_tar.h"
 
 const struct unpack_limits unpack_default_limits = {
@@ -39,7 +38,7 @@ const struct unpack_limits unpack_default_limits = {
 static void archive_freep(struct archive **a)
 {
 	if (*a)
-		archive_read_free(*a);
+		sym_archive_read_free(*a);
 }
 #define _cleanup_archive_ _cleanup_(archive_freep)
 
@@ -57,8 +56,8 @@ void sha256_digest_string(const unsigned char raw[32], char out[SHA256_DIGEST_ST
 /* libarchive's own format complaints carry no errno; they mean the data is bad. */
 static int archive_failure(struct ck_error *err, struct archive *a, const char *step)
 {
-	int code = archive_errno(a) > 0 ? archive_errno(a) : EINVAL;
-	const char *text = archive_error_string(a);
+	int code = sym_archive_errno(a) > 0 ? sym_archive_errno(a) : EINVAL;
+	const char *text = sym_archive_error_string(a);
 	return ck_error_set(err, code, "%s: %s", step, text ? text : "unknown libarchive error");
 }
 
@@ -81,7 +80,7 @@ static int tar_stream_next(struct tar_stream *stream, const void **block, size_t
 	la_int64_t offset;
 	int r;
 	do
-		r = archive_read_data_block(stream->decompressor, block, size, &offset);
+		r = sym_archive_read_data_block(stream->decompressor, block, size, &offset);
 	while (r == ARCHIVE_OK && *size == 0);
 	if (r == ARCHIVE_EOF)
 		return 0;
@@ -92,7 +91,7 @@ static int tar_stream_next(struct tar_stream *stream, const void **block, size_t
 				    "uncompressed layer larger than the limit of %lld bytes",
 				    (long long)stream->max_bytes);
 	stream->bytes += (int64_t)*size;
-	gnutls_hash(stream->sha256, *block, *size);
+	sym_gnutls_hash(stream->sha256, *block, *size);
 	return 1;
 }
 
@@ -102,7 +101,7 @@ static la_ssize_t read_tar_bytes(struct archive *tar, void *ctx, const void **bl
 	size_t size = 0;
 	int r = tar_stream_next(stream, block, &size);
 	if (r < 0) {
-		archive_set_error(tar, stream->failure.code, "%s", stream->failure.message);
+		sym_archive_set_error(tar, stream->failure.code, "%s", stream->failure.message);
 		return -1;
 	}
 	return (la_ssize_t)size;
@@ -110,19 +109,19 @@ static la_ssize_t read_tar_bytes(struct archive *tar, void *ctx, const void **bl
 
 static int tar_stream_open(struct tar_stream *stream, int fd, struct ck_error *err)
 {
-	if (gnutls_hash_init(&stream->sha256, GNUTLS_DIG_SHA256) < 0)
+	if (sym_gnutls_hash_init(&stream->sha256, GNUTLS_DIG_SHA256) < 0)
 		return ck_error_set(err, ENOMEM, "start SHA-256");
-	stream->decompressor = archive_read_new();
+	stream->decompressor = sym_archive_read_new();
 	if (!stream->decompressor)
 		return ck_error_set(err, ENOMEM, "allocate a libarchive reader");
 	struct archive *a = stream->decompressor;
 	struct archive_entry *whole;
-	if (archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
-	    archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
-	    archive_read_support_format_raw(a) != ARCHIVE_OK)
+	if (sym_archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
+	    sym_archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
+	    sym_archive_read_support_format_raw(a) != ARCHIVE_OK)
 		return archive_failure(err, a, "set up decompression");
-	if (archive_read_open_fd(a, fd, READ_BLOCK_SIZE) != ARCHIVE_OK ||
-	    archive_read_next_header(a, &whole) != ARCHIVE_OK)
+	if (sym_archive_read_open_fd(a, fd, READ_BLOCK_SIZE) != ARCHIVE_OK ||
+	    sym_archive_read_next_header(a, &whole) != ARCHIVE_OK)
 		return archive_failure(err, a, "open the layer stream");
 	return 0;
 }
@@ -130,9 +129,9 @@ static int tar_stream_open(struct tar_stream *stream, int fd, struct ck_error *e
 static void tar_stream_close(struct tar_stream *stream)
 {
 	if (stream->decompressor)
-		archive_read_free(stream->decompressor);
+		sym_archive_read_free(stream->decompressor);
 	if (stream->sha256)
-		gnutls_hash_deinit(stream->sha256, NULL);
+		sym_gnutls_hash_deinit(stream->sha256, NULL);
 }
 
 /* Reads what follows the end-of-archive marker, so the digest covers the whole stream. */
@@ -154,7 +153,7 @@ static int tar_stream_verify(struct tar_stream *stream, const char *diff_id, str
 {
 	unsigned char raw[32];
 	char digest[SHA256_DIGEST_STRING_SIZE];
-	gnutls_hash_deinit(stream->sha256, raw);
+	sym_gnutls_hash_deinit(stream->sha256, raw);
 	stream->sha256 = NULL;
 	sha256_digest_string(raw, digest);
 	if (diff_id && strcmp(digest, diff_id) != 0)
@@ -383,19 +382,19 @@ struct entry_meta {
 
 static int read_meta(struct archive_entry *entry, struct entry_meta *meta, struct ck_error *err)
 {
-	la_int64_t uid = archive_entry_uid(entry);
-	la_int64_t gid = archive_entry_gid(entry);
+	la_int64_t uid = sym_archive_entry_uid(entry);
+	la_int64_t gid = sym_archive_entry_gid(entry);
 	/* (uid_t)-1 would mean "leave unchanged" to chown(). */
 	if (uid < 0 || uid >= UINT32_MAX || gid < 0 || gid >= UINT32_MAX)
 		return ck_error_set(err, ERANGE, "owner %lld:%lld out of range", (long long)uid,
 				    (long long)gid);
 	meta->uid = (uid_t)uid;
 	meta->gid = (gid_t)gid;
-	meta->perm = archive_entry_perm(entry) & 07777;
+	meta->perm = sym_archive_entry_perm(entry) & 07777;
 	struct timespec mtime = {.tv_nsec = UTIME_OMIT};
-	long nsec = archive_entry_mtime_nsec(entry);
-	if (archive_entry_mtime_is_set(entry)) {
-		mtime.tv_sec = archive_entry_mtime(entry);
+	long nsec = sym_archive_entry_mtime_nsec(entry);
+	if (sym_archive_entry_mtime_is_set(entry)) {
+		mtime.tv_sec = sym_archive_entry_mtime(entry);
 		mtime.tv_nsec = nsec >= 0 && nsec < 1000000000 ? nsec : 0;
 	}
 	meta->times[0] = mtime;
@@ -421,11 +420,11 @@ static int apply_owner_mode_xattrs(int fd, struct archive_entry *entry,
 	const char *name;
 	const void *value;
 	size_t size;
-	archive_entry_xattr_reset(entry);
-	while (archive_entry_xattr_next(entry, &name, &value, &size) == ARCHIVE_OK) {
+	sym_archive_entry_xattr_reset(entry);
+	while (sym_archive_entry_xattr_next(entry, &name, &value, &size) == ARCHIVE_OK) {
 		if (!xattr_allowed(name)) {
-			log_debug("layer entry %s: xattr %s dropped", archive_entry_pathname(entry),
-				  name);
+			log_debug("layer entry %s: xattr %s dropped",
+				  sym_archive_entry_pathname(entry), name);
 			continue;
 		}
 		if (fsetxattr(fd, name, value, size, 0) < 0)
@@ -520,7 +519,7 @@ static int restore_dir_times(struct unpacker *u, struct ck_error *err)
 static int place_root(struct unpacker *u, struct archive_entry *entry, struct ck_error *err)
 {
 	struct entry_meta meta;
-	if (archive_entry_filetype(entry) != AE_IFDIR)
+	if (sym_archive_entry_filetype(entry) != AE_IFDIR)
 		return ck_error_set(err, EINVAL, "the layer root must be a directory");
 	int r = read_meta(entry, &meta, err);
 	if (r == 0)
@@ -590,7 +589,7 @@ static int write_file_data(struct archive *tar, int fd, int64_t size, struct ck_
 	size_t len;
 	la_int64_t offset;
 	int r;
-	while ((r = archive_read_data_block(tar, &block, &len, &offset)) == ARCHIVE_OK) {
+	while ((r = sym_archive_read_data_block(tar, &block, &len, &offset)) == ARCHIVE_OK) {
 		if (offset < 0 || offset > size || (int64_t)len > size - offset)
 			return ck_error_set(err, EINVAL, "data beyond the declared size");
 		for (size_t done = 0; done < len;) {
@@ -615,7 +614,7 @@ static int place_file(struct unpacker *u, struct archive *tar, struct archive_en
 		      int parent_fd, const char *name, const struct entry_meta *meta,
 		      struct ck_error *err)
 {
-	int64_t size = archive_entry_size(entry);
+	int64_t size = sym_archive_entry_size(entry);
 	if (size < 0 || size > u->limits->max_file_bytes)
 		return ck_error_set(err, EFBIG, "size %lld over the limit of %lld bytes",
 				    (long long)size, (long long)u->limits->max_file_bytes);
@@ -654,7 +653,7 @@ static int place_symlink(struct archive_entry *entry, int parent_fd, const char 
 {
 	/* Any target is fine, also absolute or "../../..": it is only ever followed inside a
 	 * root, by this unpacker (RESOLVE_IN_ROOT) and in the container. */
-	const char *target = archive_entry_symlink(entry);
+	const char *target = sym_archive_entry_symlink(entry);
 	if (!target || !*target)
 		return ck_error_set(err, EINVAL, "symlink without a target");
 	if (strlen(target) >= PATH_MAX)
@@ -699,10 +698,10 @@ static int place_entry(struct unpacker *u, struct archive *tar, struct archive_e
 
 	if (strncmp(name, WHITEOUT_PREFIX, strlen(WHITEOUT_PREFIX)) == 0)
 		return place_whiteout(parent_fd, name, err);
-	const char *hardlink = archive_entry_hardlink(entry);
+	const char *hardlink = sym_archive_entry_hardlink(entry);
 	if (hardlink)
 		return place_hardlink(u, parent_fd, name, hardlink, err);
-	switch (archive_entry_filetype(entry)) {
+	switch (sym_archive_entry_filetype(entry)) {
 	case AE_IFREG:
 		return place_file(u, tar, entry, parent_fd, name, &meta, err);
 	case AE_IFDIR:
@@ -717,7 +716,7 @@ static int place_entry(struct unpacker *u, struct archive *tar, struct archive_e
 		return 0;
 	default:
 		return ck_error_set(err, EINVAL, "unsupported entry type 0%o",
-				    (unsigned)archive_entry_filetype(entry));
+				    (unsigned)sym_archive_entry_filetype(entry));
 	}
 }
 
@@ -727,7 +726,7 @@ static int unpack_entry(struct unpacker *u, struct archive *tar, struct archive_
 	if (++u->entries > u->limits->max_entries)
 		return ck_error_set(err, EFBIG, "more than %lld entries",
 				    (long long)u->limits->max_entries);
-	const char *raw = archive_entry_pathname(entry);
+	const char *raw = sym_archive_entry_pathname(entry);
 	if (!raw)
 		return ck_error_set(err, EINVAL, "entry without a name");
 	char path[PATH_MAX];
@@ -746,16 +745,16 @@ static int unpack_entry(struct unpacker *u, struct archive *tar, struct archive_
 
 static int read_entries(struct unpacker *u, struct tar_stream *stream, struct ck_error *err)
 {
-	_cleanup_archive_ struct archive *tar = archive_read_new();
+	_cleanup_archive_ struct archive *tar = sym_archive_read_new();
 	if (!tar)
 		return ck_error_set(err, ENOMEM, "allocate a libarchive reader");
-	if (archive_read_support_format_tar(tar) != ARCHIVE_OK)
+	if (sym_archive_read_support_format_tar(tar) != ARCHIVE_OK)
 		return archive_failure(err, tar, "set up the tar reader");
-	if (archive_read_open(tar, stream, NULL, read_tar_bytes, NULL) != ARCHIVE_OK)
+	if (sym_archive_read_open(tar, stream, NULL, read_tar_bytes, NULL) != ARCHIVE_OK)
 		goto failed;
 	for (;;) {
 		struct archive_entry *entry;
-		int r = archive_read_next_header(tar, &entry);
+		int r = sym_archive_read_next_header(tar, &entry);
 		if (r == ARCHIVE_EOF)
 			return 0;
 		/* Warnings are about names libarchive could not convert to the locale; the
@@ -816,6 +815,8 @@ int unpack_tar(int fd, const char *target, const struct unpack_options *options,
 	if (diff_id && strncmp(diff_id, "sha256:", 7) != 0)
 		return ck_error_set(err, EINVAL, "unpack %s: unsupported digest %s", target,
 				    diff_id);
+	if (dlopen_archive(err) < 0 || dlopen_gnutls(err) < 0)
+		return ck_error_prefix(err, "unpack %s", target);
 
 	const char *slash = strrchr(target, '/');
 	const char *base = slash ? slash + 1 : target;

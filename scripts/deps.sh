@@ -6,17 +6,20 @@
 set -eu
 
 # Build: compiler, pkg-config and the libraries ckube links against (see the top README for why
-# each one was chosen).
-build_pkgs="gcc clang make pkg-config
+# each one was chosen). The last line are the libraries ckube opens with dlopen() on first use:
+# the -dev packages pull them in, but no DT_NEEDED entry in the binary records them, so they are
+# named here.
+build_pkgs="gcc libc6-dev clang make pkg-config
   libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev libyaml-dev
   libarchive-dev
   libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev libseccomp-dev libcap-dev
-  libcmocka-dev"
+  libcmocka-dev
+  libmicrohttpd12 libgnutls30 libsqlite3-0 libcurl4 libarchive13"
 # Tests: the official Python client, pytest, and what the tests use to drive the server.
 test_pkgs="python3 python3-kubernetes python3-pytest curl iproute2 procps
   docker-registry skopeo busybox-static"
 # Benchmarks: public load and timing tools.
-bench_pkgs="wrk hyperfine crun"
+bench_pkgs="wrk hyperfine crun jq"
 # Lint: the formatter `make lint` runs.
 lint_pkgs="clang-format"
 

@@ -748,6 +748,11 @@ class RuntimeNode:
             found += [os.path.join(path, d) for d in dirs]
         return sorted(found, key=lambda p: -p.count("/"))
 
+    def container_cgroups(self):
+        """Cgroups of containers (<root>/run/<id>, and the pod tree later)."""
+        parents = {os.path.join(self.cgroup_path, "run")}
+        return [p for p in self.cgroups() if p not in parents]
+
     def mounts(self):
         """Mounts of this machine's namespace that involve the test's directories."""
         with open("/proc/self/mountinfo") as f:
@@ -766,7 +771,7 @@ class RuntimeNode:
     def leftovers(self, containers=True):
         """Everything a finished --rm container must not leave behind."""
         left = {"mounts": self.mounts(), "processes": self.processes(),
-                "cgroups": self.cgroups()}
+                "cgroups": self.container_cgroups()}
         if containers:
             left["container dirs"] = self.container_dirs()
         return {k: v for k, v in left.items() if v}
@@ -800,6 +805,7 @@ def rootfs():
     nobody. Removed at the end of the session."""
     images_dir = build_test_images()
     root = tempfile.mkdtemp(prefix="ckube-e2e-rootfs-")
+    os.chmod(root, 0o755)  # it becomes /, which every user must be able to walk
     try:
         for d in ("bin", "etc", "tmp"):
             os.makedirs(os.path.join(root, d))

@@ -87,7 +87,8 @@ static void test_default_and_all_sets(void **state)
 	uint64_t all = capabilities_all();
 	/* What the kernel knows and this process may still grant: its bounding set. */
 	for (int cap = 0; cap < 64; cap++) {
-		bool bounded = cap < (int)cap_max_bits() && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1;
+		bool bounded =
+		    cap < (int)cap_max_bits() && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1;
 		assert_int_equal(!!(all & BIT(cap)), bounded);
 	}
 }
