@@ -78,6 +78,19 @@ static int write_through_rename(const char *path, const void *data, size_t len, 
 	return 0;
 }
 
+int fs_write_file(const char *path, const void *data, size_t len, mode_t mode, struct ck_error *err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	int ret;
+
+	if (fd < 0)
+		return ck_error_errno(err, errno, "create %s", path);
+	ret = write_all(fd, data, len);
+	if (close(fd) < 0 && ret == 0)
+		ret = -errno;
+	return ret < 0 ? ck_error_errno(err, -ret, "write %s", path) : 0;
+}
+
 int fs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 struct ck_error *err)
 {

@@ -12,8 +12,12 @@ int fs_read_file(const char *path, char **data, size_t *len, struct ck_error *er
 /* Writes through a temporary file and rename, so readers see the old or the new content. */
 int fs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			 struct ck_error *err);
-/* The same without fsync: readers still see the old or the new content, but a crash may lose
- * the write. For files that do not outlive a boot anyway (the run directory, a tmpfs). */
+/* Creates or truncates and writes, in place: for files nobody reads while they are written. */
+int fs_write_file(const char *path, const void *data, size_t len, mode_t mode,
+		  struct ck_error *err);
+/* The same as fs_write_file_atomic without fsync: readers still see the old or the new content, but
+ * a crash may lose the write. For files that do not outlive a boot anyway (the run directory, a
+ * tmpfs). */
 int fs_replace_file(const char *path, const void *data, size_t len, mode_t mode,
 		    struct ck_error *err);
 /* mkdir -p. */

@@ -5,7 +5,9 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "lib/cleanup.h"
 #include "lib/dlopen_util.h"
+#include "lib/error.h"
 
 #define ARCHIVE_SYMBOLS(X)                  \
 	X(archive_entry_filetype)           \
@@ -41,3 +43,15 @@
 ARCHIVE_SYMBOLS(DLOPEN_DECLARE)
 
 int dlopen_archive(struct ck_error *err);
+
+/* Fills `err` from libarchive's last error on `a`, as "<step>: <libarchive's text>", and returns
+ * the negative errno. Its complaints about the data itself carry no errno: they mean the
+ * archive is bad (EINVAL). */
+int archive_error(struct ck_error *err, struct archive *a, const char *step);
+
+static inline void archive_read_freep(struct archive **a)
+{
+	if (*a)
+		sym_archive_read_free(*a);
+}
+#define _cleanup_archive_ _cleanup_(archive_read_freep)

@@ -9,7 +9,6 @@
  * until the pivot. */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -19,6 +18,7 @@
 #include <unistd.h>
 
 #include "runtime/container_internal.h"
+#include "runtime/path_in_root.h"
 #include "runtime/spawn.h"
 
 #define FD_PATH_SIZE 32
@@ -64,15 +64,6 @@ static const char *fd_path(int fd, char buf[FD_PATH_SIZE])
 	return buf;
 }
 
-static int open_beneath_root(int root_fd, const char *path, int flags)
-{
-	struct open_how how = {
-	    .flags = (uint64_t)(flags | O_CLOEXEC),
-	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	return (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
-}
-
 /* Creates one missing component: `prefix` names it, its parent is resolved in the root. */
 static int create_component(int root_fd, char *prefix, bool directory)
 {
@@ -80,7 +71,7 @@ static int create_component(int root_fd, char *prefix, bool directory)
 	int parent, made;
 
 	*slash = '\0';
-	parent = open_beneath_root(root_fd, slash == prefix ? "/" : prefix, O_PATH | O_DIRECTORY);
+	parent = path_open_in_root(root_fd, slash == prefix ? "/" : prefix, O_PATH | O_DIRECTORY);
 	*slash = '/';
 	if (parent < 0)
 		return -1;
@@ -101,7 +92,7 @@ static int resolve_mount_point(int root_fd, const char *path, bool directory)
 {
 	char prefix[4096];
 	size_t len = strlen(path);
-	int fd = open_beneath_root(root_fd, path, O_PATH);
+	int fd = path_open_in_root(root_fd, path, O_PATH);
 
 	if (fd >= 0 || errno != ENOENT)
 		return fd;
@@ -116,7 +107,7 @@ static int resolve_mount_point(int root_fd, const char *path, bool directory)
 		if (!last && prefix[i] != '/')
 			continue;
 		prefix[i] = '\0';
-		fd = open_beneath_root(root_fd, prefix, O_PATH);
+		fd = path_open_in_root(root_fd, prefix, O_PATH);
 		if (fd >= 0)
 			close(fd);
 		else if (errno != ENOENT ||
@@ -125,7 +116,7 @@ static int resolve_mount_point(int root_fd, const char *path, bool directory)
 		if (!last)
 			prefix[i] = '/';
 	}
-	return open_beneath_root(root_fd, path, O_PATH);
+	return path_open_in_root(root_fd, path, O_PATH);
 }
 
 static int mount_at(int root_fd, const char *path, const char *source, const char *fstype,
@@ -208,7 +199,7 @@ static int mount_dev(int root_fd, bool privileged, int report_fd)
 	} else if (mount_at(root_fd, "/dev", "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME,
 			    "mode=755,size=65536k", report_fd) < 0)
 		return -1;
-	dev_fd = open_beneath_root(root_fd, "/dev", O_PATH | O_DIRECTORY);
+	dev_fd = path_open_in_root(root_fd, "/dev", O_PATH | O_DIRECTORY);
 	if (dev_fd < 0) {
 		child_report(report_fd, CONTAINER_FAILED_CREATE, errno, "open /dev");
 		return -1;

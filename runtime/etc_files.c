@@ -35,7 +35,8 @@ static int add_file(struct etc_files *files, const char *dir, const char *name,
 
 	if (asprintf(&path, "%s/%s", dir, name) < 0)
 		return ck_error_set(err, ENOMEM, "out of memory");
-	r = fs_replace_file(path, text, len, 0644, err);
+	/* Written before the container starts, read only by its mounts: no rename needed. */
+	r = fs_write_file(path, text, len, 0644, err);
 	if (r < 0) {
 		free(path);
 		return r;

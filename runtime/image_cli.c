@@ -1,6 +1,6 @@
 /* `ckube image`: the node's image store by hand. pull (with progress), import (docker save
- * and OCI archives), ls (crictl's columns), rm (by name, ID or ID prefix; images that running
- * containers use are refused). */
+ * and OCI archives), ls (crictl's columns), rm (by name, ID or ID prefix), gc (the kubelet's
+ * garbage collection, now). Images that running containers use are never removed. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -10,33 +10,49 @@
 
 #include "cmd/commands.h"
 #include "lib/cleanup.h"
+#include "lib/strconv.h"
+#include "lib/timeutil.h"
 #include "runtime/cli.h"
 #include "runtime/container.h"
+#include "runtime/image_gc.h"
 #include "runtime/image_import.h"
 #include "runtime/image_pull.h"
 #include "runtime/image_store.h"
 
-#define OPT_DIR_BASE 256
+enum { OPT_HIGH = 'H', OPT_LOW = 'L', OPT_MIN_AGE = 'A', OPT_DIR_BASE = 256 };
 /* crictl's IMAGE ID column: the first 13 hex digits. */
 #define SHORT_ID_LENGTH 13
 #define MIN_ID_PREFIX 4
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: ckube image [--data-dir DIR] [--config-dir DIR] [--run-dir DIR] COMMAND\n"
-		"\n"
-		"commands:\n"
-		"  pull REF      pull from its registry (mirrors and credentials from\n"
-		"                <config-dir>/registries.yaml)\n"
-		"  import FILE   import a docker save or OCI layout archive (tar, .gz, .zst, .xz)\n"
-		"  ls            list the images\n"
-		"  rm REF...     remove images by name, ID or ID prefix\n"
-		"\n"
-		"The store is <data-dir>/images (default /var/lib/ckube/images).\n");
+	fprintf(
+	    out,
+	    "usage: ckube image [--data-dir DIR] [--config-dir DIR] [--run-dir DIR] COMMAND\n"
+	    "\n"
+	    "commands:\n"
+	    "  pull REF      pull from its registry (mirrors and credentials from\n"
+	    "                <config-dir>/registries.yaml)\n"
+	    "  import FILE   import a docker save or OCI layout archive (tar, .gz, .zst, .xz)\n"
+	    "  ls            list the images\n"
+	    "  rm REF...     remove images by name, ID or ID prefix\n"
+	    "  gc [--high PERCENT] [--low PERCENT] [--min-age DURATION]\n"
+	    "                the kubelet's image garbage collection, now: when the image file\n"
+	    "                system is at least PERCENT (85) full, remove images no running\n"
+	    "                container uses, least recently used first, until it is at most\n"
+	    "                --low (80) full; images stored less than DURATION (2m) ago stay.\n"
+	    "                Blobs and layers no image needs go in any case.\n"
+	    "\n"
+	    "The store is <data-dir>/images (default /var/lib/ckube/images). Images that running\n"
+	    "containers use (containers in <run-dir>) are never removed.\n");
 }
 
-typedef int (*image_command)(const struct runtime_dirs *dirs, struct image_store *store,
+struct image_options {
+	struct runtime_dirs dirs;
+	const char *high, *low, *min_age; /* gc only */
+};
+
+typedef int (*image_command)(const struct image_options *opts, struct image_store *store,
 			     char **args, int count);
 
 static void free_records(struct image_record **records, size_t count)
@@ -48,14 +64,14 @@ static void free_records(struct image_record **records, size_t count)
 
 /* --- pull and import --------------------------------------------------------------------- */
 
-static int cmd_pull(const struct runtime_dirs *dirs, struct image_store *store, char **args,
+static int cmd_pull(const struct image_options *opts, struct image_store *store, char **args,
 		    int count)
 {
 	(void)count;
 	struct ck_error err = {0};
 	_cleanup_free_ char *path = NULL;
 	struct registries *registries = NULL;
-	if (asprintf(&path, "%s/registries.yaml", dirs->config_dir) < 0) {
+	if (asprintf(&path, "%s/registries.yaml", opts->dirs.config_dir) < 0) {
 		path = NULL;
 		fprintf(stderr, "ckube image pull: out of memory\n");
 		return 1;
@@ -79,10 +95,10 @@ static int cmd_pull(const struct runtime_dirs *dirs, struct image_store *store, 
 	return 0;
 }
 
-static int cmd_import(const struct runtime_dirs *dirs, struct image_store *store, char **args,
+static int cmd_import(const struct image_options *opts, struct image_store *store, char **args,
 		      int count)
 {
-	(void)dirs;
+	(void)opts;
 	(void)count;
 	struct ck_error err = {0};
 	struct image_record **records;
@@ -172,10 +188,10 @@ static size_t rows_of(const struct image_record *record, struct image_row *rows)
 	return n;
 }
 
-static int cmd_ls(const struct runtime_dirs *dirs, struct image_store *store, char **args,
+static int cmd_ls(const struct image_options *opts, struct image_store *store, char **args,
 		  int count)
 {
-	(void)dirs;
+	(void)opts;
 	(void)args;
 	(void)count;
 	struct ck_error err = {0};
@@ -303,11 +319,11 @@ static int remove_one(struct image_store *store, const char *reference, const ch
 	return r;
 }
 
-static int cmd_rm(const struct runtime_dirs *dirs, struct image_store *store, char **args,
+static int cmd_rm(const struct image_options *opts, struct image_store *store, char **args,
 		  int count)
 {
 	struct ck_error err = {0};
-	char **in_use = images_in_use(dirs->run_dir, &err);
+	char **in_use = images_in_use(opts->dirs.run_dir, &err);
 	if (!in_use) {
 		fprintf(stderr, "ckube image rm: find the images in use: %s\n", err.message);
 		return 1;
@@ -325,39 +341,132 @@ static int cmd_rm(const struct runtime_dirs *dirs, struct image_store *store, ch
 	return status;
 }
 
+/* --- gc ---------------------------------------------------------------------------------- */
+
+static int percent_option(const char *name, const char *text, int *out, struct ck_error *err)
+{
+	int64_t value;
+	if (!text)
+		return 0;
+	if (strconv_parse_int(text, 0, 100, &value, NULL) < 0)
+		return ck_error_set(err, EINVAL, "%s %s: must be a percentage from 0 to 100", name,
+				    text);
+	*out = (int)value;
+	return 0;
+}
+
+static int gc_policy(const struct image_options *opts, struct image_gc_policy *policy,
+		     struct ck_error *err)
+{
+	int64_t nanoseconds;
+	*policy = (struct image_gc_policy)IMAGE_GC_POLICY_DEFAULT;
+	if (percent_option("--high", opts->high, &policy->high_percent, err) < 0 ||
+	    percent_option("--low", opts->low, &policy->low_percent, err) < 0)
+		return -err->code;
+	if (opts->min_age) {
+		if (timeutil_parse_duration(opts->min_age, &nanoseconds, err) < 0)
+			return ck_error_prefix(err, "--min-age");
+		policy->min_age_seconds = nanoseconds / 1000000000;
+	}
+	return image_gc_policy_check(policy, err);
+}
+
+static void print_gc_report(const struct image_gc_report *report)
+{
+	char freed[16];
+	for (size_t i = 0; i < report->removed; i++) {
+		const struct image_record *image = report->removed_images[i];
+		printf("Deleted: %s", image->id);
+		for (size_t n = 0; n < image->name_count; n++)
+			printf("%s%s", n ? ", " : " (", image->names[n]);
+		printf("%s\n", image->name_count ? ")" : "");
+	}
+	human_size(report->freed_bytes, freed);
+	printf("Total reclaimed space: %s (usage %d%% -> %d%%)\n", freed, report->usage_before,
+	       report->usage_after);
+}
+
+static int cmd_gc(const struct image_options *opts, struct image_store *store, char **args,
+		  int count)
+{
+	(void)args;
+	(void)count;
+	struct ck_error err = {0};
+	struct image_gc_policy policy;
+	if (gc_policy(opts, &policy, &err) < 0) {
+		fprintf(stderr, "ckube image gc: %s\n", err.message);
+		return 2;
+	}
+	char **in_use = images_in_use(opts->dirs.run_dir, &err);
+	if (!in_use) {
+		fprintf(stderr, "ckube image gc: find the images in use: %s\n", err.message);
+		return 1;
+	}
+	struct image_gc_report report;
+	int r = image_gc_run(store, &policy, (const char *const *)in_use, &report, &err);
+	print_gc_report(&report);
+	if (r < 0)
+		fprintf(stderr, "ckube image gc: %s\n", err.message);
+	image_gc_report_clear(&report);
+	free_strings(in_use);
+	return r < 0 ? 1 : 0;
+}
+
 /* --- the command ------------------------------------------------------------------------- */
 
 static const struct {
 	const char *name;
 	image_command run;
 	int min_args, max_args;
+	bool gc_options;
 } commands[] = {
-    {"pull", cmd_pull, 1, 1},
-    {"import", cmd_import, 1, 1},
-    {"ls", cmd_ls, 0, 0},
-    {"rm", cmd_rm, 1, 1 << 20},
+    {"pull", cmd_pull, 1, 1, false}, {"import", cmd_import, 1, 1, false},
+    {"ls", cmd_ls, 0, 0, false},     {"rm", cmd_rm, 1, 1 << 20, false},
+    {"gc", cmd_gc, 0, 0, true},
 };
 
-int image_main(int argc, char **argv)
+/* The options of every command, wherever they stand on the line. */
+static bool parse_options(int argc, char **argv, struct image_options *opts, bool *help)
 {
 	static const struct option options[] = {
 	    {"help", no_argument, NULL, 'h'},
+	    {"high", required_argument, NULL, OPT_HIGH},
+	    {"low", required_argument, NULL, OPT_LOW},
+	    {"min-age", required_argument, NULL, OPT_MIN_AGE},
 	    RUNTIME_DIRS_OPTIONS(OPT_DIR_BASE),
 	    {0},
 	};
-	struct runtime_dirs dirs;
 	int c;
-	runtime_dirs_default(&dirs);
+	*opts = (struct image_options){0};
+	*help = false;
+	runtime_dirs_default(&opts->dirs);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		if (c == 'h') {
-			usage(stdout);
-			return 0;
-		}
-		if (!runtime_dirs_option(&dirs, c - OPT_DIR_BASE, optarg)) {
-			usage(stderr);
-			return 2;
-		}
+		if (c == 'h')
+			*help = true;
+		else if (c == OPT_HIGH)
+			opts->high = optarg;
+		else if (c == OPT_LOW)
+			opts->low = optarg;
+		else if (c == OPT_MIN_AGE)
+			opts->min_age = optarg;
+		else if (!runtime_dirs_option(&opts->dirs, c - OPT_DIR_BASE, optarg))
+			return false;
+	}
+	return true;
+}
+
+int image_main(int argc, char **argv)
+{
+	struct image_options opts;
+	bool help;
+	if (!parse_options(argc, argv, &opts, &help)) {
+		usage(stderr);
+		return 2;
+	}
+	if (help) {
+		usage(stdout);
+		return 0;
 	}
 	if (optind >= argc) {
 		usage(stderr);
@@ -368,17 +477,19 @@ int image_main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(name, commands[i].name) != 0)
 			continue;
-		if (count < commands[i].min_args || count > commands[i].max_args) {
+		bool gc_options = opts.high || opts.low || opts.min_age;
+		if (count < commands[i].min_args || count > commands[i].max_args ||
+		    (gc_options && !commands[i].gc_options)) {
 			usage(stderr);
 			return 2;
 		}
 		struct ck_error err = {0};
 		struct image_store *store _cleanup_(image_store_closep) = NULL;
-		if (runtime_open_store(&dirs, &store, &err) < 0) {
+		if (runtime_open_store(&opts.dirs, &store, &err) < 0) {
 			fprintf(stderr, "ckube image %s: %s\n", name, err.message);
 			return 1;
 		}
-		return commands[i].run(&dirs, store, argv + optind + 1, count);
+		return commands[i].run(&opts, store, argv + optind + 1, count);
 	}
 	fprintf(stderr, "ckube image: unknown command \"%s\"\n", name);
 	usage(stderr);

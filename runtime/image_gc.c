@@ -1,4 +1,5 @@
-/* Freeing the image file system: measure, order the candidates, remove until low enough. */
+/* Freeing the image file system: measure, sweep, order the candidates, remove until low
+ * enough. */
 #include "runtime/image_gc.h"
 
 #include <errno.h>
@@ -67,8 +68,8 @@ size_t image_gc_candidates(struct image_record *const *records, size_t count,
 }
 
 /* As the kubelet counts it: 100 - available * 100 / capacity, with the space left to
- * unprivileged writers as available. */
-static int usage_percent(const char *path, int *percent, struct ck_error *err)
+ * unprivileged writers as available (in bytes to *available, when not NULL). */
+static int measure(const char *path, int *percent, int64_t *available, struct ck_error *err)
 {
 	struct statvfs st;
 	if (statvfs(path, &st) < 0)
@@ -76,7 +77,22 @@ static int usage_percent(const char *path, int *percent, struct ck_error *err)
 	if (st.f_blocks == 0)
 		return ck_error_set(err, EINVAL, "statvfs %s: a file system without blocks", path);
 	*percent = 100 - (int)((unsigned long long)st.f_bavail * 100 / st.f_blocks);
+	if (available)
+		*available = (int64_t)st.f_bavail * (int64_t)st.f_frsize;
 	return 0;
+}
+
+/* Moves the record `gone` (one of `records`) to the report. */
+static void report_removed(struct image_gc_report *report, struct image_record **records,
+			   size_t count, const struct image_record *gone)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (records[i] == gone) {
+			report->removed_images[report->removed++] = records[i];
+			records[i] = NULL;
+			return;
+		}
+	}
 }
 
 static int remove_candidates(struct image_store *store, const struct image_gc_policy *policy,
@@ -90,7 +106,8 @@ static int remove_candidates(struct image_store *store, const struct image_gc_po
 	if (r < 0)
 		return r;
 	const struct image_record **candidates = calloc(count + 1, sizeof(*candidates));
-	if (!candidates)
+	report->removed_images = calloc(count + 1, sizeof(*report->removed_images));
+	if (!candidates || !report->removed_images)
 		r = ck_error_set(err, ENOMEM, "out of memory");
 	size_t n = r == 0
 		       ? image_gc_candidates(records, count, in_use, policy, time(NULL), candidates)
@@ -104,8 +121,8 @@ static int remove_candidates(struct image_store *store, const struct image_gc_po
 		}
 		if (r == 0) {
 			log_info("image garbage collection: removed %s", candidates[i]->id);
-			report->removed++;
-			r = usage_percent(root, &report->usage_after, err);
+			report_removed(report, records, count, candidates[i]);
+			r = measure(root, &report->usage_after, NULL, err);
 		}
 	}
 	for (size_t i = 0; i < count; i++)
@@ -123,17 +140,34 @@ static int remove_candidates(struct image_store *store, const struct image_gc_po
 int image_gc_run(struct image_store *store, const struct image_gc_policy *policy,
 		 const char *const *in_use, struct image_gc_report *report, struct ck_error *err)
 {
+	const char *root = image_store_root(store);
+	int64_t available_before = 0, available_after = 0;
 	*report = (struct image_gc_report){0};
 	int r = image_gc_policy_check(policy, err);
 	if (r == 0)
-		r = usage_percent(image_store_root(store), &report->usage_before, err);
+		r = measure(root, &report->usage_before, &available_before, err);
 	if (r < 0)
 		return ck_error_prefix(err, "image garbage collection");
-	report->usage_after = report->usage_before;
-	if (policy->high_percent == 100 || report->usage_before < policy->high_percent)
-		return 0;
-	log_info("image garbage collection: usage %d%% reached the high threshold of %d%%",
-		 report->usage_before, policy->high_percent);
-	r = remove_candidates(store, policy, in_use, report, err);
+	r = image_store_sweep(store, err);
+	if (r >= 0)
+		r = measure(root, &report->usage_after, NULL, err);
+	if (r == 0 && policy->high_percent < 100 && report->usage_before >= policy->high_percent) {
+		log_info("image garbage collection: usage %d%% reached the high threshold of %d%%",
+			 report->usage_before, policy->high_percent);
+		r = remove_candidates(store, policy, in_use, report, err);
+	}
+	int measured = measure(root, &report->usage_after, &available_after, r < 0 ? NULL : err);
+	if (measured == 0 && available_after > available_before)
+		report->freed_bytes = available_after - available_before;
+	if (r == 0)
+		r = measured;
 	return r < 0 ? ck_error_prefix(err, "image garbage collection") : 0;
+}
+
+void image_gc_report_clear(struct image_gc_report *report)
+{
+	for (size_t i = 0; i < report->removed; i++)
+		image_record_free(report->removed_images[i]);
+	free(report->removed_images);
+	*report = (struct image_gc_report){0};
 }

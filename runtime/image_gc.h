@@ -36,11 +36,16 @@ size_t image_gc_candidates(struct image_record *const *records, size_t count,
 struct image_gc_report {
 	int usage_before; /* percent of the image file system in use */
 	int usage_after;
-	size_t removed; /* images removed */
+	size_t removed;                       /* images removed */
+	struct image_record **removed_images; /* their records, in the order they went */
+	int64_t freed_bytes; /* what the file system gained meanwhile, the sweep's share included */
 };
 
-/* One collection pass over the store's file system (the agent runs it periodically).
- * -ENOSPC when usage stays above the low threshold with nothing left to remove; the removals
- * made stand and are in the report. */
+/* One collection pass over the store's file system (the agent runs it periodically, `ckube
+ * image gc` on demand): content no image refers to is swept first (image_store_sweep), then
+ * images are removed as the policy says. -ENOSPC when usage stays above the low threshold with
+ * nothing left to remove; the removals made stand and are in the report, which the caller
+ * clears in any case. */
 int image_gc_run(struct image_store *store, const struct image_gc_policy *policy,
 		 const char *const *in_use, struct image_gc_report *report, struct ck_error *err);
+void image_gc_report_clear(struct image_gc_report *report);

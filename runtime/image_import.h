@@ -24,6 +24,6 @@
 
 /* On success *out holds the imported images (the caller frees each with image_record_free
  * and then the array). Errors name the archive and the part at fault; an image that failed
- * is not recorded, and blobs stored for it stay until the store's next removal. */
+ * is not recorded, and blobs stored for it stay until the store's next sweep. */
 int image_import(struct image_store *store, const char *path, struct image_record ***out,
 		 size_t *count, struct ck_error *err);

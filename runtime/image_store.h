@@ -7,14 +7,20 @@
  *                             with the trusted.overlay.opaque xattr)
  *   index.json                the image records, replaced atomically under an flock
  *                             of index.lock
- *   tmp/                      work in progress (partial blobs, layers being unpacked), on
- *                             the same file system so that finished work is renamed in
+ *   lease.lock                flock shared by pulls and imports under way, taken exclusively
+ *                             by sweeps of unreferenced content
+ *   tmp/                      work in progress (partial blobs, layers being unpacked, layers
+ *                             being removed), on the same file system so that finished work
+ *                             is renamed in; each entry flocked by the process working on it
  *   locks/<hex>.lock          flock per blob digest, held while it is fetched and unpacked
  *
  * Every blob is verified against its digest before it is visible under blobs/; every layer is
  * unpacked into a temporary directory and renamed into place only when complete and verified
  * against its diffID, so a failed pull or import leaves nothing half done. Several processes
- * (ckube server, ckube image) may use one store at the same time. */
+ * (ckube server, ckube image) may use one store at the same time.
+ *
+ * What crashed processes leave behind goes on its own: opening the store removes the entries
+ * of tmp/ nobody holds, and sweeps remove content no image refers to. */
 #pragma once
 
 #include <jansson.h>
@@ -23,6 +29,7 @@
 #include <stdint.h>
 
 #include "lib/error.h"
+#include "runtime/image_digest.h"
 
 struct image_store;
 
@@ -31,14 +38,6 @@ void image_store_close(struct image_store *store);
 const char *image_store_root(const struct image_store *store);
 
 /* --- blobs ------------------------------------------------------------------------------- */
-
-/* "sha256:<64 hex>"; false for anything else (other algorithms, bad length, upper case). */
-bool image_digest_valid(const char *digest);
-
-/* "sha256:" and 64 hex digits. */
-#define IMAGE_DIGEST_LENGTH 71
-/* The digest of `len` bytes, into `out` (IMAGE_DIGEST_LENGTH + 1 bytes). */
-int image_digest_of(const void *data, size_t len, char *out, struct ck_error *err);
 
 /* The path of a verified blob, or NULL (errno ENOENT) when the store does not have it. The
  * caller frees the path. */
@@ -98,7 +97,9 @@ void image_record_free(struct image_record *record);
 
 /* Adds (or updates: names are merged) an image whose blobs and layers are all in the store;
  * -ENOENT when one is missing (removed meanwhile by image_store_remove: pull again). A name
- * moves from whatever image had it before to this one. */
+ * moves from whatever image had it before to this one. A record that replaces one of the same
+ * ID with other blobs (the same image pulled with other compression, say) lets go of the
+ * blobs and layers only the old one used. */
 int image_store_put(struct image_store *store, const struct image_record *record,
 		    struct ck_error *err);
 /* Finds an image by a reference (normalized first: "busybox" finds
@@ -116,3 +117,17 @@ int image_store_remove(struct image_store *store, const char *reference, const c
 		       struct ck_error *err);
 /* Marks an image as used now (containers starting from it). */
 int image_store_touch(struct image_store *store, const char *id, struct ck_error *err);
+
+/* --- content no image refers to ----------------------------------------------------------- */
+
+/* Holds off sweeps until the returned descriptor is closed. A pull or an import takes one
+ * before its first blob: what it stores is referred to by no record until its own is put. Any
+ * number of leases may be held at once, in any processes. */
+int image_store_lease(struct image_store *store, struct ck_error *err);
+
+/* Removes every blob and unpacked layer that no image record refers to: what failed pulls and
+ * imports stored, what a crash between a removal's index update and its files left. Returns
+ * how many blobs and layers went; 0 without looking while a lease is held (in this process or
+ * another). image_store_remove sweeps after removing an image, and image_store_put after a
+ * record replaced one with other content; image garbage collection sweeps first. */
+int image_store_sweep(struct image_store *store, struct ck_error *err);

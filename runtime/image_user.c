@@ -5,12 +5,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -18,6 +16,7 @@
 #include "lib/buf.h"
 #include "lib/cleanup.h"
 #include "lib/strconv.h"
+#include "runtime/path_in_root.h"
 
 /* runc's bound for ids given as numbers ("for 32-bit systems compatibility"), with its words. */
 #define ID_NUMBER_MAX 2147483647
@@ -431,18 +430,17 @@ void process_user_clear(struct process_user *user)
 
 /* --- files in layers --------------------------------------------------------------------- */
 
-static int openat2_fd(int dirfd, const char *path, int flags, uint64_t resolve)
-{
-	struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC), .resolve = resolve};
-	long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-	return fd < 0 ? -errno : (int)fd;
-}
+/* How read_regular finds its file. */
+enum lookup {
+	AS_CONTAINER, /* a path in a tree, as the container would see it (path_open_in_root) */
+	ONE_NAME,     /* one name in a directory already resolved, never through a symlink */
+};
 
-/* `path` as the container would see it in this tree: symlinks followed, with "/" and ".."
- * clamped to the tree's root. */
-#define RESOLVE_AS_CONTAINER (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
-/* One name in a directory already resolved, never through a symlink. */
-#define RESOLVE_ONE_NAME (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+static int open_by(int dirfd, const char *name, int flags, enum lookup lookup)
+{
+	return lookup == AS_CONTAINER ? path_open_in_root(dirfd, name, flags)
+				      : path_open_child(dirfd, name, flags, 0);
+}
 
 static int read_fd(int fd, const char *path, size_t max, char **out, size_t *len,
 		   struct ck_error *err)
@@ -469,10 +467,10 @@ static int read_fd(int fd, const char *path, size_t max, char **out, size_t *len
 /* Reads `name` under `dirfd` if it is a regular file. It is looked at through an O_PATH
  * descriptor first, because opening a fifo would block and opening a device could do anything;
  * the second open must find the same file. */
-static int read_regular(int dirfd, const char *name, uint64_t resolve, const char *path, size_t max,
-			char **out, size_t *len, struct ck_error *err)
+static int read_regular(int dirfd, const char *name, enum lookup lookup, const char *path,
+			size_t max, char **out, size_t *len, struct ck_error *err)
 {
-	_cleanup_close_ int probe = openat2_fd(dirfd, name, O_PATH, resolve);
+	_cleanup_close_ int probe = open_by(dirfd, name, O_PATH, lookup);
 	if (probe == -ENOENT)
 		return ck_error_set(err, ENOENT, "%s: not in the image", path);
 	if (probe < 0)
@@ -484,7 +482,7 @@ static int read_regular(int dirfd, const char *name, uint64_t resolve, const cha
 		return ck_error_set(err, EINVAL, "%s: not a regular file", path);
 	if ((uint64_t)first.st_size > max)
 		return ck_error_set(err, EFBIG, "%s: larger than %zu bytes", path, max);
-	_cleanup_close_ int fd = openat2_fd(dirfd, name, O_RDONLY | O_NOCTTY | O_NONBLOCK, resolve);
+	_cleanup_close_ int fd = open_by(dirfd, name, O_RDONLY | O_NOCTTY | O_NONBLOCK, lookup);
 	if (fd < 0)
 		return ck_error_errno(err, -fd, "open %s", path);
 	if (fstat(fd, &second) < 0)
@@ -569,8 +567,7 @@ static int layer_lookup(int layer_fd, const struct path_parts *parts, const char
 	for (size_t i = 0; i < parts->count; i++) {
 		int parent = dir >= 0 ? dir : layer_fd;
 		bool last = i + 1 == parts->count;
-		_cleanup_close_ int node =
-		    openat2_fd(parent, parts->names[i], O_PATH | O_NOFOLLOW, RESOLVE_ONE_NAME);
+		_cleanup_close_ int node = path_open_child(parent, parts->names[i], O_PATH, 0);
 		if (node == -ENOENT) {
 			*answer = opaque_above ? LAYER_HIDES : LAYER_LACKS;
 			return 0;
@@ -582,8 +579,8 @@ static int layer_lookup(int layer_fd, const struct path_parts *parts, const char
 			return ck_error_errno(err, errno, "stat %s", path);
 		if (S_ISLNK(st.st_mode)) {
 			*answer = LAYER_HIDES;
-			int r = read_regular(layer_fd, parts->relative, RESOLVE_AS_CONTAINER, path,
-					     max, out, len, err);
+			int r = read_regular(layer_fd, parts->relative, AS_CONTAINER, path, max,
+					     out, len, err);
 			if (r == 0)
 				*answer = LAYER_HAS_FILE;
 			return r == -ENOENT ? 0 : r;
@@ -593,8 +590,8 @@ static int layer_lookup(int layer_fd, const struct path_parts *parts, const char
 				*answer = LAYER_HIDES;
 				return 0;
 			}
-			int r = read_regular(parent, parts->names[i], RESOLVE_ONE_NAME, path, max,
-					     out, len, err);
+			int r = read_regular(parent, parts->names[i], ONE_NAME, path, max, out, len,
+					     err);
 			if (r == 0)
 				*answer = LAYER_HAS_FILE;
 			return r;
@@ -647,8 +644,7 @@ int image_read_file(const char *const *layers, size_t layer_count, const char *r
 	_cleanup_close_ int root_fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root_fd < 0)
 		return ck_error_errno(err, errno, "open root filesystem %s", rootfs);
-	return read_regular(root_fd, parts.relative, RESOLVE_AS_CONTAINER, path, max, out, len,
-			    err);
+	return read_regular(root_fd, parts.relative, AS_CONTAINER, path, max, out, len, err);
 }
 
 /* A missing file is an empty one: images without /etc/passwd still run numeric users. */

@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "lib/cleanup.h"
-#include "runtime/image_store.h"
+#include "lib/fsutil.h"
+#include "lib/log.h"
+#include "runtime/image_store_internal.h"
 #include "runtime/unpack_tar.h"
 
 /* Compression is recognised from the data, as containerd and Docker do (registries serve
@@ -57,23 +59,22 @@ int image_store_unpack_layer(struct image_store *store, const char *digest, cons
 	if (!blob)
 		return ck_error_set(err, ENOENT, "unpack layer %s: blob %s is not in the store",
 				    diff_id, digest);
-	_cleanup_free_ char *target = NULL;
+	_cleanup_free_ char *target = store_digest_path(store->layers_dir, diff_id, "");
 	_cleanup_free_ char *work_dir = NULL;
-	const char *root = image_store_root(store);
-	const char *hex = diff_id + strlen("sha256:");
-	if (asprintf(&target, "%s/layers/sha256/%s", root, hex) < 0) {
-		target = NULL;
+	if (!target)
 		return ck_error_set(err, ENOMEM, "unpack layer %s: out of memory", diff_id);
-	}
-	if (asprintf(&work_dir, "%s/tmp", root) < 0) {
-		work_dir = NULL;
-		return ck_error_set(err, ENOMEM, "unpack layer %s: out of memory", diff_id);
-	}
 	_cleanup_close_ int fd = open(blob, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return ck_error_errno(err, errno, "unpack layer %s: open %s", diff_id, blob);
+	/* unpack_tar's own temporary directory goes inside a work directory that this process
+	 * holds, so that the sweep of tmp/ tells it from the leftovers of ended processes. */
+	_cleanup_close_ int held = store_work_entry(store, "unpack", true, &work_dir, err);
+	if (held < 0)
+		return ck_error_prefix(err, "unpack layer %s", diff_id);
 	struct unpack_options options = {.diff_id = diff_id, .work_dir = work_dir};
-	if (unpack_tar(fd, target, &options, err) < 0)
-		return ck_error_prefix(err, "layer %s", diff_id);
-	return 0;
+	int r = unpack_tar(fd, target, &options, err);
+	struct ck_error cleanup_err = {0};
+	if (fs_remove_tree(AT_FDCWD, work_dir, &cleanup_err) < 0)
+		log_warn("unpack layer %s: %s", diff_id, cleanup_err.message);
+	return r < 0 ? ck_error_prefix(err, "layer %s", diff_id) : 0;
 }

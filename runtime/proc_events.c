@@ -156,16 +156,19 @@ static void dispatch(const struct nlmsghdr *header, size_t len,
 {
 	for (; NLMSG_OK(header, len); header = NLMSG_NEXT(header, len)) {
 		const struct cn_msg *message = NLMSG_DATA(header);
-		const struct proc_event *event = (const struct proc_event *)message->data;
+		struct proc_event event;
 
 		if (message->id.idx != CN_IDX_PROC || message->id.val != CN_VAL_PROC ||
-		    message->len < sizeof(*event) || event->what != PROC_EVENT_EXIT)
+		    message->len < sizeof(event))
 			continue;
+		/* The event follows a 20-byte connector header: copied out to be aligned. */
+		memcpy(&event, message->data, sizeof(event));
 		/* Threads exit too; only the leader's exit is the process's. */
-		if (event->event_data.exit.process_pid != event->event_data.exit.process_tgid)
+		if (event.what != PROC_EVENT_EXIT ||
+		    event.event_data.exit.process_pid != event.event_data.exit.process_tgid)
 			continue;
-		exited(ctx, event->event_data.exit.process_tgid,
-		       (int)event->event_data.exit.exit_code);
+		exited(ctx, event.event_data.exit.process_tgid,
+		       (int)event.event_data.exit.exit_code);
 	}
 }
 

@@ -24,16 +24,6 @@ struct url_list {
 	size_t count;
 };
 
-/* The settings of one configs entry, copied into each endpoint they apply to. */
-struct endpoint_config {
-	char *username;
-	char *password;
-	char *ca_file;
-	char *cert_file;
-	char *key_file;
-	bool insecure_tls;
-};
-
 struct endpoint_list {
 	struct registry_endpoint *items;
 	size_t count;
@@ -41,7 +31,9 @@ struct endpoint_list {
 
 struct registries {
 	struct strmap *mirrors;  /* registry name -> struct url_list */
-	struct strmap *configs;  /* endpoint host -> struct endpoint_config */
+	struct strmap *configs;  /* endpoint host -> struct registry_endpoint without a URL: the
+				    settings of one configs entry, copied into each endpoint they
+				    apply to */
 	struct strmap *resolved; /* registry name -> struct endpoint_list, built on first use */
 	pthread_mutex_t lock;    /* guards `resolved` */
 };
@@ -55,18 +47,7 @@ static void url_list_free(void *value)
 	free(list);
 }
 
-static void endpoint_config_free(void *value)
-{
-	struct endpoint_config *config = value;
-	free(config->username);
-	free(config->password);
-	free(config->ca_file);
-	free(config->cert_file);
-	free(config->key_file);
-	free(config);
-}
-
-static void endpoint_clear(struct registry_endpoint *endpoint)
+void registry_endpoint_clear(struct registry_endpoint *endpoint)
 {
 	free(endpoint->url);
 	free(endpoint->username);
@@ -74,13 +55,48 @@ static void endpoint_clear(struct registry_endpoint *endpoint)
 	free(endpoint->ca_file);
 	free(endpoint->cert_file);
 	free(endpoint->key_file);
+	*endpoint = (struct registry_endpoint){0};
+}
+
+static char *dup_or_null(const char *text, bool *failed)
+{
+	if (!text)
+		return NULL;
+	char *copy = strdup(text);
+	if (!copy)
+		*failed = true;
+	return copy;
+}
+
+int registry_endpoint_copy(const struct registry_endpoint *endpoint, const char *url,
+			   struct registry_endpoint *out)
+{
+	bool failed = false;
+	*out = (struct registry_endpoint){
+	    .url = dup_or_null(url, &failed),
+	    .username = dup_or_null(endpoint->username, &failed),
+	    .password = dup_or_null(endpoint->password, &failed),
+	    .ca_file = dup_or_null(endpoint->ca_file, &failed),
+	    .cert_file = dup_or_null(endpoint->cert_file, &failed),
+	    .key_file = dup_or_null(endpoint->key_file, &failed),
+	    .insecure_tls = endpoint->insecure_tls,
+	};
+	if (failed)
+		registry_endpoint_clear(out);
+	return failed ? -ENOMEM : 0;
+}
+
+static void endpoint_config_free(void *value)
+{
+	registry_endpoint_clear(value);
+	free(value);
 }
 
 static void endpoint_list_free(void *value)
 {
 	struct endpoint_list *list = value;
 	for (size_t i = 0; i < list->count; i++)
-		endpoint_clear(&list->items[i]);
+		registry_endpoint_clear(&list->items[i]);
 	free(list->items);
 	free(list);
 }
@@ -167,7 +183,7 @@ static int load_mirror(struct registries *registries, const char *name, const js
 }
 
 /* auth: base64 of "user:password", the form Docker's config.json uses. */
-static int decode_auth(const char *encoded, struct endpoint_config *config, const char *where,
+static int decode_auth(const char *encoded, struct registry_endpoint *config, const char *where,
 		       struct ck_error *err)
 {
 	struct buf decoded _cleanup_buf_ = {0};
@@ -194,7 +210,7 @@ static int load_config(struct registries *registries, const char *host, const js
 		return ck_error_set(err, ENOMEM, "configs: out of memory");
 	if (!json_is_object(entry))
 		return ck_error_set(err, EINVAL, "%s: must be a mapping", where);
-	struct endpoint_config *config = calloc(1, sizeof(*config));
+	struct registry_endpoint *config = calloc(1, sizeof(*config));
 	if (!config)
 		return ck_error_set(err, ENOMEM, "%s: out of memory", where);
 	/* Keys may be written as URLs; endpoints are matched by host. */
@@ -303,38 +319,20 @@ int registries_load(const char *path, struct registries **out, struct ck_error *
 	return 0;
 }
 
-static char *dup_or_null(const char *text, bool *failed)
-{
-	if (!text)
-		return NULL;
-	char *copy = strdup(text);
-	if (!copy)
-		*failed = true;
-	return copy;
-}
-
 /* Fills `endpoint` for `url`, with the config of its host, else of `fallback_key` (the
  * registry's own name, for its default endpoint), else the wildcard config. */
 static int endpoint_fill(struct registries *registries, const char *url, const char *fallback_key,
 			 struct registry_endpoint *endpoint)
 {
+	static const struct registry_endpoint no_config;
 	_cleanup_free_ char *host = url_host(url);
-	const struct endpoint_config *config = host ? strmap_get(registries->configs, host) : NULL;
+	const struct registry_endpoint *config =
+	    host ? strmap_get(registries->configs, host) : NULL;
 	if (!config && fallback_key)
 		config = strmap_get(registries->configs, fallback_key);
 	if (!config)
 		config = strmap_get(registries->configs, WILDCARD);
-	bool failed = false;
-	endpoint->url = dup_or_null(url, &failed);
-	if (config) {
-		endpoint->username = dup_or_null(config->username, &failed);
-		endpoint->password = dup_or_null(config->password, &failed);
-		endpoint->ca_file = dup_or_null(config->ca_file, &failed);
-		endpoint->cert_file = dup_or_null(config->cert_file, &failed);
-		endpoint->key_file = dup_or_null(config->key_file, &failed);
-		endpoint->insecure_tls = config->insecure_tls;
-	}
-	return failed ? -ENOMEM : 0;
+	return registry_endpoint_copy(config ? config : &no_config, url, endpoint);
 }
 
 static struct endpoint_list *resolve(struct registries *registries, const char *registry)

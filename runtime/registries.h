@@ -31,6 +31,11 @@ struct registry_endpoint {
 	bool insecure_tls; /* skip certificate checks */
 };
 
+/* A deep copy of `endpoint` with `url` as its URL, into `out`; -ENOMEM (with `out` cleared). */
+int registry_endpoint_copy(const struct registry_endpoint *endpoint, const char *url,
+			   struct registry_endpoint *out);
+void registry_endpoint_clear(struct registry_endpoint *endpoint);
+
 struct registries;
 
 /* Reads the file; a missing file (or a NULL path) means no mirrors and no credentials. Malformed

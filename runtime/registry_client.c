@@ -24,8 +24,6 @@
  * limit; a transfer stalled for STALL_SECONDS is given up instead. */
 #define SMALL_REQUEST_TIMEOUT_SECONDS 120L
 #define STALL_SECONDS 60L
-/* Indexes may point at indexes; real images never nest more than once. */
-#define MAX_INDEX_DEPTH 4
 
 #define MANIFEST_ACCEPT                                                      \
 	"Accept: " MEDIA_TYPE_OCI_INDEX ", " MEDIA_TYPE_DOCKER_MANIFEST_LIST \
@@ -44,12 +42,7 @@ struct registry_client {
 	CURL *curl;
 	char *api; /* "<endpoint>/v2" */
 	char *repository;
-	char *username;
-	char *password;
-	char *ca_file;
-	char *cert_file;
-	char *key_file;
-	bool insecure_tls;
+	struct registry_endpoint endpoint; /* credentials and TLS settings */
 	bool https;
 	char *bearer_header; /* "Authorization: Bearer <token>" once a token was issued */
 	bool send_basic;     /* the registry itself wants basic credentials */
@@ -125,11 +118,7 @@ void registry_client_free(struct registry_client *client)
 		sym_curl_easy_cleanup(client->curl);
 	free(client->api);
 	free(client->repository);
-	free(client->username);
-	free(client->password);
-	free(client->ca_file);
-	free(client->cert_file);
-	free(client->key_file);
+	registry_endpoint_clear(&client->endpoint);
 	free(client->bearer_header);
 	free(client);
 }
@@ -153,14 +142,6 @@ static bool tag_or_digest_safe(const char *reference)
 		      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == len;
 }
 
-static int copy_setting(const char *value, char **out)
-{
-	if (!value)
-		return 0;
-	*out = strdup(value);
-	return *out ? 0 : -ENOMEM;
-}
-
 int registry_client_new(const struct registry_endpoint *endpoint, const char *repository,
 			struct registry_client **out, struct ck_error *err)
 {
@@ -180,7 +161,6 @@ int registry_client_new(const struct registry_endpoint *endpoint, const char *re
 	if (!client)
 		return ck_error_set(err, ENOMEM, "registry %s: out of memory", endpoint->url);
 	client->https = https;
-	client->insecure_tls = endpoint->insecure_tls;
 	size_t url_len = strlen(endpoint->url);
 	while (url_len && endpoint->url[url_len - 1] == '/')
 		url_len--;
@@ -191,18 +171,10 @@ int registry_client_new(const struct registry_endpoint *endpoint, const char *re
 		: 0;
 	if (ret < 0)
 		client->api = NULL;
+	if (ret == 0 && !(client->repository = strdup(repository)))
+		ret = -ENOMEM;
 	if (ret == 0)
-		ret = copy_setting(repository, &client->repository);
-	if (ret == 0)
-		ret = copy_setting(endpoint->username, &client->username);
-	if (ret == 0)
-		ret = copy_setting(endpoint->password, &client->password);
-	if (ret == 0)
-		ret = copy_setting(endpoint->ca_file, &client->ca_file);
-	if (ret == 0)
-		ret = copy_setting(endpoint->cert_file, &client->cert_file);
-	if (ret == 0)
-		ret = copy_setting(endpoint->key_file, &client->key_file);
+		ret = registry_endpoint_copy(endpoint, endpoint->url, &client->endpoint);
 	if (ret == 0 && !(client->curl = sym_curl_easy_init()))
 		ret = -ENOMEM;
 	if (ret < 0) {
@@ -316,13 +288,14 @@ static int transport_errno(CURLcode code)
 
 static void set_tls_options(struct registry_client *c)
 {
-	if (c->ca_file)
-		sym_curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
-	if (c->cert_file) {
-		sym_curl_easy_setopt(c->curl, CURLOPT_SSLCERT, c->cert_file);
-		sym_curl_easy_setopt(c->curl, CURLOPT_SSLKEY, c->key_file);
+	const struct registry_endpoint *e = &c->endpoint;
+	if (e->ca_file)
+		sym_curl_easy_setopt(c->curl, CURLOPT_CAINFO, e->ca_file);
+	if (e->cert_file) {
+		sym_curl_easy_setopt(c->curl, CURLOPT_SSLCERT, e->cert_file);
+		sym_curl_easy_setopt(c->curl, CURLOPT_SSLKEY, e->key_file);
 	}
-	if (c->insecure_tls) {
+	if (e->insecure_tls) {
 		sym_curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 0L);
 		sym_curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
@@ -358,11 +331,12 @@ static int perform(struct registry_client *c, const struct request *req, struct 
 	sym_curl_easy_setopt(curl, CURLOPT_WRITEDATA, t);
 	set_tls_options(c);
 	bool basic = req->with_basic || (req->with_registry_auth && c->send_basic);
-	if (basic && c->username) {
+	if (basic && c->endpoint.username) {
 		/* libcurl sends these to the first host only, never to a redirect's target. */
 		sym_curl_easy_setopt(curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		sym_curl_easy_setopt(curl, CURLOPT_USERNAME, c->username);
-		sym_curl_easy_setopt(curl, CURLOPT_PASSWORD, c->password ? c->password : "");
+		sym_curl_easy_setopt(curl, CURLOPT_USERNAME, c->endpoint.username);
+		sym_curl_easy_setopt(curl, CURLOPT_PASSWORD,
+				     c->endpoint.password ? c->endpoint.password : "");
 	}
 	if (req->accept_header)
 		headers = sym_curl_slist_append(headers, req->accept_header);
@@ -588,7 +562,7 @@ static int authenticate(struct registry_client *c, const struct transfer *t, str
 	if (ch.scheme == AUTH_BEARER) {
 		ret = fetch_token(c, &ch, err);
 		ret = ret < 0 ? ret : 1;
-	} else if (ch.scheme == AUTH_BASIC && c->username && !c->send_basic) {
+	} else if (ch.scheme == AUTH_BASIC && c->endpoint.username && !c->send_basic) {
 		c->send_basic = true;
 		ret = 1;
 	}
@@ -641,30 +615,6 @@ void registry_manifest_clear(struct registry_manifest *manifest)
 	memset(manifest, 0, sizeof(*manifest));
 }
 
-static const char *const manifest_types[] = {MEDIA_TYPE_DOCKER_MANIFEST,
-					     MEDIA_TYPE_DOCKER_MANIFEST_LIST,
-					     MEDIA_TYPE_OCI_MANIFEST, MEDIA_TYPE_OCI_INDEX};
-
-/* The body's own mediaType; else the Content-Type; else, as OCI allows it to be left out, what
- * the document holds. */
-static const char *manifest_type(const json_t *doc, const char *content_type)
-{
-	const char *stated = json_string_value(json_object_get(doc, "mediaType"));
-	_cleanup_free_ char *header_type =
-	    content_type ? strndup(content_type, strcspn(content_type, "; \t")) : NULL;
-	if (!stated)
-		stated = header_type;
-	for (size_t i = 0; stated && i < sizeof(manifest_types) / sizeof(manifest_types[0]); i++) {
-		if (strcmp(stated, manifest_types[i]) == 0)
-			return manifest_types[i];
-	}
-	if (json_is_array(json_object_get(doc, "manifests")))
-		return MEDIA_TYPE_OCI_INDEX;
-	if (json_is_array(json_object_get(doc, "layers")))
-		return MEDIA_TYPE_OCI_MANIFEST;
-	return NULL;
-}
-
 static int check_manifest(const struct transfer *t, const char *reference, const char *what,
 			  struct registry_manifest *out, struct ck_error *err)
 {
@@ -685,7 +635,7 @@ static int check_manifest(const struct transfer *t, const char *reference, const
 	if (!json_is_object(out->json))
 		return ck_error_set(err, EPROTO, "%s: not a JSON object (%s)", what,
 				    out->json ? "wrong type" : json_err.text);
-	const char *type = manifest_type(out->json, t->content_type);
+	const char *type = image_manifest_type(out->json, t->content_type);
 	if (!type) {
 		const char *stated = json_string_value(json_object_get(out->json, "mediaType"));
 		char shown[REGISTRY_MESSAGE_MAX_CHARS + 1];
@@ -734,35 +684,6 @@ int registry_fetch_manifest(struct registry_client *client, const char *referenc
 	return ret;
 }
 
-static bool is_index(const struct registry_manifest *m)
-{
-	return strcmp(m->media_type, MEDIA_TYPE_OCI_INDEX) == 0 ||
-	       strcmp(m->media_type, MEDIA_TYPE_DOCKER_MANIFEST_LIST) == 0;
-}
-
-/* linux/amd64, an entry without a variant (or "v1", the same thing) before others. */
-static const char *pick_platform(const json_t *index)
-{
-	const char *fallback = NULL;
-	size_t i;
-	const json_t *entry;
-	json_array_foreach (json_object_get(index, "manifests"), i, entry) {
-		const json_t *platform = json_object_get(entry, "platform");
-		const char *os = json_string_value(json_object_get(platform, "os"));
-		const char *arch = json_string_value(json_object_get(platform, "architecture"));
-		const char *variant = json_string_value(json_object_get(platform, "variant"));
-		const char *digest = json_string_value(json_object_get(entry, "digest"));
-		if (!os || !arch || strcmp(os, "linux") != 0 || strcmp(arch, "amd64") != 0 ||
-		    !image_digest_valid(digest))
-			continue;
-		if (!variant || strcmp(variant, "v1") == 0)
-			return digest;
-		if (!fallback)
-			fallback = digest;
-	}
-	return fallback;
-}
-
 int registry_resolve(struct registry_client *client, const char *reference, char *named_digest,
 		     struct registry_manifest *out, struct ck_error *err)
 {
@@ -771,9 +692,10 @@ int registry_resolve(struct registry_client *client, const char *reference, char
 	if (ret < 0)
 		return ret;
 	strcpy(named_digest, current.digest);
-	for (int depth = 0; is_index(&current); depth++) {
-		const char *chosen = pick_platform(current.json);
-		if (depth == MAX_INDEX_DEPTH || !chosen) {
+	for (int depth = 0; image_media_type_is_index(current.media_type); depth++) {
+		const json_t *entry = image_index_choose(current.json);
+		const char *chosen = json_string_value(json_object_get(entry, "digest"));
+		if (depth == IMAGE_INDEX_MAX_DEPTH || !chosen) {
 			ret = ck_error_set(err, ENOENT, "manifest %s: %s", reference,
 					   chosen ? "indexes nested too deeply"
 						  : "no image for linux/amd64 in the list");

@@ -11,14 +11,10 @@
 #include <stdint.h>
 
 #include "lib/error.h"
+#include "runtime/image_manifest.h"
 #include "runtime/image_pull.h"
 #include "runtime/image_store.h"
 #include "runtime/registries.h"
-
-#define MEDIA_TYPE_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define MEDIA_TYPE_DOCKER_MANIFEST_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
-#define MEDIA_TYPE_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
-#define MEDIA_TYPE_OCI_INDEX "application/vnd.oci.image.index.v1+json"
 
 /* Larger manifests are refused (the distribution registry's own limit). */
 #define REGISTRY_MANIFEST_MAX_BYTES (4 << 20)
@@ -34,7 +30,7 @@ void registry_client_free(struct registry_client *client);
 int registry_ping(struct registry_client *client, struct ck_error *err);
 
 struct registry_manifest {
-	char *media_type; /* one of the MEDIA_TYPE_ constants */
+	char *media_type; /* one of image_manifest.h's manifest and index MEDIA_TYPE_ constants */
 	char digest[IMAGE_DIGEST_LENGTH + 1];
 	char *body;
 	size_t len;

@@ -375,6 +375,9 @@ static int make_cgroup(const struct run_options *opts, struct run_plan *plan,
 	r = quantity_parse(opts->memory, &memory, err);
 	if (r < 0)
 		return ck_error_prefix(err, "--memory");
+	if (memory.value <= 0)
+		return ck_error_set(err, EINVAL, "--memory %s: must be greater than 0",
+				    opts->memory);
 	resources.memory_limit = memory.value;
 	cgroup_limits_from_resources(&resources, &limits);
 	r = cgroup_apply_limits(*cgroup_fd, &limits, &not_enforced, err);

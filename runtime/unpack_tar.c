@@ -3,13 +3,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -19,6 +17,8 @@
 #include "lib/gnutls_dl.h"
 #include "lib/log.h"
 #include "runtime/archive_dl.h"
+#include "runtime/image_digest.h"
+#include "runtime/path_in_root.h"
 #include "runtime/unpack_tar.h"
 
 const struct unpack_limits unpack_default_limits = {
@@ -34,32 +34,6 @@ const struct unpack_limits unpack_default_limits = {
  * it), so their paths are remembered until then; this caps that memory. */
 #define DIR_TIMES_BUDGET (INT64_C(64) << 20)
 #define READ_BLOCK_SIZE (128 * 1024)
-
-static void archive_freep(struct archive **a)
-{
-	if (*a)
-		sym_archive_read_free(*a);
-}
-#define _cleanup_archive_ _cleanup_(archive_freep)
-
-void sha256_digest_string(const unsigned char raw[32], char out[SHA256_DIGEST_STRING_SIZE])
-{
-	static const char hex[] = "0123456789abcdef";
-	memcpy(out, "sha256:", 7);
-	for (size_t i = 0; i < 32; i++) {
-		out[7 + 2 * i] = hex[raw[i] >> 4];
-		out[8 + 2 * i] = hex[raw[i] & 15];
-	}
-	out[SHA256_DIGEST_STRING_SIZE - 1] = '\0';
-}
-
-/* libarchive's own format complaints carry no errno; they mean the data is bad. */
-static int archive_failure(struct ck_error *err, struct archive *a, const char *step)
-{
-	int code = sym_archive_errno(a) > 0 ? sym_archive_errno(a) : EINVAL;
-	const char *text = sym_archive_error_string(a);
-	return ck_error_set(err, code, "%s: %s", step, text ? text : "unknown libarchive error");
-}
 
 /* --- the uncompressed stream ------------------------------------------------------------ */
 
@@ -85,7 +59,7 @@ static int tar_stream_next(struct tar_stream *stream, const void **block, size_t
 	if (r == ARCHIVE_EOF)
 		return 0;
 	if (r != ARCHIVE_OK)
-		return archive_failure(&stream->failure, stream->decompressor, "decompress");
+		return archive_error(&stream->failure, stream->decompressor, "decompress");
 	if ((int64_t)*size > stream->max_bytes - stream->bytes)
 		return ck_error_set(&stream->failure, EFBIG,
 				    "uncompressed layer larger than the limit of %lld bytes",
@@ -119,10 +93,10 @@ static int tar_stream_open(struct tar_stream *stream, int fd, struct ck_error *e
 	if (sym_archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
 	    sym_archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
 	    sym_archive_read_support_format_raw(a) != ARCHIVE_OK)
-		return archive_failure(err, a, "set up decompression");
+		return archive_error(err, a, "set up decompression");
 	if (sym_archive_read_open_fd(a, fd, READ_BLOCK_SIZE) != ARCHIVE_OK ||
 	    sym_archive_read_next_header(a, &whole) != ARCHIVE_OK)
-		return archive_failure(err, a, "open the layer stream");
+		return archive_error(err, a, "open the layer stream");
 	return 0;
 }
 
@@ -151,11 +125,11 @@ static int tar_stream_drain(struct tar_stream *stream, struct ck_error *err)
 
 static int tar_stream_verify(struct tar_stream *stream, const char *diff_id, struct ck_error *err)
 {
-	unsigned char raw[32];
-	char digest[SHA256_DIGEST_STRING_SIZE];
-	sym_gnutls_hash_deinit(stream->sha256, raw);
+	unsigned char sum[IMAGE_SHA256_BYTES];
+	char digest[IMAGE_DIGEST_LENGTH + 1];
+	sym_gnutls_hash_deinit(stream->sha256, sum);
 	stream->sha256 = NULL;
-	sha256_digest_string(raw, digest);
+	image_digest_format(sum, digest);
 	if (diff_id && strcmp(digest, diff_id) != 0)
 		return ck_error_set(err, EILSEQ, "uncompressed layer has digest %s, expected %s",
 				    digest, diff_id);
@@ -163,110 +137,6 @@ static int tar_stream_verify(struct tar_stream *stream, const char *diff_id, str
 }
 
 /* --- paths ------------------------------------------------------------------------------- */
-
-/* Set once openat2() answered ENOSYS: kernels before 5.6, old container seccomp profiles,
- * valgrind. */
-static int openat2_missing;
-
-/* What RESOLVE_IN_ROOT does, done one component at a time where openat2() is missing: ".."
- * stops at the root, absolute symlinks restart from it, at most 40 symlinks. Sound only where
- * nothing else renames inside the root meanwhile, as in a layer being unpacked. */
-static int walk_in_root(int root_fd, const char *path, int flags)
-{
-	char pending[2 * PATH_MAX];
-	if (strlen(path) >= sizeof(pending))
-		return -ENAMETOOLONG;
-	strcpy(pending, path);
-	struct stat root_st, st;
-	if (fstat(root_fd, &root_st) < 0)
-		return -errno;
-	_cleanup_close_ int dir = fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
-	if (dir < 0)
-		return -errno;
-	int links = 0;
-	for (char *p = pending;;) {
-		while (*p == '/')
-			p++;
-		if (!*p) {
-			int fd = openat(dir, ".", flags | O_CLOEXEC);
-			return fd < 0 ? -errno : fd;
-		}
-		char *end = strchrnul(p, '/');
-		size_t n = (size_t)(end - p);
-		if (n > NAME_MAX)
-			return -ENAMETOOLONG;
-		char name[NAME_MAX + 1];
-		memcpy(name, p, n);
-		name[n] = '\0';
-		p = end;
-		bool last = p[strspn(p, "/")] == '\0';
-		if (strcmp(name, ".") == 0)
-			continue;
-		int next;
-		if (strcmp(name, "..") == 0) {
-			if (fstat(dir, &st) < 0)
-				return -errno;
-			if (st.st_dev == root_st.st_dev && st.st_ino == root_st.st_ino)
-				continue;
-			next = openat(dir, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		} else if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			return -errno;
-		} else if (S_ISLNK(st.st_mode) && !(last && (flags & O_NOFOLLOW))) {
-			char target[PATH_MAX];
-			ssize_t len = readlinkat(dir, name, target, sizeof(target));
-			if (len < 0)
-				return -errno;
-			if (++links > 40)
-				return -ELOOP;
-			size_t rest = strlen(p);
-			if ((size_t)len + 1 + rest >= sizeof(pending))
-				return -ENAMETOOLONG;
-			memmove(pending + len + 1, p, rest + 1);
-			memcpy(pending, target, (size_t)len);
-			pending[len] = '/';
-			p = pending;
-			if (target[0] != '/')
-				continue;
-			next = fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
-		} else if (last) {
-			int fd = openat(dir, name, flags | O_NOFOLLOW | O_CLOEXEC);
-			return fd < 0 ? -errno : fd;
-		} else {
-			next = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		}
-		if (next < 0)
-			return -errno;
-		close(dir);
-		dir = next;
-	}
-}
-
-/* `path` as the container will see it: symlinks followed, ".." and "/" clamped to the root. */
-static int open_in_root(int root_fd, const char *path, int flags)
-{
-	if (!__atomic_load_n(&openat2_missing, __ATOMIC_RELAXED)) {
-		struct open_how how = {
-		    .flags = (uint64_t)(flags | O_CLOEXEC),
-		    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-		};
-		long fd = syscall(SYS_openat2, root_fd, *path ? path : ".", &how, sizeof(how));
-		if (fd >= 0)
-			return (int)fd;
-		if (errno != ENOSYS)
-			return -errno;
-		__atomic_store_n(&openat2_missing, 1, __ATOMIC_RELAXED);
-		log_debug("openat2() unavailable: resolving layer paths one component at a time");
-	}
-	return walk_in_root(root_fd, path, flags);
-}
-
-/* A single name (no "/", never "..") in a directory already resolved: O_NOFOLLOW is all it
- * takes to stay there. */
-static int open_child(int parent_fd, const char *name, int flags, mode_t mode)
-{
-	int fd = openat(parent_fd, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
-	return fd < 0 ? -errno : fd;
-}
 
 /* The entry's name relative to the layer root: no leading "/" or "./", no empty or "."
  * components, no trailing "/"; "" is the root. ".." is refused rather than clamped: no layer
@@ -316,14 +186,14 @@ static void printable_name(const char *name, char out[256])
  * as they will be in the container. */
 static int open_parent(int root_fd, const char *dir, struct ck_error *err)
 {
-	int fd = open_in_root(root_fd, dir, O_RDONLY | O_DIRECTORY);
+	int fd = path_open_in_root(root_fd, dir, O_RDONLY | O_DIRECTORY);
 	if (fd >= 0)
 		return fd;
 	if (fd != -ENOENT)
 		return ck_error_errno(err, -fd, "open directory \"%s\"", dir);
 
 	char prefix[PATH_MAX];
-	_cleanup_close_ int current = open_in_root(root_fd, "", O_RDONLY | O_DIRECTORY);
+	_cleanup_close_ int current = path_open_in_root(root_fd, "", O_RDONLY | O_DIRECTORY);
 	if (current < 0)
 		return ck_error_errno(err, -current, "open the layer root");
 	for (const char *p = dir; *p;) {
@@ -331,14 +201,14 @@ static int open_parent(int root_fd, const char *dir, struct ck_error *err)
 		memcpy(prefix, dir, (size_t)(end - dir));
 		prefix[end - dir] = '\0';
 		const char *component = prefix + (p - dir);
-		int next = open_in_root(root_fd, prefix, O_RDONLY | O_DIRECTORY);
+		int next = path_open_in_root(root_fd, prefix, O_RDONLY | O_DIRECTORY);
 		if (next == -ENOENT) {
 			/* EEXIST here means a dangling symlink: the entry would land wherever
 			 * it points, which is not worth creating a tree for. */
 			if (mkdirat(current, component, 0755) < 0)
 				return ck_error_errno(err, errno, "create directory \"%s\"",
 						      prefix);
-			next = open_child(current, component, O_RDONLY | O_DIRECTORY, 0);
+			next = path_open_child(current, component, O_RDONLY | O_DIRECTORY, 0);
 			if (next >= 0 && fchmod(next, 0755) < 0) {
 				int saved = errno;
 				close(next);
@@ -505,7 +375,7 @@ static int restore_dir_times(struct unpacker *u, struct ck_error *err)
 	for (size_t i = 0; i < u->dir_time_count; i++) {
 		const char *path = u->dir_times[i].path;
 		_cleanup_close_ int fd =
-		    open_in_root(u->root_fd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+		    path_open_in_root(u->root_fd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
 		if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP)
 			continue;
 		if (fd < 0)
@@ -564,7 +434,7 @@ static int place_hardlink(struct unpacker *u, int parent_fd, const char *name,
 	printable_name(target, shown);
 	if (!*target)
 		return ck_error_set(err, EPERM, "hardlink to the layer root");
-	_cleanup_close_ int source = open_in_root(u->root_fd, target, O_PATH | O_NOFOLLOW);
+	_cleanup_close_ int source = path_open_in_root(u->root_fd, target, O_PATH | O_NOFOLLOW);
 	if (source < 0)
 		return ck_error_errno(err, -source, "hardlink target \"%s\"", shown);
 	struct stat st, existing;
@@ -603,7 +473,7 @@ static int write_file_data(struct archive *tar, int fd, int64_t size, struct ck_
 		}
 	}
 	if (r != ARCHIVE_EOF)
-		return archive_failure(err, tar, "read file data");
+		return archive_error(err, tar, "read file data");
 	/* Sparse files end in a hole that no block covers. */
 	if (ftruncate(fd, size) < 0)
 		return ck_error_errno(err, errno, "set size");
@@ -621,7 +491,8 @@ static int place_file(struct unpacker *u, struct archive *tar, struct archive_en
 	int r = clear_name(parent_fd, name, false, err);
 	if (r < 0)
 		return r;
-	_cleanup_close_ int fd = open_child(parent_fd, name, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	_cleanup_close_ int fd =
+	    path_open_child(parent_fd, name, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	if (fd < 0)
 		return ck_error_errno(err, -fd, "create file");
 	r = write_file_data(tar, fd, size, err);
@@ -641,7 +512,7 @@ static int place_directory(struct unpacker *u, struct archive_entry *entry, int 
 		return r;
 	if (r == 0 && mkdirat(parent_fd, name, 0700) < 0)
 		return ck_error_errno(err, errno, "create directory");
-	_cleanup_close_ int fd = open_child(parent_fd, name, O_RDONLY | O_DIRECTORY, 0);
+	_cleanup_close_ int fd = path_open_child(parent_fd, name, O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0)
 		return ck_error_errno(err, -fd, "open directory");
 	r = apply_owner_mode_xattrs(fd, entry, meta, err);
@@ -749,7 +620,7 @@ static int read_entries(struct unpacker *u, struct tar_stream *stream, struct ck
 	if (!tar)
 		return ck_error_set(err, ENOMEM, "allocate a libarchive reader");
 	if (sym_archive_read_support_format_tar(tar) != ARCHIVE_OK)
-		return archive_failure(err, tar, "set up the tar reader");
+		return archive_error(err, tar, "set up the tar reader");
 	if (sym_archive_read_open(tar, stream, NULL, read_tar_bytes, NULL) != ARCHIVE_OK)
 		goto failed;
 	for (;;) {
@@ -770,7 +641,7 @@ failed:
 		*err = stream->failure;
 		return -err->code;
 	}
-	return archive_failure(err, tar, "read tar");
+	return archive_error(err, tar, "read tar");
 }
 
 static int unpack_into(int fd, int root_fd, const struct unpack_limits *limits, const char *diff_id,

@@ -53,7 +53,3 @@ struct unpack_options {
  * the entry: "entry \"a/../../x\": path leaves the layer". */
 int unpack_tar(int fd, const char *target, const struct unpack_options *options,
 	       struct ck_error *err);
-
-/* "sha256:<64 lower-case hex>" for a finished SHA-256 (72 bytes with the NUL). */
-#define SHA256_DIGEST_STRING_SIZE 72
-void sha256_digest_string(const unsigned char raw[32], char out[SHA256_DIGEST_STRING_SIZE]);

@@ -12,8 +12,8 @@
 # Images (IMAGES="busybox httpd" builds a subset; multiarch needs busybox):
 #   busybox    busybox-static with every applet link; Cmd sh
 #   httpd      busybox httpd serving /www (index.html, healthz) on port 80 as its entrypoint
-#   testbin    ckube-testbin as entrypoint (Cmd sleep infinity) over the busybox layer; its
-#              second layer removes /usr/bin/wget (a whiteout) and replaces /etc/ckube (an
+#   testbin    ckube-testbin as entrypoint (Cmd sleep infinity, StopSignal SIGINT) over the
+#              busybox layer; its second layer removes /usr/bin/wget (a whiteout) and replaces /etc/ckube (an
 #              opaque directory), so `ls /etc/ckube` shows only "testbin"
 #   nonroot    the testbin layers with User "app" (uid 1000, gid 1000, also in group users/100)
 #   multiarch  an image index: busybox as linux/amd64 plus a linux/arm64 entry with the same
@@ -241,7 +241,7 @@ for name in $images; do
 			"$base_layer" "$www_layer"
 		;;
 	testbin)
-		write_image testbin "$arch" "\"Env\":[\"$path_env\",\"CKUBE_IMAGE=testbin\"],\"Entrypoint\":[\"/usr/bin/ckube-testbin\"],\"Cmd\":[\"sleep\",\"infinity\"],\"WorkingDir\":\"/\"" \
+		write_image testbin "$arch" "\"Env\":[\"$path_env\",\"CKUBE_IMAGE=testbin\"],\"Entrypoint\":[\"/usr/bin/ckube-testbin\"],\"Cmd\":[\"sleep\",\"infinity\"],\"WorkingDir\":\"/\",\"StopSignal\":\"SIGINT\"" \
 			"$base_layer" "$testbin_layer"
 		;;
 	nonroot)

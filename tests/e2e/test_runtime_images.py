@@ -43,7 +43,7 @@ def test_entrypoint_and_command_of_the_image(image_node, registry):
         args = image_node.exec("defaults", "cat", "/proc/1/cmdline").stdout.split("\0")
         assert args[:3] == ["/usr/bin/ckube-testbin", "sleep", "infinity"]
     finally:
-        proc.send_signal(signal.SIGTERM)  # testbin sleep ends on it with 0
+        proc.send_signal(signal.SIGTERM)  # a stop: the image's StopSignal, SIGINT, ends it
         assert proc.wait(timeout=10) == 0
     replaced = image_node.run("--rm", registry.image("testbin"), "--", "ckube-testbin", "pid")
     assert kv(replaced.stdout)["pid"] == "1"
@@ -110,3 +110,13 @@ def test_registry_down(image_node, tmp_path):
     assert "ErrImagePull" in down.stderr
     assert "127.0.0.1:9" in down.stderr
     assert image_node.leftovers() == {}
+
+
+def test_stop_sends_the_images_stop_signal(image_node, registry):
+    proc = image_node.start("--rm", "--name", "stopsignal", registry.image("testbin"), "--",
+                            "ckube-testbin", "signals")
+    assert proc.stdout.readline().startswith("ready")
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert kv(out)["signal"] == "SIGINT"  # the image's StopSignal, not the SIGTERM we sent

@@ -31,6 +31,8 @@ def test_exit_codes_and_output(node, rootfs):
     assert done.returncode == 3
     assert done.stdout == "out\n"
     assert "err\n" in done.stderr
+    piped = node.run("--rm", rootfs, "--", "cat", input="in the container\n")
+    assert piped.stdout == "in the container\n"
     # Killed from outside (pid 1 of a pid namespace ignores SIGKILL from inside it).
     proc = node.start("--rm", "--name", "victim", rootfs, "--", "sleep", "30")
     os.kill(node.wait_running("victim")["pid"], signal.SIGKILL)
@@ -53,6 +55,9 @@ def test_command_failures_have_kubernetes_reasons(node, rootfs):
     bad_limit = node.run("--rm", "--memory", "lots", rootfs, "--", "true")
     assert bad_limit.returncode == 125
     assert "--memory" in bad_limit.stderr
+    negative = node.run("--rm", "--memory=-5Mi", rootfs, "--", "true")
+    assert negative.returncode == 125
+    assert "--memory -5Mi: must be greater than 0" in negative.stderr
     bad_cap = node.run("--rm", "--cap-add", "FLY", rootfs, "--", "true")
     assert bad_cap.returncode == 125
     assert 'unknown capability "FLY"' in bad_cap.stderr
@@ -196,6 +201,9 @@ def test_exec_joins_the_container(node, rootfs):
         assert re.search(r"^\s*1 sleep 30$", ps.stdout, re.M), ps.stdout
         assert node.exec("ex", "hostname").stdout == "ex\n"
         assert node.exec("ex", "/bin/sh", "-c", "exit 9").returncode == 9
+        piped = subprocess.run(node.command("exec", "ex", "--", "cat"), input="through\n",
+                               capture_output=True, text=True, timeout=30)
+        assert piped.stdout == "through\n"
         missing = node.exec("ex", "nosuch")
         assert missing.returncode == 127 and "executable file not found" in missing.stderr
         assert node.exec("nope", "true").returncode == 125

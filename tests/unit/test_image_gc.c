@@ -206,6 +206,35 @@ static void nothing_happens_below_the_high_threshold(void **state)
 	struct ck_error err = {0};
 	assert_int_equal(image_gc_run(f->store, &policy, NULL, &report, &err), 0);
 	assert_int_equal(report.removed, 0);
+	image_gc_report_clear(&report);
+	for (int i = 0; i < IMAGES; i++)
+		assert_true(has_image(f, f->ids[i]));
+}
+
+/* What no image refers to goes on every pass, whatever the usage. */
+static void content_no_image_uses_is_swept_first(void **state)
+{
+	struct fixture *f = *state;
+	if (!f)
+		skip();
+	char orphan[IMAGE_DIGEST_LENGTH + 1];
+	static char data[LAYER_BYTES];
+	struct blob_writer *w;
+	struct ck_error err = {0};
+	memset(data, 'o', sizeof(data));
+	assert_int_equal(image_digest_of(data, sizeof(data), orphan, NULL), 0);
+	assert_int_equal(image_store_blob_begin(f->store, orphan, sizeof(data), &w, &err), 0);
+	assert_int_equal(blob_writer_write(w, data, sizeof(data), &err), 0);
+	assert_int_equal(blob_writer_commit(w, &err), 0);
+	struct image_gc_policy policy = {.high_percent = 100, .low_percent = 1};
+	struct image_gc_report report;
+	assert_int_equal(image_gc_run(f->store, &policy, NULL, &report, &err), 0);
+	assert_int_equal(report.removed, 0);
+	assert_true(report.usage_after < report.usage_before);
+	assert_true(report.freed_bytes >= (int64_t)sizeof(data));
+	image_gc_report_clear(&report);
+	char *path = image_store_blob_path(f->store, orphan);
+	assert_null(path);
 	for (int i = 0; i < IMAGES; i++)
 		assert_true(has_image(f, f->ids[i]));
 }
@@ -228,6 +257,11 @@ static void removes_down_to_the_low_threshold_sparing_images_in_use(void **state
 	assert_int_equal(report.usage_before, usage);
 	assert_true(report.usage_after <= policy.low_percent);
 	assert_int_equal(report.removed, 1);
+	assert_string_equal(report.removed_images[0]->id, f->ids[3]);
+	assert_string_equal(report.removed_images[0]->names[0], "docker.io/library/fill:d");
+	/* Its layer blob and the unpacked layer, at least. */
+	assert_true(report.freed_bytes >= 2 * LAYER_BYTES);
+	image_gc_report_clear(&report);
 	assert_false(has_image(f, f->ids[3]));
 	for (int i = 0; i < 3; i++)
 		assert_true(has_image(f, f->ids[i]));
@@ -246,11 +280,14 @@ static void reports_when_nothing_more_may_go(void **state)
 	print_message("    %s\n", err.message);
 	assert_non_null(strstr(err.message, "low threshold"));
 	assert_int_equal(report.removed, IMAGES - 1);
+	assert_true(report.freed_bytes > 0);
+	image_gc_report_clear(&report);
 	assert_true(has_image(f, f->ids[0]));
 	/* Images younger than the minimum age stay too. */
 	policy.min_age_seconds = 3600;
 	assert_int_equal(image_gc_run(f->store, &policy, NULL, &report, &err), -ENOSPC);
 	assert_int_equal(report.removed, 0);
+	image_gc_report_clear(&report);
 	assert_true(has_image(f, f->ids[0]));
 }
 
@@ -260,6 +297,8 @@ int main(void)
 	    cmocka_unit_test(policy_is_checked),
 	    cmocka_unit_test(candidates_are_least_recently_used_first),
 	    cmocka_unit_test_setup_teardown(nothing_happens_below_the_high_threshold, setup_store,
+					    teardown_store),
+	    cmocka_unit_test_setup_teardown(content_no_image_uses_is_swept_first, setup_store,
 					    teardown_store),
 	    cmocka_unit_test_setup_teardown(removes_down_to_the_low_threshold_sparing_images_in_use,
 					    setup_store, teardown_store),

@@ -1,6 +1,7 @@
-/* The image store: verified blobs, the image index shared by processes, names that move, and
- * removal that takes exactly what no other image needs. Layers are unpacked by another part;
- * here they are stand-in directories. */
+/* The image store: verified blobs, the image index shared by processes, names that move,
+ * removal that takes exactly what no other image needs, and the housekeeping of what ended
+ * processes and failed pulls leave behind. Layers are unpacked by another part; here they are
+ * stand-in directories. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -432,6 +433,113 @@ static void a_damaged_index_is_an_error_not_a_crash(void **state)
 	}
 }
 
+/* What a process that ended left in tmp/ goes when the store is next opened; what a live
+ * process (here a child writing a blob) is working on stays. */
+static void open_removes_what_ended_processes_left_in_tmp(void **state)
+{
+	struct fixture *f = *state;
+	int ready[2], go[2];
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(go), 0);
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		struct blob_writer *w;
+		char byte;
+		int ok = image_store_blob_begin(f->store, ABC_SHA256, 3, &w, NULL) == 0 &&
+			 blob_writer_write(w, "a", 1, NULL) == 0;
+		ok = ok && write(ready[1], "r", 1) == 1 && read(go[0], &byte, 1) == 1;
+		ok = ok && blob_writer_write(w, "bc", 2, NULL) == 0 &&
+		     blob_writer_commit(w, NULL) == 0;
+		_exit(ok ? 0 : 1);
+	}
+	char byte;
+	assert_int_equal(read(ready[0], &byte, 1), 1);
+	char path[256];
+	snprintf(path, sizeof(path), "%s/tmp/unpack-gone/.unpack-x-y/etc", f->root);
+	assert_int_equal(fs_mkdir_p(path, 0700, NULL), 0);
+	snprintf(path, sizeof(path), "%s/tmp/blob-gone", f->root);
+	assert_int_equal(fs_write_file_atomic(path, "partial", 7, 0600, NULL), 0);
+	snprintf(path, sizeof(path), "%s/tmp/link", f->root);
+	assert_int_equal(symlink("/etc", path), 0);
+	assert_int_equal(entries_in(f->root, "tmp"), 4);
+
+	struct image_store *again = NULL;
+	struct ck_error err = {0};
+	assert_int_equal(image_store_open(f->root, &again, &err), 0);
+	image_store_close(again);
+	assert_int_equal(entries_in(f->root, "tmp"), 1);
+	assert_true(exists("/etc/passwd"));
+	assert_int_equal(write(go[1], "g", 1), 1);
+	int status = 0;
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	char *blob = image_store_blob_path(f->store, ABC_SHA256);
+	assert_non_null(blob);
+	free(blob);
+	assert_int_equal(entries_in(f->root, "tmp"), 0);
+	close(ready[0]);
+	close(ready[1]);
+	close(go[0]);
+	close(go[1]);
+}
+
+static void sweeps_take_what_no_image_refers_to(void **state)
+{
+	struct fixture *f = *state;
+	struct ck_error err = {0};
+	const char *layers[] = {"kept layer", "replaced layer"};
+	struct test_image image;
+	make_image(f, &image, "a", "docker.io/library/a:latest", layers, 2, true);
+	assert_int_equal(image_store_put(f->store, &image.record, &err), 0);
+	/* What a failed pull left: a blob and a layer no record names. */
+	char orphan[IMAGE_DIGEST_LENGTH + 1];
+	add_blob(f->store, "orphan", orphan);
+	add_layer_dir(f, orphan);
+
+	/* Not while a pull or import holds a lease: the orphans could be its work. */
+	int lease = image_store_lease(f->store, &err);
+	assert_true(lease >= 0);
+	assert_int_equal(image_store_sweep(f->store, &err), 0);
+	close(lease);
+	char *path = blob_file(f, orphan);
+	assert_true(exists(path));
+	assert_int_equal(image_store_sweep(f->store, &err), 2);
+	assert_false(exists(path));
+	free(path);
+	assert_int_equal(entries_in(f->root, "blobs/sha256"), 4);
+	assert_int_equal(entries_in(f->root, "layers/sha256"), 2);
+	assert_int_equal(entries_in(f->root, "tmp"), 0);
+	assert_int_equal(image_store_sweep(f->store, &err), 0);
+
+	/* The same image again with another manifest and a layer compressed otherwise: what only
+	 * the old record used goes. */
+	char manifest[IMAGE_DIGEST_LENGTH + 1], layer[IMAGE_DIGEST_LENGTH + 1];
+	add_blob(f->store, "other manifest of a", manifest);
+	add_blob(f->store, "replaced layer, recompressed", layer);
+	struct image_record replacement = image.record;
+	struct image_layer replacement_layers[2] = {image.layers[0], image.layers[1]};
+	replacement.manifest_digest = manifest;
+	replacement_layers[1].digest = layer;
+	replacement.layers = replacement_layers;
+	assert_int_equal(image_store_put(f->store, &replacement, &err), 0);
+	char *old[] = {blob_file(f, image.manifest), blob_file(f, image.layer_digests[1])};
+	for (size_t i = 0; i < 2; i++) {
+		assert_false(exists(old[i]));
+		free(old[i]);
+	}
+	assert_int_equal(entries_in(f->root, "blobs/sha256"), 4);
+	assert_int_equal(entries_in(f->root, "layers/sha256"), 2);
+
+	/* Removing an image sweeps too. */
+	add_blob(f->store, "orphan", orphan);
+	assert_int_equal(image_store_remove(f->store, "a", NULL, &err), 0);
+	assert_int_equal(entries_in(f->root, "blobs/sha256"), 0);
+	assert_int_equal(entries_in(f->root, "layers/sha256"), 0);
+	assert_int_equal(entries_in(f->root, "tmp"), 0);
+	release_image(&image);
+}
+
 struct lock_waiter {
 	struct image_store *store;
 	volatile int acquired;
@@ -521,6 +629,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(touch_marks_use, setup, teardown),
 	    cmocka_unit_test_setup_teardown(a_damaged_index_is_an_error_not_a_crash, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(open_removes_what_ended_processes_left_in_tmp, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(sweeps_take_what_no_image_refers_to, setup, teardown),
 	    cmocka_unit_test_setup_teardown(digest_locks_exclude_threads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(concurrent_processes_keep_every_image, setup, teardown),
 	};

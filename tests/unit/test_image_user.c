@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <linux/openat2.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -13,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -361,17 +359,6 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
 	return remove(path);
 }
 
-/* Valgrind before 3.20 does not know openat2() and fails it with ENOSYS; these tests then
- * cannot run (the ASan build covers them). */
-static bool openat2_works(void)
-{
-	struct open_how how = {.flags = O_PATH | O_CLOEXEC};
-	long fd = syscall(SYS_openat2, AT_FDCWD, ".", &how, sizeof(how));
-	if (fd >= 0)
-		close((int)fd);
-	return fd >= 0 || errno != ENOSYS;
-}
-
 static int tree_setup(void **state)
 {
 	struct tree *tree = calloc(1, sizeof(*tree));
@@ -388,14 +375,6 @@ static int tree_teardown(void **state)
 	int r = nftw(tree->root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(tree);
 	return r;
-}
-
-/* The test's tree, or a skip when openat2() cannot run here. */
-static struct tree *tree_of(void **state)
-{
-	if (!openat2_works())
-		skip();
-	return *state;
 }
 
 static char *tree_path(const struct tree *tree, const char *relative)
@@ -515,7 +494,7 @@ static void assert_read_fails(const struct tree *tree, size_t count, const char 
 
 static void test_read_bottom_and_upper_layers(void **state)
 {
-	struct tree *tree = tree_of(state);
+	struct tree *tree = *state;
 	make_file(tree, "L0/etc/passwd", "bottom passwd\n");
 	make_file(tree, "L0/etc/group", "bottom group\n");
 	make_file(tree, "L1/etc/hostname", "upper\n");
@@ -532,7 +511,7 @@ static void test_read_bottom_and_upper_layers(void **state)
 
 static void test_read_whiteout_hides_lower(void **state)
 {
-	struct tree *tree = tree_of(state);
+	struct tree *tree = *state;
 	make_file(tree, "L0/etc/passwd", "bottom passwd\n");
 	make_file(tree, "L0/etc/group", "bottom group\n");
 	make_file(tree, "L0/var/lib/file", "deep\n");
@@ -549,7 +528,7 @@ static void test_read_whiteout_hides_lower(void **state)
 
 static void test_read_opaque_directory(void **state)
 {
-	struct tree *tree = tree_of(state);
+	struct tree *tree = *state;
 	make_file(tree, "L0/etc/passwd", "bottom passwd\n");
 	make_file(tree, "L0/etc/group", "bottom group\n");
 	make_file(tree, "L0/etc/ssl/certs", "bottom certs\n");
@@ -565,7 +544,7 @@ static void test_read_opaque_directory(void **state)
 
 static void test_read_non_directory_on_the_way(void **state)
 {
-	struct tree *tree = tree_of(state);
+	struct tree *tree = *state;
 	make_file(tree, "L0/etc/passwd", "bottom passwd\n");
 	make_file(tree, "L1/etc", "a file where a directory was\n");
 	assert_read_fails(tree, 2, "/etc/passwd", ENOENT);
@@ -573,7 +552,7 @@ static void test_read_non_directory_on_the_way(void **state)
 
 static void test_read_symlinks_stay_in_the_layer(void **state)
 {
-	struct tree *tree = tree_of(state);
+	struct tree *tree = *state;
 	/* The host's /etc/shadow exists (and is readable as root): a link to it must not reach
 	 * it. */
 	make_file(tree, "L0/etc/passwd", "bottom passwd\n");
@@ -596,7 +575,7 @@ static void test_read_symlinks_stay_in_the_layer(void **state)
 
 static void test_read_refuses_what_is_not_a_file(void **state)
 {
-	struct tree *tree = tree_of(state);
+	struct tree *tree = *state;
 	make_file(tree, "L0/etc/passwd", "bottom passwd\n");
 	make_dir(tree, "L1/etc/passwd");
 	assert_read_fails(tree, 2, "/etc/passwd", EINVAL);
@@ -617,7 +596,7 @@ static void test_read_refuses_what_is_not_a_file(void **state)
 
 static void test_read_size_limit(void **state)
 {
-	struct tree *tree = tree_of(state);
+	struct tree *tree = *state;
 	make_file(tree, "L0/etc/passwd", "0123456789");
 	char *data;
 	struct ck_error err = {0};
@@ -634,7 +613,7 @@ static void test_read_size_limit(void **state)
 
 static void test_read_bad_paths(void **state)
 {
-	struct tree *tree = tree_of(state);
+	struct tree *tree = *state;
 	make_file(tree, "L0/etc/passwd", "bottom passwd\n");
 	assert_read_fails(tree, 1, "etc/passwd", EINVAL);
 	assert_read_fails(tree, 1, "/etc/../etc/passwd", EINVAL);
@@ -652,7 +631,7 @@ static void test_read_bad_paths(void **state)
 
 static void test_read_rootfs(void **state)
 {
-	struct tree *tree = tree_of(state);
+	struct tree *tree = *state;
 	make_file(tree, "rootfs/etc/passwd", "rootfs passwd\n");
 	make_symlink(tree, "rootfs/etc/group", "/etc/shadow");
 	char *rootfs = tree_path(tree, "rootfs");
@@ -678,7 +657,7 @@ static void test_read_rootfs(void **state)
 
 static void test_user_resolve_over_layers(void **state)
 {
-	struct tree *tree = tree_of(state);
+	struct tree *tree = *state;
 	make_file(tree, "L0/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
 	make_file(tree, "L0/etc/group", "root:x:0:\n");
 	make_file(tree, "L1/etc/passwd",
@@ -707,7 +686,7 @@ static void test_user_resolve_over_layers(void **state)
 
 static void test_user_resolve_without_account_files(void **state)
 {
-	struct tree *tree = tree_of(state);
+	struct tree *tree = *state;
 	make_dir(tree, "rootfs");
 	char *rootfs = tree_path(tree, "rootfs");
 	struct user_request req = request("4242:4343");

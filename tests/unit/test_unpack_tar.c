@@ -11,7 +11,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gnutls/crypto.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,6 +24,7 @@
 
 #include "lib/buf.h"
 #include "lib/fsutil.h"
+#include "runtime/image_digest.h"
 #include "runtime/unpack_tar.h"
 
 #define ESCAPE_NAME "ckube-unpack-test-escape"
@@ -827,11 +827,9 @@ static int memfd_with(const void *data, size_t len)
 	return fd;
 }
 
-static void digest_of(const void *data, size_t len, char out[SHA256_DIGEST_STRING_SIZE])
+static void digest_of(const void *data, size_t len, char out[IMAGE_DIGEST_LENGTH + 1])
 {
-	unsigned char raw[32];
-	assert_int_equal(gnutls_hash_fast(GNUTLS_DIG_SHA256, data, len, raw), 0);
-	sha256_digest_string(raw, out);
+	assert_int_equal(image_digest_of(data, len, out, NULL), 0);
 }
 
 static int unpack_bytes(const struct sandbox *s, const void *data, size_t len,
@@ -860,7 +858,7 @@ static void run_case(void **state)
 		raw = tar.out;
 	}
 
-	char digest[SHA256_DIGEST_STRING_SIZE];
+	char digest[IMAGE_DIGEST_LENGTH + 1];
 	struct unpack_options options = {.limits = c->limits, .work_dir = f->sandbox.work};
 	if (c->diff_id_of) {
 		digest_of(raw.data, raw.len, digest);
@@ -891,7 +889,7 @@ static void compressions_and_existing_target(void **state)
 	struct fixture *f = *state;
 	static const int filters[] = {ARCHIVE_FILTER_NONE, ARCHIVE_FILTER_GZIP,
 				      ARCHIVE_FILTER_ZSTD};
-	char plain_digest[SHA256_DIGEST_STRING_SIZE];
+	char plain_digest[IMAGE_DIGEST_LENGTH + 1];
 	for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
 		struct tar_builder t;
 		builder_start_filtered(&t, filters[i]);
