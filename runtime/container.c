@@ -166,14 +166,17 @@ static void plan_clear(struct container_plan *plan)
 }
 
 static int plan_build(struct container_plan *plan, const struct container_config *config,
-		      const char *state_dir, struct ck_error *err)
+		      struct ck_error *err)
 {
 	int r;
 
 	*plan = (struct container_plan){.config = config};
-	if (asprintf(&plan->root_target, "%s/rootfs", state_dir) < 0)
+	/* One directory serves every container: each mounts its root there in a mount namespace
+	 * of its own, so they never see each other's, and nothing is made or removed per
+	 * container. */
+	if (asprintf(&plan->root_target, "%s/containers/.root", config->run_dir) < 0)
 		return ck_error_set(err, ENOMEM, "out of memory");
-	if (mkdir(plan->root_target, 0755) < 0)
+	if (mkdir(plan->root_target, 0700) < 0 && errno != EEXIST)
 		return ck_error_errno(err, errno, "create %s", plan->root_target);
 	if (config->rootfs == NULL) {
 		if (config->layer_count == 0)
@@ -246,11 +249,11 @@ static int make_state_dir(const struct container_config *config, char **out, str
 	return 0;
 }
 
-static int start_process(const struct container_config *config, const char *state_dir, pid_t *pid,
-			 int *pidfd, enum container_failure *failure, struct ck_error *err)
+static int start_process(const struct container_config *config, pid_t *pid, int *pidfd,
+			 enum container_failure *failure, struct ck_error *err)
 {
 	struct container_plan plan;
-	int r = plan_build(&plan, config, state_dir, err);
+	int r = plan_build(&plan, config, err);
 
 	if (r == 0) {
 		struct spawn_request request = {
@@ -282,7 +285,7 @@ int container_start(const struct container_config *config, struct container **ou
 	r = make_state_dir(config, &state_dir, err);
 	if (r < 0)
 		return ck_error_prefix(err, "%s", config->subject);
-	r = start_process(config, state_dir, &pid, &pidfd, failure, err);
+	r = start_process(config, &pid, &pidfd, failure, err);
 	if (r < 0) {
 		undo_start(config, state_dir);
 		return ck_error_prefix(err, "%s", config->subject);

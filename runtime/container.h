@@ -12,11 +12,11 @@
  * "step: message".
  *
  * Each container has a state directory under the run directory, <run-dir>/containers/<id>/:
- *   rootfs/        the mount point of the root inside the container's mount namespace
  *   state.json     what an agent restarted later, or `ckube exec`, needs to find and enter it
  *   stdout stderr  FIFOs for the output (container_output_open), which outlive the agent
  * and a scratch directory under the data directory for the overlay's upper and work
- * directories. */
+ * directories. Every container mounts its root on <run-dir>/containers/.root, each in its own
+ * mount namespace. */
 #pragma once
 
 #include <jansson.h>

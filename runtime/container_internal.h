@@ -9,7 +9,7 @@
 
 struct container_plan {
 	const struct container_config *config;
-	char *root_target;     /* <state-dir>/rootfs, where the root is mounted */
+	char *root_target;     /* <run-dir>/containers/.root, where the root is mounted */
 	char *overlay_options; /* lowerdir=...,upperdir=...,workdir=...; NULL to bind `rootfs` */
 	char *layers_dir;      /* the overlay's lower directories are relative to this one */
 	int *mount_sources;    /* detached copies (open_tree) of config->mounts' sources */

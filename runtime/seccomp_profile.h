@@ -9,8 +9,8 @@
  * and so on). Without CAP_SYS_ADMIN, clone is allowed only without namespace flags, and
  * clone3 fails with ENOSYS so that libc falls back to clone. personality is limited to the
  * usual personas, and socket to families other than AF_ALG and AF_VSOCK. Filters cover x86_64
- * with its x86 and x32 compatibility ABIs. System calls newer than the libseccomp ckube is
- * built with cannot be named, so they fail with EPERM like the rest. */
+ * with its i386 compatibility ABI (x32, off in most kernels, gets ENOSYS). System calls newer than
+ * the libseccomp ckube is built with cannot be named, so they fail with EPERM like the rest. */
 #pragma once
 
 #include <linux/filter.h>

@@ -738,7 +738,9 @@ class RuntimeNode:
         for parent in (os.path.join(self.run_dir, "containers"),
                        os.path.join(self.data_dir, "containers")):
             if os.path.isdir(parent):
-                left += [os.path.join(parent, name) for name in os.listdir(parent)]
+                # .root is the mount point every container uses in its own namespace.
+                left += [os.path.join(parent, name) for name in os.listdir(parent)
+                         if name != ".root"]
         return left
 
     def cgroups(self):
