@@ -249,9 +249,24 @@ static int make_state_dir(const struct container_config *config, char **out, str
 	return 0;
 }
 
-static int start_process(const struct container_config *config, pid_t *pid, int *pidfd,
+struct starting {
+	struct container *container;
+	const struct container_config *config;
+};
+
+/* The state is written while the child sets the container up. */
+static int save_state(void *arg, pid_t pid, struct ck_error *err)
+{
+	struct starting *starting = arg;
+
+	starting->container->pid = pid;
+	return container_state_save(starting->container, starting->config, err);
+}
+
+static int start_process(struct container *container, const struct container_config *config,
 			 enum container_failure *failure, struct ck_error *err)
 {
+	struct starting starting = {container, config};
 	struct container_plan plan;
 	int r = plan_build(&plan, config, err);
 
@@ -263,8 +278,10 @@ static int start_process(const struct container_config *config, pid_t *pid, int 
 		    .join_flags = CLONE_NEWPID,
 		    .run = container_child_run,
 		    .arg = &plan,
+		    .started = save_state,
+		    .started_arg = &starting,
 		};
-		r = spawn_child(&request, pid, pidfd, failure, err);
+		r = spawn_child(&request, &container->pid, &container->pidfd, failure, err);
 	}
 	plan_clear(&plan);
 	return r;
@@ -273,10 +290,9 @@ static int start_process(const struct container_config *config, pid_t *pid, int 
 int container_start(const struct container_config *config, struct container **out,
 		    enum container_failure *failure, struct ck_error *err)
 {
-	_cleanup_free_ char *state_dir = NULL;
 	struct container *container;
-	pid_t pid;
-	int pidfd, r;
+	char *state_dir = NULL;
+	int r;
 
 	*failure = CONTAINER_FAILED_CREATE;
 	if (!id_valid(config->id))
@@ -285,28 +301,20 @@ int container_start(const struct container_config *config, struct container **ou
 	r = make_state_dir(config, &state_dir, err);
 	if (r < 0)
 		return ck_error_prefix(err, "%s", config->subject);
-	r = start_process(config, &pid, &pidfd, failure, err);
-	if (r < 0) {
-		undo_start(config, state_dir);
-		return ck_error_prefix(err, "%s", config->subject);
-	}
 	container = calloc(1, sizeof(*container));
 	if (!container)
 		abort();
 	container->id = strdup(config->id);
-	container->state_dir = steal_ptr(&state_dir);
-	container->pid = pid;
-	container->pidfd = pidfd;
+	container->state_dir = state_dir;
+	container->pidfd = -1;
 	container->recorded_status = -1;
 	container->stop_signal = config->stop_signal ? config->stop_signal : SIGTERM;
-	r = container_state_save(container, config, err);
+	r = start_process(container, config, failure, err);
 	if (r < 0) {
-		/* Without its state the container could not be found again: do not leave it. */
-		pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
-		waitpid(pid, NULL, 0);
+		/* Nothing runs: the state (written or not) and the writable layer go. */
 		undo_start(config, container->state_dir);
 		container_free(container);
-		return ck_error_prefix(err, "%s: save state", config->subject);
+		return ck_error_prefix(err, "%s", config->subject);
 	}
 	*out = container;
 	return 0;

@@ -127,6 +127,15 @@ int spawn_child(const struct spawn_request *request, pid_t *pid_out, int *pidfd_
 		return ck_error_errno(err, errno, "pipe");
 	report_read = fds[0];
 	report_write = fds[1];
+	/* A daemon may run with 0, 1 or 2 closed: the child must not move its stdio onto the
+	 * report pipe. */
+	if (report_write < 3) {
+		int moved = fcntl(report_write, F_DUPFD_CLOEXEC, 3);
+		if (moved < 0)
+			return ck_error_errno(err, errno, "pipe");
+		close(report_write);
+		report_write = moved;
+	}
 
 	if (request->join_fd >= 0) {
 		pid = spawn_joined(request, report_write, err);
@@ -155,6 +164,14 @@ int spawn_child(const struct spawn_request *request, pid_t *pid_out, int *pidfd_
 	}
 
 	close(steal_fd(&report_write));
+	if (pid > 0 && request->started) {
+		int r = request->started(request->started_arg, pid, err);
+		if (r < 0) {
+			kill(pid, SIGKILL);
+			reap(pid);
+			return r;
+		}
+	}
 	/* End of file without a report: the child's exec closed the pipe. */
 	if (!read_report(report_read, &report)) {
 		*pid_out = pid;

@@ -35,6 +35,10 @@ struct spawn_request {
 	 * closes on exec) or reports and returns. */
 	void (*run)(void *arg, int report_fd);
 	void *arg;
+	/* Optional: runs in the parent as soon as the child exists, while it is still setting up
+	 * (so the two overlap). A failure here kills the child and fails the spawn. */
+	int (*started)(void *arg, pid_t pid, struct ck_error *err);
+	void *started_arg;
 };
 
 /* Starts the child and waits until it has executed or failed. 0 with *pid and *pidfd set; on
