@@ -38,6 +38,10 @@
 #define EXIT_NOT_EXECUTABLE 126
 #define EXIT_NOT_FOUND 127
 
+/* The namespaces `ckube run` can share with a running container, and their /proc names. */
+enum shared_ns { SHARED_NET, SHARED_IPC, SHARED_UTS, SHARED_PID, SHARED_COUNT };
+static const char *const shared_names[SHARED_COUNT] = {"net", "ipc", "uts", "pid"};
+
 struct run_options {
 	struct runtime_dirs dirs;
 	bool remove;
@@ -47,7 +51,9 @@ struct run_options {
 	const char *user;
 	const char *workdir;
 	const char *log_file;
-	const char *pid_from; /* --pid container:ID */
+	/* --net, --ipc, --uts, --pid container:ID: the namespaces shared with another container,
+	 * as a pod's containers share theirs; NULL for new ones (or the host's network). */
+	const char *shared_from[SHARED_COUNT];
 	bool read_only;
 	bool privileged;
 	bool seccomp_unconfined;
@@ -80,7 +86,7 @@ struct run_plan {
 	char id[64];
 	char *cgroup_relative;
 	char *cgroup_path;
-	int pid_ns_fd; /* shared with another container, or -1 */
+	int shared_fds[SHARED_COUNT]; /* namespaces of other containers, or -1 */
 };
 
 static void usage(FILE *out)
@@ -136,6 +142,8 @@ static int parse_env(struct run_options *opts, const char *text)
 enum {
 	OPT_RM = 256,
 	OPT_NET,
+	OPT_IPC,
+	OPT_UTS,
 	OPT_PID,
 	OPT_MEMORY,
 	OPT_NAME,
@@ -155,6 +163,8 @@ static int parse_options(int argc, char **argv, struct run_options *opts)
 	static const struct option options[] = {
 	    {"rm", no_argument, NULL, OPT_RM},
 	    {"net", required_argument, NULL, OPT_NET},
+	    {"ipc", required_argument, NULL, OPT_IPC},
+	    {"uts", required_argument, NULL, OPT_UTS},
 	    {"pid", required_argument, NULL, OPT_PID},
 	    {"memory", required_argument, NULL, OPT_MEMORY},
 	    {"name", required_argument, NULL, OPT_NAME},
@@ -185,14 +195,21 @@ static int parse_options(int argc, char **argv, struct run_options *opts)
 			opts->remove = true;
 			break;
 		case OPT_NET:
-			opts->net = optarg;
-			break;
+			if (strcmp(optarg, "none") == 0 || strcmp(optarg, "host") == 0) {
+				opts->net = optarg;
+				break;
+			}
+			/* Else container:ID, like the others. */
+			__attribute__((fallthrough));
+		case OPT_IPC:
+		case OPT_UTS:
 		case OPT_PID:
 			if (strncmp(optarg, "container:", 10) != 0 || !optarg[10]) {
-				fprintf(stderr, "ckube run: --pid: container:ID\n");
+				fprintf(stderr, "ckube run: --%s: container:ID\n",
+					shared_names[c - OPT_NET]);
 				return -1;
 			}
-			opts->pid_from = optarg + 10;
+			opts->shared_from[c - OPT_NET] = optarg + 10;
 			break;
 		case OPT_MEMORY:
 			opts->memory = optarg;
@@ -249,10 +266,6 @@ static int parse_options(int argc, char **argv, struct run_options *opts)
 			usage(stderr);
 			return -1;
 		}
-	}
-	if (strcmp(opts->net, "none") != 0 && strcmp(opts->net, "host") != 0) {
-		fprintf(stderr, "ckube run: --net: none or host\n");
-		return -1;
 	}
 	if (optind >= argc) {
 		usage(stderr);
@@ -387,32 +400,50 @@ static int make_cgroup(const struct run_options *opts, struct run_plan *plan,
 	return r;
 }
 
-/* The pid namespace of another running container, to share as a pod's containers do. */
-static int open_pid_namespace(const struct run_options *opts, int *fd, struct ck_error *err)
+/* The namespaces to share with other running containers, as a pod's containers share
+ * theirs. */
+static int open_shared_namespaces(const struct run_options *opts, int fds[SHARED_COUNT],
+				  struct ck_error *err)
 {
-	struct container *other;
-	char path[64];
-	int r = container_adopt(opts->dirs.run_dir, opts->pid_from, &other, err);
+	for (int ns = 0; ns < SHARED_COUNT; ns++) {
+		const char *id = opts->shared_from[ns];
+		struct container *other;
+		char path[64];
+		int r;
 
-	if (r < 0)
-		return r;
-	if (!container_running(other)) {
+		if (!id)
+			continue;
+		r = container_adopt(opts->dirs.run_dir, id, &other, err);
+		if (r < 0)
+			return r;
+		if (!container_running(other)) {
+			container_free(other);
+			return ck_error_set(err, ESRCH, "container %s is not running", id);
+		}
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)other->pid, shared_names[ns]);
 		container_free(other);
-		return ck_error_set(err, ESRCH, "container %s is not running", opts->pid_from);
+		fds[ns] = open(path, O_RDONLY | O_CLOEXEC);
+		if (fds[ns] < 0)
+			return ck_error_errno(err, errno, "open %s", path);
 	}
-	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)other->pid);
-	*fd = open(path, O_RDONLY | O_CLOEXEC);
-	r = *fd < 0 ? ck_error_errno(err, errno, "open %s", path) : 0;
-	container_free(other);
-	return r;
+	return 0;
+}
+
+static struct container_namespace namespace_mode(const struct run_plan *plan, enum shared_ns ns,
+						 bool host)
+{
+	if (plan->shared_fds[ns] >= 0)
+		return (struct container_namespace){CONTAINER_NS_JOIN, plan->shared_fds[ns]};
+	return (struct container_namespace){host ? CONTAINER_NS_HOST : CONTAINER_NS_NEW, -1};
 }
 
 static void plan_clear(struct run_plan *plan)
 {
 	json_decref(plan->image_config);
 	json_decref(plan->annotations);
-	if (plan->pid_ns_fd >= 0)
-		close(plan->pid_ns_fd);
+	for (int ns = 0; ns < SHARED_COUNT; ns++)
+		if (plan->shared_fds[ns] >= 0)
+			close(plan->shared_fds[ns]);
 	for (size_t i = 0; i < plan->layer_count; i++)
 		free(plan->layers[i]);
 	free(plan->layers);
@@ -545,10 +576,10 @@ static int run_container(const struct run_options *opts, struct run_plan *plan, 
 	    .read_only_root = opts->read_only,
 	    .privileged = opts->privileged,
 	    .hostname = plan->id,
-	    .net = {strcmp(opts->net, "host") == 0 ? CONTAINER_NS_HOST : CONTAINER_NS_NEW, -1},
-	    .ipc = {CONTAINER_NS_NEW, -1},
-	    .uts = {CONTAINER_NS_NEW, -1},
-	    .pid_ns_fd = plan->pid_ns_fd,
+	    .net = namespace_mode(plan, SHARED_NET, strcmp(opts->net, "host") == 0),
+	    .ipc = namespace_mode(plan, SHARED_IPC, false),
+	    .uts = namespace_mode(plan, SHARED_UTS, false),
+	    .pid_ns_fd = plan->shared_fds[SHARED_PID],
 	    .cgroup_fd = cgroup_fd,
 	    .cgroup_path = plan->cgroup_path,
 	    .stop_signal = plan->stop_signal,
@@ -629,7 +660,7 @@ static int run_container(const struct run_options *opts, struct run_plan *plan, 
 int run_main(int argc, char **argv)
 {
 	struct run_options opts = {0};
-	struct run_plan plan = {.pid_ns_fd = -1};
+	struct run_plan plan = {.shared_fds = {-1, -1, -1, -1}};
 	struct cgroup_root root = {.dirfd = -1};
 	struct ck_error err = {0};
 	int cgroup_fd = -1, code, r;
@@ -659,8 +690,8 @@ int run_main(int argc, char **argv)
 			abort();
 	}
 	r = resolve_process(&opts, &plan, &err);
-	if (r == 0 && opts.pid_from)
-		r = open_pid_namespace(&opts, &plan.pid_ns_fd, &err);
+	if (r == 0)
+		r = open_shared_namespaces(&opts, plan.shared_fds, &err);
 	if (r == 0)
 		r = cgroup_root_open(opts.dirs.cgroup_root, &root, &err);
 	if (r == 0)

@@ -354,3 +354,25 @@ def test_exec_with_a_terminal(node, rootfs):
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+
+
+def test_joining_another_containers_namespaces(node, rootfs):
+    """--net, --ipc and --uts container:ID join the namespaces of a running container, as a
+    pod's containers join the pod's."""
+    show = "for n in net ipc uts; do readlink /proc/self/ns/$n; done; hostname"
+    first = node.start("--rm", "--name", "holder", rootfs, "--", "sleep", "30")
+    try:
+        node.wait_running("holder")
+        own = node.exec("holder", "/bin/sh", "-c", show).stdout.split()
+        joined = node.run("--rm", "--net", "container:holder", "--ipc", "container:holder",
+                          "--uts", "container:holder", rootfs, "--", "/bin/sh", "-c", show)
+        assert joined.returncode == 0, joined.stderr
+        assert joined.stdout.split() == own
+        assert own[-1] == "holder"
+        apart = node.run("--rm", rootfs, "--", "/bin/sh", "-c", show).stdout.split()
+        assert all(a != b for a, b in zip(apart[:3], own[:3]))
+        bad = node.run("--rm", "--net", "bogus", rootfs, "--", "true")
+        assert bad.returncode == 2 and "--net: container:ID" in bad.stderr
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
