@@ -89,19 +89,31 @@ mv "$bundle/config.tmp" "$bundle/config.json"
 echo "container start and exit of /bin/true ..."
 node_args=(--data-dir "$work/data" --run-dir "$work/run" --config-dir "$work/config"
 	--cgroup-root "$cgroup_root")
-time_it ckube-start "$runs" "$ckube run --rm --net none ${node_args[*]} $rootfs -- /bin/true"
-crun_cmd="crun --root $work/crun-state run -b $bundle ckube-bench-crun"
-if [ "$cgroup_mount" = /sys/fs/cgroup ]; then
-	time_it crun-start "$runs" "$crun_cmd"
-else
-	# crun 1.8 refuses hybrid cgroups (v1 controllers beside a cgroup2 mount, as on the
-	# machines this was written on); in a mount namespace of its own without the cgroup2
-	# mount it sees pure v1 and runs. The namespace goes with the command; the host's
-	# mounts stay as they are.
-	unshare -m --propagation private bash -c "umount $cgroup_mount && hyperfine -N \
-		--style none --warmup 3 --runs $runs --export-json $work/crun-start.json \
-		'$crun_cmd' >/dev/null"
-fi
+# Both runtimes keep their state on a tmpfs, as they do under /run on a systemd machine (this
+# one may have /run on disk). Each is timed in a mount namespace of its own, made here, where
+# that tmpfs is mounted; the namespace goes with the command and the host's mounts stay as
+# they are. crun 1.8 also refuses hybrid cgroups (v1 controllers beside a cgroup2 mount, as on
+# the machines this was written on), so there its namespace also drops the cgroup2 mount: it
+# then sees pure v1 and runs.
+mkdir -p "$work/run" "$work/crun-state"
+in_own_mounts() { # SETUP COMMAND...: COMMAND in a mount namespace of its own after SETUP
+	local setup=$1
+	shift
+	unshare -m --propagation private bash -c "$setup && $(printf '%q ' "$@")"
+}
+in_own_mounts "mount -t tmpfs tmpfs $work/run" hyperfine -N --style none --warmup 3 \
+	--runs "$runs" --export-json "$work/ckube-start.json" \
+	"$ckube run --rm --net none ${node_args[*]} $rootfs -- /bin/true" >/dev/null
+# The same without seccomp: the work crun's default spec asks for.
+in_own_mounts "mount -t tmpfs tmpfs $work/run" hyperfine -N --style none --warmup 3 \
+	--runs "$runs" --export-json "$work/ckube-start-unconfined.json" \
+	"$ckube run --rm --net none --seccomp unconfined ${node_args[*]} $rootfs -- /bin/true" \
+	>/dev/null
+crun_setup="mount -t tmpfs tmpfs $work/crun-state"
+[ "$cgroup_mount" = /sys/fs/cgroup ] || crun_setup="$crun_setup && umount $cgroup_mount"
+in_own_mounts "$crun_setup" hyperfine -N --style none --warmup 3 --runs "$runs" \
+	--export-json "$work/crun-start.json" \
+	"crun --root $work/crun-state run -b $bundle ckube-bench-crun" >/dev/null
 
 # --- images -------------------------------------------------------------------------------------
 echo "images ..."
@@ -161,6 +173,7 @@ time_it tar-unpack "$slow_runs" --prepare "sh -c 'rm -rf $work/untar && mkdir $w
 
 # --- the table --------------------------------------------------------------------------------
 start=$(median_ms "$work/ckube-start.json")
+start_unconfined=$(median_ms "$work/ckube-start-unconfined.json")
 crun_start=$(median_ms "$work/crun-start.json")
 start_image=$(median_ms "$work/ckube-start-image.json")
 pull=$(median_ms "$work/ckube-pull.json")
@@ -174,6 +187,8 @@ echo
 printf '%-52s %10s %10s %7s\n' figure "ckube ms" "peer ms" ratio
 printf '%-52s %10s %10s %7s\n' "run /bin/true in a directory root (peer: crun run)" \
 	"$start" "$crun_start" "$(ratio "$start" "$crun_start")"
+printf '%-52s %10s %10s %7s\n' "the same without seccomp, as crun's spec (peer: crun)" \
+	"$start_unconfined" "$crun_start" "$(ratio "$start_unconfined" "$crun_start")"
 printf '%-52s %10s %10s %7s\n' "run /bin/true from an image (overlay; peer: crun)" \
 	"$start_image" "$crun_start" "$(ratio "$start_image" "$crun_start")"
 printf '%-52s %10s %10s %7s\n' "warm image pull (peer: skopeo copy, blobs present)" \
