@@ -88,11 +88,19 @@ int access_prepare_tls(const char *data_dir, const char *listen, const char *adv
 	return tls_prepare(data_dir, ips, names, tls, err);
 }
 
+void access_client_url(const char *listen, bool tls, char *out, size_t len)
+{
+	char address[128];
+
+	client_address(listen, address, sizeof(address));
+	snprintf(out, len, "%s://%s", tls ? "https" : "http", address);
+}
+
 int access_write_kubeconfig(const char *config_dir, const char *listen, const char *token,
 			    const char *ca_pem, char **path, struct ck_error *err)
 {
-	char address[128];
-	client_address(listen, address, sizeof(address));
+	char url[160];
+	access_client_url(listen, ca_pem != NULL, url, sizeof(url));
 	_cleanup_buf_ struct buf text = {0};
 	buf_printf(&text,
 		   "apiVersion: v1\n"
@@ -100,8 +108,8 @@ int access_write_kubeconfig(const char *config_dir, const char *listen, const ch
 		   "clusters:\n"
 		   "- name: ckube\n"
 		   "  cluster:\n"
-		   "    server: %s://%s\n",
-		   ca_pem ? "https" : "http", address);
+		   "    server: %s\n",
+		   url);
 	if (ca_pem) {
 		_cleanup_buf_ struct buf ca = {0};
 		base64_encode(ca_pem, strlen(ca_pem), &ca);

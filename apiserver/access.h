@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "apiserver/tls.h"
 #include "lib/error.h"
@@ -14,6 +15,10 @@ int access_load_or_create_token(const char *data_dir, char **token, struct ck_er
  * `kubernetes` Service (whose first ClusterIP is `service_ip`). */
 int access_prepare_tls(const char *data_dir, const char *listen, const char *advertise_address,
 		       const char *service_ip, struct tls_material *tls, struct ck_error *err);
+
+/* The URL clients on this machine use for a server listening on `listen` ("http://127.0.0.1:6443",
+ * https when `tls`). */
+void access_client_url(const char *listen, bool tls, char *out, size_t len);
 
 /* Writes <config-dir>/admin.kubeconfig for a server listening on `listen`: https with the CA
  * when `ca_pem` is given, else http. `path` receives where it went. */

@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "apiserver/microhttpd_dl.h"
+#include "lib/microhttpd_dl.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
 

@@ -19,9 +19,9 @@
 #include "apiserver/metrics.h"
 #include "apiserver/schema.h"
 #include "apiserver/server.h"
+#include "apiserver/server_roles.h"
 #include "apiserver/store.h"
 #include "apiserver/watch.h"
-#include "cmd/commands.h"
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
 #include "lib/hostaddr.h"
@@ -35,6 +35,7 @@ struct server_flags {
 	const char *datastore;
 	const char *node_name;
 	const char *node_ip;
+	const char *cgroup_root;
 	bool no_agent;
 };
 
@@ -54,7 +55,10 @@ static void usage(FILE *out)
 	    "  --cluster-cidr CIDR       pod range, one /24 per node (default 10.244.0.0/16)\n"
 	    "  --service-node-port-range A-B   (default 30000-32767)\n"
 	    "  --node-monitor-grace-period SECONDS   (default 40)\n"
-	    "  --node-name NAME --node-ip IP --no-agent\n");
+	    "  --node-name NAME --node-ip IP   this node (default: hostname, default route's "
+	    "address)\n"
+	    "  --cgroup-root PATH        the agent's cgroups (default ckube)\n"
+	    "  --no-agent                the API server alone, without this node's agent\n");
 }
 
 enum {
@@ -71,6 +75,7 @@ enum {
 	OPT_NODE_NAME,
 	OPT_NODE_IP,
 	OPT_NO_AGENT,
+	OPT_CGROUP_ROOT,
 	OPT_HELP,
 };
 
@@ -90,6 +95,7 @@ static int parse_flags(int argc, char **argv, struct server_flags *flags)
 	    {"node-name", required_argument, NULL, OPT_NODE_NAME},
 	    {"node-ip", required_argument, NULL, OPT_NODE_IP},
 	    {"no-agent", no_argument, NULL, OPT_NO_AGENT},
+	    {"cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT},
 	    {"help", no_argument, NULL, OPT_HELP},
 	    {NULL, 0, NULL, 0},
 	};
@@ -109,6 +115,7 @@ static int parse_flags(int argc, char **argv, struct server_flags *flags)
 		},
 	    .run_dir = "/run/ckube",
 	    .log_dir = "/var/log/pods",
+	    .cgroup_root = "ckube",
 	    .datastore = "sqlite",
 	};
 	optind = 1;
@@ -150,6 +157,9 @@ static int parse_flags(int argc, char **argv, struct server_flags *flags)
 			break;
 		case OPT_NODE_IP:
 			flags->node_ip = optarg;
+			break;
+		case OPT_CGROUP_ROOT:
+			flags->cgroup_root = optarg;
 			break;
 		case OPT_NO_AGENT:
 			flags->no_agent = true;
@@ -239,7 +249,29 @@ static int wait_for_signal(void)
 	return signal_number;
 }
 
-int server_main(int argc, char **argv)
+static int start_node(const struct server_node_role *node, const struct server_flags *flags,
+		      const struct apiserver *server, const struct tls_material *tls, void **handle,
+		      struct ck_error *err)
+{
+	char url[160];
+	struct server_node_launch launch = {
+	    .url = url,
+	    .token = server->token,
+	    .ca_pem = server->require_token ? tls->ca_pem : NULL,
+	    .node_name = flags->node_name,
+	    .node_ip = flags->node_ip,
+	    .data_dir = flags->config.data_dir,
+	    .run_dir = flags->run_dir,
+	    .log_dir = flags->log_dir,
+	    .config_dir = flags->config.config_dir,
+	    .cgroup_root = flags->cgroup_root,
+	};
+
+	access_client_url(flags->config.listen, server->require_token, url, sizeof(url));
+	return node->start(&launch, handle, err);
+}
+
+int server_run(int argc, char **argv, const struct server_node_role *node)
 {
 	struct server_flags flags;
 	if (parse_flags(argc, argv, &flags) < 0)
@@ -265,6 +297,7 @@ int server_main(int argc, char **argv)
 	bool loopback;
 	struct sockaddr_storage addr;
 	struct tls_material tls = {0};
+	void *node_agent = NULL;
 
 	if (http_parse_listen(flags.config.listen, &addr, &loopback, &err) < 0 ||
 	    fs_mkdir_p(flags.config.data_dir, 0700, &err) < 0 ||
@@ -311,9 +344,9 @@ int server_main(int argc, char **argv)
 		 server.require_token ? " over TLS; bearer token required" : "");
 	printf("admin kubeconfig: %s\njoin token: %s/token\n", kubeconfig, flags.config.data_dir);
 	fflush(stdout);
-	if (!flags.no_agent)
-		log_info(
-		    "node agent: not yet part of ckube server; nodes join with their own agent");
+	if (!flags.no_agent && node &&
+	    start_node(node, &flags, &server, &tls, &node_agent, &err) < 0)
+		goto out;
 
 	int signal_number = wait_for_signal();
 	log_info("received %s, shutting down", strsignal(signal_number));
@@ -322,7 +355,10 @@ out:
 	if (err.code)
 		fprintf(stderr, "ckube server: %s\n", err.message);
 	/* Watches end first so no connection stays parked, then no request can come in, then
-	 * the controllers stop, and only then goes what they all use. */
+	 * the controllers stop, and only then goes what they all use. The node's agent goes before
+	 * all of them: it is a client of the API. */
+	if (node_agent)
+		node->stop(node_agent);
 	if (server.hub)
 		watch_hub_shutdown(server.hub);
 	http_server_stop(http);

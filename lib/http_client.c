@@ -343,6 +343,14 @@ static int build_headers(const struct http_client *client, const struct http_req
 	return ret;
 }
 
+/* curl calls this about once a second even while nothing arrives. */
+static int check_cancel(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+			curl_off_t ulnow)
+{
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return atomic_load((const atomic_bool *)ctx) ? 1 : 0;
+}
+
 static int transfer_error(struct http_client *client, CURLcode code, const char *errbuf,
 			  const char *method, const char *url, struct ck_error *err)
 {
@@ -355,6 +363,8 @@ static int transfer_error(struct http_client *client, CURLcode code, const char 
 		errno_code = ETIMEDOUT;
 	else if (code == CURLE_COULDNT_RESOLVE_HOST)
 		errno_code = EHOSTUNREACH;
+	else if (code == CURLE_ABORTED_BY_CALLBACK)
+		errno_code = ECANCELED;
 	return ck_error_set(err, errno_code, "%s %s: %s", method, url,
 			    *errbuf ? errbuf : sym_curl_easy_strerror(code));
 }
@@ -392,6 +402,11 @@ int http_client_request(struct http_client *client, const struct http_request *r
 		sym_curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request->body);
 	} else if (strcmp(request->method, "GET") == 0) {
 		sym_curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+	}
+	if (request->cancel) {
+		sym_curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+		sym_curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, check_cancel);
+		sym_curl_easy_setopt(curl, CURLOPT_XFERINFODATA, (void *)request->cancel);
 	}
 	setup_tls(client);
 

@@ -4,6 +4,7 @@
  * A client is not thread-safe: use one per thread. */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -43,6 +44,9 @@ struct http_request {
 	http_line_fn on_line; /* when set, 2xx bodies are streamed to it instead of collected */
 	void *ctx;
 	long timeout_seconds; /* for the whole exchange; 0: no limit (watches) */
+	/* When set, the exchange ends with -ECANCELED within about a second of it becoming
+	 * true (another thread stopping a watch). */
+	const atomic_bool *cancel;
 };
 
 struct http_response {

@@ -112,17 +112,27 @@ void strmap_put(struct strmap *map, const char *key, void *value)
 		grow(map);
 }
 
-bool strmap_remove(struct strmap *map, const char *key)
+void *strmap_take(struct strmap *map, const char *key)
 {
 	struct entry **slot = slot_of(map, key, hash_of(key));
 	struct entry *e = *slot;
 	if (!e)
-		return false;
+		return NULL;
 	*slot = e->next;
-	if (map->free_value)
-		map->free_value(e->value);
+	void *value = e->value;
 	free(e);
 	map->size--;
+	return value;
+}
+
+bool strmap_remove(struct strmap *map, const char *key)
+{
+	struct entry **slot = slot_of(map, key, hash_of(key));
+	if (!*slot)
+		return false;
+	void *value = strmap_take(map, key);
+	if (map->free_value)
+		map->free_value(value);
 	return true;
 }
 

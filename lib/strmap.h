@@ -15,6 +15,8 @@ void *strmap_get(const struct strmap *map, const char *key);
 void strmap_put(struct strmap *map, const char *key, void *value);
 /* Removes key (freeing its value); false when it was not there. */
 bool strmap_remove(struct strmap *map, const char *key);
+/* Removes key and hands its value to the caller (not freed); NULL when it was not there. */
+void *strmap_take(struct strmap *map, const char *key);
 size_t strmap_size(const struct strmap *map);
 
 /* Iteration in no particular order; the map must not change meanwhile. */

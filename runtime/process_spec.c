@@ -61,6 +61,15 @@ static void strv_builder_free(struct strv_builder *v)
 	v->items = NULL;
 }
 
+size_t strv_length(char *const *strv)
+{
+	size_t n = 0;
+
+	while (strv && strv[n])
+		n++;
+	return n;
+}
+
 void strv_free(char **strv)
 {
 	if (!strv)

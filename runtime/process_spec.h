@@ -64,3 +64,5 @@ int process_working_dir(const json_t *image_config, const char *working_dir, con
 int process_stop_signal(const json_t *image_config, int *out, struct ck_error *err);
 
 void strv_free(char **strv);
+/* The number of strings of a NULL-terminated array (0 for NULL). */
+size_t strv_length(char *const *strv);

@@ -52,8 +52,13 @@ def free_port():
 class Server:
     """One `ckube server` process with its own directories under a temporary root."""
 
-    def __init__(self, root, extra_args=(), host="127.0.0.1", netns=None, port=None):
+    def __init__(self, root, extra_args=(), host="127.0.0.1", netns=None, port=None,
+                 agent=False):
         self.root = root
+        # agent: run this node's agent too, with a node name and a cgroup root of its own.
+        self.agent = agent
+        self.node_name = f"node-{uuid.uuid4().hex[:8]}" if agent else None
+        self.cgroup_root = f"ckube-e2e-{uuid.uuid4().hex[:12]}" if agent else None
         self.host = host
         # netns: the name of a network namespace (made by the test) to run the server in.
         self.netns = netns
@@ -70,8 +75,14 @@ class Server:
     def start(self, timeout=15):
         args = [CKUBE, "server", "--listen", f"{self.host}:{self.port}",
                 "--data-dir", self.data_dir, "--run-dir", os.path.join(self.root, "run"),
-                "--log-dir", os.path.join(self.root, "logs"), "--config-dir", self.config_dir,
-                "--no-agent"] + self.extra_args
+                "--log-dir", os.path.join(self.root, "logs"), "--config-dir", self.config_dir]
+        if self.agent:
+            # The node's address is loopback: tests address nothing else on this machine.
+            args += ["--node-name", self.node_name, "--node-ip", "127.0.0.1",
+                     "--cgroup-root", self.cgroup_root]
+        else:
+            args += ["--no-agent"]
+        args += self.extra_args
         if self.netns:
             args = ["nsenter", f"--net=/var/run/netns/{self.netns}", "--"] + args
         log = open(self.log_path, "ab")
@@ -106,6 +117,44 @@ class Server:
                 return resp.status == 200 and os.path.exists(self.kubeconfig)
         except OSError:
             return False
+
+    def node_leftovers(self):
+        """What the agent's pods left on this machine: pinned namespaces and other mounts
+        under the server's directories, cgroups and their processes."""
+        left = {}
+        with open("/proc/self/mountinfo") as f:
+            mounts = [line.split()[4] for line in f if self.root in line]
+        if mounts:
+            left["mounts"] = mounts
+        if self.cgroup_root:
+            top = os.path.join(cgroup2_mount(), self.cgroup_root)
+            pods = []
+            for path, dirs, _ in os.walk(top):
+                pods += [os.path.join(path, d) for d in dirs if d.startswith("pod")]
+            if pods:
+                left["pod cgroups"] = pods
+        return left
+
+    def clean_node(self):
+        """Kills what the agent's containers left running (they outlive the agent by design)
+        and removes their cgroups and pinned namespaces."""
+        if self.cgroup_root:
+            top = os.path.join(cgroup2_mount(), self.cgroup_root)
+            if os.path.isdir(top):
+                with open(os.path.join(top, "cgroup.kill"), "w") as f:
+                    f.write("1")
+                time.sleep(0.2)
+                for path, dirs, _ in sorted(os.walk(top), key=lambda w: -w[0].count("/")):
+                    for d in dirs:
+                        try:
+                            os.rmdir(os.path.join(path, d))
+                        except OSError:
+                            pass
+                os.rmdir(top)
+        with open("/proc/self/mountinfo") as f:
+            mounts = [line.split()[4] for line in f if self.root in line]
+        for mount in sorted(mounts, key=len, reverse=True):
+            subprocess.run(["umount", "-l", mount], check=False)
 
     def restart(self, sig=signal.SIGTERM):
         """Stops the server (SIGKILL for a crash) and starts it again on the same port and
@@ -377,11 +426,14 @@ def server_factory():
     made = []
     roots = []
 
-    def make(extra_args=(), root=None, host="127.0.0.1", netns=None):
+    def make(extra_args=(), root=None, host="127.0.0.1", netns=None, agent=False,
+             registry=None):
         if root is None:
             root = tempfile.mkdtemp(prefix="ckube-e2e-")
             roots.append(root)
-        srv = Server(root, extra_args, host=host, netns=netns)
+        srv = Server(root, extra_args, host=host, netns=netns, agent=agent)
+        if registry:
+            registry.write_registries(srv.config_dir)
         made.append(srv)
         return srv.start()
 
@@ -391,6 +443,7 @@ def server_factory():
         code = srv.stop()
         if code not in (None, 0):
             unclean.append(f"ckube server exited {code}; its log ends:\n{srv.log()[-4000:]}")
+        srv.clean_node()
     for root in roots:
         shutil.rmtree(root, ignore_errors=True)
     if unclean:

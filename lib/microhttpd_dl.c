@@ -1,3 +1,3 @@
-#include "apiserver/microhttpd_dl.h"
+#include "lib/microhttpd_dl.h"
 
 DLOPEN_LIBRARY(microhttpd, "libmicrohttpd.so.12", "libmicrohttpd12", MICROHTTPD_SYMBOLS)

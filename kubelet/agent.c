@@ -1,0 +1,234 @@
+/* The node agent's parts, started and stopped in order: see agent.h. */
+#include "kubelet/agent.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kubelet/api_writer.h"
+#include "kubelet/image_puller.h"
+#include "kubelet/loop.h"
+#include "kubelet/node_status.h"
+#include "kubelet/pod_watch.h"
+#include "kubelet/pods.h"
+#include "lib/cleanup.h"
+#include "lib/hostaddr.h"
+#include "lib/log.h"
+#include "runtime/cri_log.h"
+#include "runtime/seccomp_profile.h"
+
+#define PULL_WORKERS 2
+
+struct agent {
+	struct agent_config config;
+	char *node_name, *node_ip; /* owned copies behind config's pointers */
+	struct cgroup_root cgroup;
+	bool cgroup_open;
+	struct loop *loop;
+	pthread_t loop_thread;
+	bool loop_running;
+	struct api_writer *writer;
+	struct image_puller *puller;
+	struct log_pump *logs;
+	struct http_client *api;
+	struct pods *pods;
+	struct pod_watch *watch;
+	struct node_status *node;
+	struct agent_context context;
+};
+
+int agent_config_defaults(struct agent_config *config, struct ck_error *err)
+{
+	static char hostname[256], address[64];
+
+	if (!config->node_name) {
+		/* Node names are lower-case DNS names, as the kubelet lower-cases the hostname. */
+		if (gethostname(hostname, sizeof(hostname) - 1) < 0)
+			return ck_error_errno(err, errno, "hostname");
+		for (char *c = hostname; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		config->node_name = hostname;
+	}
+	if (!config->node_ip)
+		config->node_ip =
+		    host_default_ipv4(address, sizeof(address)) == 0 ? address : "127.0.0.1";
+	if (!config->log_dir)
+		config->log_dir = "/var/log/pods";
+	if (!config->max_pods)
+		config->max_pods = 110;
+	return 0;
+}
+
+static void *run_loop(void *arg)
+{
+	struct agent *agent = arg;
+
+	loop_run(agent->loop);
+	return NULL;
+}
+
+/* Builds the pods' view in the loop's thread, where it lives. */
+struct pods_start {
+	struct agent *agent;
+	struct ck_error err;
+	int result;
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	bool finished;
+};
+
+static void start_pods(void *ctx)
+{
+	struct pods_start *start = ctx;
+
+	start->result = pods_new(&start->agent->context, &start->agent->pods, &start->err);
+	pthread_mutex_lock(&start->lock);
+	start->finished = true;
+	pthread_cond_signal(&start->done);
+	pthread_mutex_unlock(&start->lock);
+}
+
+static int start_in_loop(struct agent *agent, struct ck_error *err)
+{
+	struct pods_start start = {.agent = agent};
+
+	pthread_mutex_init(&start.lock, NULL);
+	pthread_cond_init(&start.done, NULL);
+	loop_post(agent->loop, start_pods, NULL, &start);
+	pthread_mutex_lock(&start.lock);
+	while (!start.finished)
+		pthread_cond_wait(&start.done, &start.lock);
+	pthread_mutex_unlock(&start.lock);
+	pthread_mutex_destroy(&start.lock);
+	pthread_cond_destroy(&start.done);
+	if (start.result < 0)
+		*err = start.err;
+	return start.result;
+}
+
+static int start_services(struct agent *agent, struct ck_error *err)
+{
+	const struct agent_config *config = &agent->config;
+	const struct log_pump_options log_options = {0};
+	_cleanup_free_ char *image_dir = NULL;
+	int r;
+
+	r = cgroup_root_open(config->dirs.cgroup_root, &agent->cgroup, err);
+	if (r < 0)
+		return ck_error_prefix(err, "node %s: cgroup root", config->node_name);
+	agent->cgroup_open = true;
+	r = loop_new(&agent->loop, err);
+	if (r == 0)
+		r = api_writer_start(&config->api, config->node_name, &agent->writer, err);
+	if (r == 0)
+		r = image_puller_start(agent->loop, config->dirs.data_dir, config->dirs.config_dir,
+				       PULL_WORKERS, &agent->puller, err);
+	if (r == 0)
+		r = log_pump_start(&log_options, &agent->logs, err);
+	if (r == 0)
+		r = http_client_new(&config->api, &agent->api, err);
+	if (r < 0)
+		return r;
+	agent->context = (struct agent_context){
+	    .config = &agent->config,
+	    .loop = agent->loop,
+	    .writer = agent->writer,
+	    .cgroup = &agent->cgroup,
+	    .puller = agent->puller,
+	    .logs = agent->logs,
+	    .api = agent->api,
+	};
+	r = -pthread_create(&agent->loop_thread, NULL, run_loop, agent);
+	if (r < 0)
+		return ck_error_errno(err, -r, "start the sync loop");
+	agent->loop_running = true;
+	r = start_in_loop(agent, err);
+	if (r < 0)
+		return r;
+	struct pod_watch_config watch = {.api = config->api,
+					 .node_name = config->node_name,
+					 .loop = agent->loop,
+					 .on_change = pods_on_change,
+					 .ctx = agent->pods};
+	r = pod_watch_start(&watch, &agent->watch, err);
+	if (r < 0)
+		return r;
+	if (asprintf(&image_dir, "%s/images", config->dirs.data_dir) < 0)
+		abort();
+	struct node_status_config node = {.api = config->api,
+					  .node_name = config->node_name,
+					  .node_ip = config->node_ip,
+					  .data_dir = config->dirs.data_dir,
+					  .image_dir = image_dir,
+					  .cgroup = &agent->cgroup,
+					  .max_pods = config->max_pods};
+	return node_status_start(&node, &agent->node, err);
+}
+
+int agent_start(const struct agent_config *config, struct agent **out, struct ck_error *err)
+{
+	struct agent *agent = calloc(1, sizeof(*agent));
+	_cleanup_free_ char *seccomp_dir = NULL;
+	int r;
+
+	if (!agent)
+		abort();
+	agent->config = *config;
+	r = agent_config_defaults(&agent->config, err);
+	if (r < 0) {
+		free(agent);
+		return r;
+	}
+	agent->node_name = strdup(agent->config.node_name);
+	agent->node_ip = strdup(agent->config.node_ip);
+	agent->config.node_name = agent->node_name;
+	agent->config.node_ip = agent->node_ip;
+	if (asprintf(&seccomp_dir, "%s/seccomp", config->dirs.run_dir) < 0)
+		abort();
+	seccomp_profile_cache_dir(seccomp_dir);
+	r = start_services(agent, err);
+	if (r < 0) {
+		agent_stop(agent);
+		return r;
+	}
+	log_info("node %s: agent running (node IP %s)", agent->config.node_name,
+		 agent->config.node_ip);
+	*out = agent;
+	return 0;
+}
+
+static void free_pods(void *ctx)
+{
+	struct agent *agent = ctx;
+
+	pods_free(agent->pods);
+	agent->pods = NULL;
+}
+
+void agent_stop(struct agent *agent)
+{
+	if (!agent)
+		return;
+	/* Inputs first (no new work), then the loop with the pods' view, then its helpers. */
+	node_status_stop(agent->node);
+	pod_watch_stop(agent->watch);
+	if (agent->loop_running) {
+		loop_post(agent->loop, free_pods, NULL, agent);
+		loop_quit(agent->loop);
+		pthread_join(agent->loop_thread, NULL);
+	}
+	image_puller_stop(agent->puller);
+	log_pump_stop(agent->logs);
+	api_writer_stop(agent->writer);
+	http_client_free(agent->api);
+	loop_free(agent->loop);
+	if (agent->cgroup_open)
+		cgroup_root_close(&agent->cgroup);
+	free(agent->node_name);
+	free(agent->node_ip);
+	free(agent);
+}

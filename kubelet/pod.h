@@ -1,0 +1,80 @@
+/* One pod as the sync loop holds it: its spec from the API, its sandbox, and each container's
+ * current run and history. Internal to kubelet/; only the loop's thread touches it. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kubelet/loop.h"
+#include "kubelet/pod_spec.h"
+#include "lib/timeutil.h"
+#include "runtime/container.h"
+#include "runtime/cri_log.h"
+#include "runtime/image_store.h"
+
+enum container_phase { CONTAINER_WAITING, CONTAINER_RUNNING, CONTAINER_TERMINATED };
+
+/* A container's state as Kubernetes shows it (status.containerStatuses[].state). */
+struct container_state {
+	enum container_phase phase;
+	char *reason; /* Waiting: ContainerCreating, ErrImagePull, CrashLoopBackOff...;
+			 Terminated: Completed, Error, OOMKilled, StartError */
+	char *message;
+	int exit_code;
+	int signal;
+	char started_at[TIMEUTIL_TEXT_SIZE]; /* "" when unknown */
+	char finished_at[TIMEUTIL_TEXT_SIZE];
+	char *container_id; /* "ckube://<id>" of the run this state is about, or NULL */
+};
+
+struct pod;
+
+struct pod_container {
+	struct pod *pod;
+	const struct container_spec *spec; /* into pod->spec; renewed with it */
+	bool init;
+	struct container *run;  /* the running (or exited, not yet reaped) container */
+	struct log_stream *log; /* its output being written to the log */
+	struct container_state state, last_state;
+	int restart_count;
+	int64_t backoff_ms;    /* the next restart's delay (0: at once) */
+	int64_t restart_at_ms; /* not before (loop time) */
+	int64_t running_since_ms;
+	bool ready;
+	bool started; /* startup probe passed (or none) */
+	bool pulling;
+	struct image_record *image; /* present in the store */
+	char *image_error;          /* why the last pull failed, for ImagePullBackOff */
+	bool stop_sent;
+};
+
+enum pod_stage {
+	POD_STARTING,    /* sandbox, then init containers one by one */
+	POD_RUNNING,     /* app containers */
+	POD_TERMINATING, /* stopping containers (deletion, or the pod is done) */
+	POD_GONE,        /* containers and sandbox removed; waiting for the API to forget it */
+};
+
+struct pod {
+	struct pods *pods;
+	char *uid;
+	struct pod_spec *spec;
+	enum pod_stage stage;
+	bool removed_from_api; /* no longer in the API: clean up and forget */
+	bool sandbox_ready;
+	char *sandbox_error;   /* CreatePodSandboxError's message */
+	char *dir;             /* <run-dir>/pods/<uid> */
+	char *cgroup_relative; /* <qos>/pod<uid> */
+	int cgroup_fd;
+	struct pod_container *init_containers;
+	size_t init_count;
+	struct pod_container *containers;
+	size_t container_count;
+	char start_time[TIMEUTIL_TEXT_SIZE];
+	int64_t kill_deadline_ms; /* when terminating: grace ends */
+	struct loop_timer *timer; /* the next sync this pod asked for */
+	int64_t timer_at_ms;
+	json_t *last_status; /* what was last handed to the API writer */
+	bool delete_sent;
+};

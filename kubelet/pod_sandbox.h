@@ -1,0 +1,17 @@
+/* A pod's sandbox: what its containers share. The namespace files (network with loopback, IPC,
+ * UTS with the pod's hostname), the pod's cgroup under its QoS class with the pod-level limits,
+ * the managed /etc files, and the log directory. Creating it again is a no-op for what exists,
+ * which is how an agent restart adopts it. */
+#pragma once
+
+#include "kubelet/pod.h"
+#include "kubelet/pods.h"
+
+int pod_sandbox_create(struct pod *pod, const struct agent_context *context, struct ck_error *err);
+/* Every container must be gone. Removes the sandbox and the pod's logs. */
+int pod_sandbox_remove(struct pod *pod, const struct agent_context *context, struct ck_error *err);
+
+/* <log-dir>/<namespace>_<name>_<uid>. Caller frees. */
+char *pod_log_dir(const struct pod *pod, const struct agent_context *context);
+/* The namespace files' directory, <pod dir>/ns. Caller frees. */
+char *pod_namespaces_dir(const struct pod *pod);

@@ -1,0 +1,564 @@
+/* Syncing one pod, level-triggered: see pod_sync.h.
+ *
+ * A sync looks at the pod as it is (spec from the API, containers as they run) and takes the
+ * next steps: the sandbox, then init containers one after another, then the app containers,
+ * restarting exited ones by the restart policy with Kubernetes' back-off; or, for a pod being
+ * deleted, the stop signal, the grace period, the kill, the teardown and the final deletion.
+ * What takes time (a pull, a grace period, a back-off) ends the sync; its end brings the next
+ * one. Every sync ends by reporting the status if it changed. */
+#include "kubelet/pod_sync.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup/cgroup.h"
+#include "kubelet/api_writer.h"
+#include "kubelet/image_puller.h"
+#include "kubelet/pod_events.h"
+#include "kubelet/pod_sandbox.h"
+#include "kubelet/pod_start.h"
+#include "kubelet/pod_status.h"
+#include "lib/log.h"
+
+#define BACKOFF_FIRST_MS 10000
+#define BACKOFF_MAX_MS 300000
+#define BACKOFF_RESET_MS 600000 /* ran this long without trouble: back-off starts over */
+#define SANDBOX_RETRY_MS 10000
+#define FORCED_GRACE_MS 2000 /* a pod gone from the API without waiting for its containers */
+
+static void sync_pod(struct pod *pod);
+
+static const struct agent_context *context_of(const struct pod *pod)
+{
+	return pods_context(pod->pods);
+}
+
+static void now_text(char out[TIMEUTIL_TEXT_SIZE])
+{
+	timeutil_format_rfc3339(time(NULL), out);
+}
+
+void container_state_clear(struct container_state *state)
+{
+	free(state->reason);
+	free(state->message);
+	free(state->container_id);
+	*state = (struct container_state){0};
+}
+
+static void set_waiting(struct pod_container *c, const char *reason, const char *message)
+{
+	container_state_clear(&c->state);
+	c->state.phase = CONTAINER_WAITING;
+	c->state.reason = reason ? strdup(reason) : NULL;
+	c->state.message = message ? strdup(message) : NULL;
+}
+
+/* --- timers ------------------------------------------------------------------------------- */
+
+static void on_timer(void *ctx)
+{
+	struct pod *pod = ctx;
+
+	pod->timer = NULL;
+	sync_pod(pod);
+}
+
+void pod_sync_at(struct pod *pod, int64_t at_ms)
+{
+	struct loop *loop = context_of(pod)->loop;
+
+	if (pod->timer && pod->timer_at_ms <= at_ms)
+		return;
+	loop_timer_cancel(loop, pod->timer);
+	pod->timer = loop_timer_at(loop, at_ms, on_timer, pod);
+	pod->timer_at_ms = at_ms;
+}
+
+void pod_sync_soon(struct pod *pod)
+{
+	pod_sync_at(pod, loop_now_ms());
+}
+
+static void stop_watching(struct pod_container *c)
+{
+	if (c->run && c->run->pidfd >= 0)
+		loop_remove_fd(context_of(c->pod)->loop, c->run->pidfd);
+}
+
+void pod_sync_detach(struct pod *pod)
+{
+	struct loop *loop = context_of(pod)->loop;
+
+	loop_timer_cancel(loop, pod->timer);
+	pod->timer = NULL;
+	for (size_t i = 0; i < pod->init_count + pod->container_count; i++) {
+		struct pod_container *c = i < pod->init_count
+					      ? &pod->init_containers[i]
+					      : &pod->containers[i - pod->init_count];
+		stop_watching(c);
+		container_free(c->run);
+		c->run = NULL;
+		if (c->log)
+			log_stream_close(context_of(pod)->logs, c->log);
+		c->log = NULL;
+	}
+	if (pod->cgroup_fd >= 0)
+		close(pod->cgroup_fd);
+	pod->cgroup_fd = -1;
+}
+
+/* --- images ------------------------------------------------------------------------------- */
+
+struct pull_wait {
+	struct pods *pods;
+	char *uid;
+	bool init;
+	size_t index;
+	char *reference;
+	int64_t started_ms;
+};
+
+static struct pod_container *find_container(struct pod *pod, bool init, size_t index)
+{
+	if (init)
+		return index < pod->init_count ? &pod->init_containers[index] : NULL;
+	return index < pod->container_count ? &pod->containers[index] : NULL;
+}
+
+static void pulled(void *ctx, struct image_record *record, bool invalid, const struct ck_error *err)
+{
+	struct pull_wait *wait = ctx;
+	struct pod *pod = pods_find(wait->pods, wait->uid);
+	struct pod_container *c = pod ? find_container(pod, wait->init, wait->index) : NULL;
+
+	if (!c || strcmp(c->spec->image, wait->reference) != 0) {
+		image_record_free(record); /* the pod or its image changed meanwhile */
+	} else {
+		c->pulling = false;
+		free(c->image_error);
+		c->image_error = NULL;
+		if (record) {
+			image_record_free(c->image);
+			c->image = record;
+			pod_event_container(
+			    c, "Normal", "Pulled", "Successfully pulled image \"%s\" in %.3fs",
+			    c->spec->image, (double)(loop_now_ms() - wait->started_ms) / 1000);
+		} else {
+			c->image_error = strdup(err->message);
+			set_waiting(c, invalid ? "InvalidImageName" : "ErrImagePull", err->message);
+			pod_event_container(c, "Warning", "Failed",
+					    "Failed to pull image \"%s\": %s", c->spec->image,
+					    err->message);
+			c->restart_at_ms =
+			    loop_now_ms() + (c->backoff_ms ? c->backoff_ms : BACKOFF_FIRST_MS);
+			c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_FIRST_MS;
+			if (c->backoff_ms > BACKOFF_MAX_MS)
+				c->backoff_ms = BACKOFF_MAX_MS;
+		}
+		pod_sync_soon(pod);
+	}
+	free(wait->uid);
+	free(wait->reference);
+	free(wait);
+}
+
+/* True when the image is there; otherwise a pull is on its way (or backing off). */
+static bool have_image(struct pod_container *c)
+{
+	struct pod *pod = c->pod;
+	struct image_store *store = image_puller_store(context_of(pod)->puller);
+	struct pull_wait *wait;
+
+	if (c->image)
+		return true;
+	if (c->pulling)
+		return false;
+	if (c->spec->pull_policy != PULL_ALWAYS &&
+	    image_store_find(store, c->spec->image, &c->image, NULL) == 0)
+		return true;
+	if (c->spec->pull_policy == PULL_NEVER) {
+		set_waiting(c, "ErrImageNeverPull",
+			    "Container image is not present with pull policy of Never");
+		return false;
+	}
+	if (c->image_error && loop_now_ms() < c->restart_at_ms) {
+		set_waiting(c, "ImagePullBackOff", c->image_error);
+		pod_sync_at(pod, c->restart_at_ms);
+		return false;
+	}
+	wait = calloc(1, sizeof(*wait));
+	if (!wait)
+		abort();
+	*wait = (struct pull_wait){
+	    .pods = pod->pods,
+	    .uid = strdup(pod->uid),
+	    .init = c->init,
+	    .index = (size_t)(c - (c->init ? pod->init_containers : pod->containers)),
+	    .reference = strdup(c->spec->image),
+	    .started_ms = loop_now_ms()};
+	c->pulling = true;
+	pod_event_container(c, "Normal", "Pulling", "Pulling image \"%s\"", c->spec->image);
+	image_puller_request(context_of(pod)->puller, c->spec->image,
+			     c->spec->pull_policy == PULL_ALWAYS, pulled, wait);
+	return false;
+}
+
+/* --- container runs ----------------------------------------------------------------------- */
+
+static void on_exit_event(void *ctx, uint32_t events);
+
+static bool will_restart(const struct pod *pod, const struct pod_container *c)
+{
+	if (c->init && c->spec->restart_always)
+		return true;
+	switch (pod->spec->restart_policy) {
+	case RESTART_ALWAYS:
+		return !c->init || c->state.exit_code != 0;
+	case RESTART_ON_FAILURE:
+		return c->state.exit_code != 0;
+	case RESTART_NEVER:
+		return false;
+	}
+	return false;
+}
+
+static void start_container(struct pod_container *c)
+{
+	struct pod *pod = c->pod;
+	enum container_failure failure;
+	struct ck_error err = {0};
+	char now[TIMEUTIL_TEXT_SIZE];
+	struct ck_error watch_err;
+
+	if (c->log)
+		log_stream_close(context_of(pod)->logs, c->log);
+	c->log = NULL;
+	if (pod_container_start(c, &failure, &err) < 0) {
+		const char *reason =
+		    failure == CONTAINER_FAILED_EXEC ? "RunContainerError" : "CreateContainerError";
+		log_warn("pod %s/%s: container %s: %s", pod->spec->namespace, pod->spec->name,
+			 c->spec->name, err.message);
+		set_waiting(c, reason, err.message);
+		pod_event_container(c, "Warning", "Failed", "Error: %s", err.message);
+		c->restart_at_ms =
+		    loop_now_ms() + (c->backoff_ms ? c->backoff_ms : BACKOFF_FIRST_MS);
+		c->backoff_ms = c->backoff_ms ? 2 * c->backoff_ms : BACKOFF_FIRST_MS;
+		if (c->backoff_ms > BACKOFF_MAX_MS)
+			c->backoff_ms = BACKOFF_MAX_MS;
+		pod_sync_at(pod, c->restart_at_ms);
+		return;
+	}
+	now_text(now);
+	container_state_clear(&c->state);
+	c->state.phase = CONTAINER_RUNNING;
+	snprintf(c->state.started_at, sizeof(c->state.started_at), "%s", now);
+	if (asprintf(&c->state.container_id, "ckube://%s", c->run->id) < 0)
+		abort();
+	c->running_since_ms = loop_now_ms();
+	c->stop_sent = false;
+	/* Without probes a running container is started and ready (probes come with them). */
+	c->started = true;
+	c->ready = !c->init || c->spec->restart_always;
+	if (loop_add_fd(context_of(pod)->loop, c->run->pidfd, EPOLLIN, on_exit_event, c,
+			&watch_err) < 0)
+		log_warn("pod %s/%s: container %s: %s", pod->spec->namespace, pod->spec->name,
+			 c->spec->name, watch_err.message);
+	pod_event_container(c, "Normal", "Created", "Created container %s", c->spec->name);
+	pod_event_container(c, "Normal", "Started", "Started container %s", c->spec->name);
+}
+
+/* The run ended: its state becomes the container's, the next restart is scheduled. */
+static void record_exit(struct pod_container *c, const struct container_exit *exit, bool oom_killed)
+{
+	struct pod *pod = c->pod;
+	int64_t ran_ms = loop_now_ms() - c->running_since_ms;
+	char now[TIMEUTIL_TEXT_SIZE];
+
+	now_text(now);
+	container_state_clear(&c->last_state);
+	c->last_state = c->state; /* the running state: its start time and id */
+	c->state = (struct container_state){.phase = CONTAINER_TERMINATED};
+	c->state.exit_code = exit->code;
+	c->state.signal = exit->signal;
+	c->state.reason = strdup(oom_killed        ? "OOMKilled"
+				 : exit->unknown   ? "ContainerStatusUnknown"
+				 : exit->code == 0 ? "Completed"
+						   : "Error");
+	memcpy(c->state.started_at, c->last_state.started_at, sizeof(c->state.started_at));
+	snprintf(c->state.finished_at, sizeof(c->state.finished_at), "%s", now);
+	c->state.container_id = c->last_state.container_id;
+	c->last_state.container_id = NULL;
+	container_state_clear(&c->last_state);
+	c->ready = false;
+	if (ran_ms >= BACKOFF_RESET_MS)
+		c->backoff_ms = 0;
+	c->restart_at_ms = loop_now_ms() + c->backoff_ms;
+	c->backoff_ms = c->backoff_ms ? 2 * c->backoff_ms : BACKOFF_FIRST_MS;
+	if (c->backoff_ms > BACKOFF_MAX_MS)
+		c->backoff_ms = BACKOFF_MAX_MS;
+	(void)pod;
+}
+
+static bool oom_kill_seen(struct pod_container *c)
+{
+	const char *path = json_string_value(json_object_get(c->run->state, "cgroup"));
+	struct cgroup_stats stats;
+	bool seen = false;
+	int fd;
+
+	if (!path)
+		return false;
+	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		seen = cgroup_stats_read(fd, &stats, NULL) == 0 && stats.oom_kills > 0;
+		close(fd);
+	}
+	return seen;
+}
+
+static void on_exit_event(void *ctx, uint32_t events)
+{
+	struct pod_container *c = ctx;
+	struct pod *pod = c->pod;
+	struct container_exit exit;
+	struct ck_error err = {0};
+
+	(void)events;
+	if (!c->run || container_poll_exit(c->run, &exit, &err) < 0 || !exit.exited)
+		return;
+	stop_watching(c);
+	record_exit(c, &exit, exit.signal == SIGKILL && oom_kill_seen(c));
+	if (container_remove(c->run, &err) < 0)
+		log_warn("pod %s/%s: container %s: %s", pod->spec->namespace, pod->spec->name,
+			 c->spec->name, err.message);
+	c->run = NULL;
+	pod_sync_soon(pod);
+}
+
+/* Runs the container if it should run now: start, or restart after its back-off. Returns true
+ * while it runs (or will soon: a pull or back-off is pending). */
+static void ensure_running(struct pod_container *c)
+{
+	struct pod *pod = c->pod;
+
+	if (c->run)
+		return;
+	if (c->state.phase == CONTAINER_TERMINATED) {
+		if (!will_restart(pod, c))
+			return;
+		if (loop_now_ms() < c->restart_at_ms) {
+			char message[256];
+			snprintf(message, sizeof(message),
+				 "back-off %llds restarting failed container=%s pod=%s_%s(%s)",
+				 (long long)(c->backoff_ms / 2000), c->spec->name, pod->spec->name,
+				 pod->spec->namespace, pod->uid);
+			container_state_clear(&c->last_state);
+			c->last_state = c->state;
+			c->state = (struct container_state){0};
+			set_waiting(c, "CrashLoopBackOff", message);
+			pod_event_container(
+			    c, "Warning", "BackOff",
+			    "Back-off restarting failed container %s in pod %s_%s(%s)",
+			    c->spec->name, pod->spec->name, pod->spec->namespace, pod->uid);
+			pod_sync_at(pod, c->restart_at_ms);
+			return;
+		}
+		container_state_clear(&c->last_state);
+		c->last_state = c->state;
+		c->state = (struct container_state){0};
+		c->restart_count++;
+	} else if (c->state.reason && strcmp(c->state.reason, "CrashLoopBackOff") == 0) {
+		if (loop_now_ms() < c->restart_at_ms) {
+			pod_sync_at(pod, c->restart_at_ms);
+			return;
+		}
+		c->restart_count++;
+	} else if (c->restart_at_ms && loop_now_ms() < c->restart_at_ms) {
+		pod_sync_at(pod, c->restart_at_ms);
+		return;
+	}
+	if (!have_image(c)) {
+		if (c->state.phase != CONTAINER_WAITING || !c->state.reason)
+			set_waiting(c, c->init ? "PodInitializing" : "ContainerCreating", NULL);
+		return;
+	}
+	start_container(c);
+}
+
+/* --- the pod ------------------------------------------------------------------------------ */
+
+static bool ensure_sandbox(struct pod *pod)
+{
+	struct ck_error err = {0};
+
+	if (pod->sandbox_ready)
+		return true;
+	if (pod_sandbox_create(pod, context_of(pod), &err) < 0) {
+		log_warn("pod %s/%s: sandbox: %s", pod->spec->namespace, pod->spec->name,
+			 err.message);
+		if (!pod->sandbox_error || strcmp(pod->sandbox_error, err.message) != 0)
+			pod_event_pod(pod, "Warning", "FailedCreatePodSandBox",
+				      "Failed to create pod sandbox: %s", err.message);
+		free(pod->sandbox_error);
+		pod->sandbox_error = strdup(err.message);
+		pod_sync_at(pod, loop_now_ms() + SANDBOX_RETRY_MS);
+		return false;
+	}
+	free(pod->sandbox_error);
+	pod->sandbox_error = NULL;
+	pod->sandbox_ready = true;
+	if (!*pod->start_time)
+		now_text(pod->start_time);
+	return true;
+}
+
+/* Init containers one after another; true once all have succeeded (sidecars: started). */
+static bool run_init_containers(struct pod *pod)
+{
+	for (size_t i = 0; i < pod->init_count; i++) {
+		struct pod_container *c = &pod->init_containers[i];
+
+		if (c->spec->restart_always) {
+			ensure_running(c);
+			if (!c->run)
+				return false;
+			continue;
+		}
+		if (c->state.phase == CONTAINER_TERMINATED && c->state.exit_code == 0)
+			continue;
+		ensure_running(c);
+		return false;
+	}
+	return true;
+}
+
+static void run_pod(struct pod *pod)
+{
+	if (!ensure_sandbox(pod))
+		return;
+	if (!run_init_containers(pod))
+		return;
+	pod->stage = POD_RUNNING;
+	for (size_t i = 0; i < pod->container_count; i++)
+		ensure_running(&pod->containers[i]);
+}
+
+static int64_t grace_ms(const struct pod *pod)
+{
+	if (pod->removed_from_api)
+		return FORCED_GRACE_MS;
+	if (pod->spec->deletion_grace_seconds >= 0)
+		return pod->spec->deletion_grace_seconds * 1000;
+	return pod->spec->termination_grace_seconds * 1000;
+}
+
+static void kill_container(struct pod_container *c)
+{
+	const char *path = json_string_value(json_object_get(c->run->state, "cgroup"));
+	int fd = path ? open(path, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+
+	if (fd >= 0) {
+		cgroup_kill(fd, NULL);
+		close(fd);
+	}
+	container_signal(c->run, SIGKILL, NULL);
+}
+
+/* Stop signal, grace, kill; true once nothing runs. */
+static bool stop_containers(struct pod *pod)
+{
+	bool running = false;
+	int64_t now = loop_now_ms();
+
+	if (!pod->kill_deadline_ms)
+		pod->kill_deadline_ms = now + grace_ms(pod);
+	for (size_t i = 0; i < pod->init_count + pod->container_count; i++) {
+		struct pod_container *c = i < pod->init_count
+					      ? &pod->init_containers[i]
+					      : &pod->containers[i - pod->init_count];
+		if (!c->run)
+			continue;
+		running = true;
+		if (!c->stop_sent) {
+			pod_event_container(c, "Normal", "Killing", "Stopping container %s",
+					    c->spec->name);
+			container_signal(c->run, c->run->stop_signal, NULL);
+			c->stop_sent = true;
+		}
+		if (now >= pod->kill_deadline_ms)
+			kill_container(c);
+	}
+	if (running)
+		pod_sync_at(pod, now >= pod->kill_deadline_ms ? now + 1000 : pod->kill_deadline_ms);
+	return !running;
+}
+
+static void terminate_pod(struct pod *pod)
+{
+	struct ck_error err = {0};
+
+	pod->stage = POD_TERMINATING;
+	if (!stop_containers(pod))
+		return;
+	if (pod_sandbox_remove(pod, context_of(pod), &err) < 0) {
+		log_warn("pod %s/%s: remove sandbox: %s", pod->spec->namespace, pod->spec->name,
+			 err.message);
+		pod_sync_at(pod, loop_now_ms() + SANDBOX_RETRY_MS);
+		return;
+	}
+	pod->sandbox_ready = false;
+	pod->stage = POD_GONE;
+}
+
+static void report_status(struct pod *pod)
+{
+	const struct agent_context *context = context_of(pod);
+	char now[TIMEUTIL_TEXT_SIZE];
+	struct pod_status_context status_context = {
+	    .host_ip = context->config->node_ip,
+	    .pod_ip = pod->spec->host_network ? context->config->node_ip : NULL,
+	    .now = now,
+	};
+	json_t *status;
+
+	now_text(now);
+	status = pod_status_build(pod, &status_context, pod->last_status);
+	if (pod->last_status && json_equal(status, pod->last_status)) {
+		json_decref(status);
+		return;
+	}
+	json_decref(pod->last_status);
+	pod->last_status = status;
+	api_writer_pod_status(context->writer, pod->spec->namespace, pod->spec->name, pod->uid,
+			      json_incref(status));
+}
+
+static void sync_pod(struct pod *pod)
+{
+	if (pod->stage != POD_GONE && (pod->removed_from_api || pod->spec->deleting))
+		terminate_pod(pod);
+	if (pod->stage == POD_GONE) {
+		if (pod->removed_from_api) {
+			pod_sync_detach(pod);
+			pods_forget(pod->pods, pod);
+			return;
+		}
+		if (!pod->delete_sent) {
+			api_writer_delete_pod(context_of(pod)->writer, pod->spec->namespace,
+					      pod->spec->name, pod->uid);
+			pod->delete_sent = true;
+		}
+		return;
+	}
+	if (pod->stage != POD_TERMINATING)
+		run_pod(pod);
+	report_status(pod);
+}

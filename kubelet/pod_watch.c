@@ -1,0 +1,264 @@
+/* The list and watch of this node's pods: see pod_watch.h. */
+#include "kubelet/pod_watch.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/cleanup.h"
+#include "lib/log.h"
+
+#define BACKOFF_FIRST_MS 200
+#define BACKOFF_MAX_MS 7000
+
+struct pod_watch {
+	struct pod_watch_config config;
+	char *node_name;
+	char *selector; /* fieldSelector=spec.nodeName%3D<node>, escaped */
+	pthread_t thread;
+	atomic_bool stopping;
+	pthread_mutex_t lock; /* with `wake`: sleeps between attempts end early on stop */
+	pthread_cond_t wake;
+	char *resource_version; /* the last one seen; NULL: list first */
+};
+
+struct posted_change {
+	struct pod_watch *watch;
+	struct pod_change change;
+};
+
+static void deliver(void *ctx)
+{
+	struct posted_change *posted = ctx;
+
+	posted->watch->config.on_change(posted->watch->config.ctx, &posted->change);
+	json_decref(posted->change.pods);
+	free(posted);
+}
+
+static void drop(void *ctx)
+{
+	struct posted_change *posted = ctx;
+
+	json_decref(posted->change.pods);
+	free(posted);
+}
+
+static void post_change(struct pod_watch *watch, enum pod_change_kind kind, json_t *pods)
+{
+	struct posted_change *posted = calloc(1, sizeof(*posted));
+
+	if (!posted)
+		abort();
+	*posted = (struct posted_change){watch, {kind, json_incref(pods)}};
+	loop_post(watch->config.loop, deliver, drop, posted);
+}
+
+static void set_resource_version(struct pod_watch *watch, const char *version)
+{
+	free(watch->resource_version);
+	watch->resource_version = version ? strdup(version) : NULL;
+}
+
+/* The whole list; 0, or -errno after logging why. */
+static int list_pods(struct pod_watch *watch, struct http_client *client)
+{
+	_cleanup_free_ char *path = NULL;
+	struct http_response response;
+	struct ck_error err = {0};
+	struct http_request request = {
+	    .method = "GET", .timeout_seconds = 60, .cancel = &watch->stopping};
+	json_t *list;
+	int r;
+
+	if (asprintf(&path, "/api/v1/pods?%s", watch->selector) < 0)
+		abort();
+	request.path = path;
+	r = http_client_request(client, &request, &response, &err);
+	if (r == 0 && response.status != 200)
+		r = ck_error_set(&err, EIO, "list pods: HTTP %ld: %.200s", response.status,
+				 response.body.data ? response.body.data : "");
+	if (r < 0) {
+		http_response_free(&response);
+		if (!atomic_load(&watch->stopping))
+			log_warn("node %s: list pods: %s", watch->node_name, err.message);
+		return r;
+	}
+	list = json_loadb(response.body.data, response.body.len, 0, NULL);
+	http_response_free(&response);
+	if (!json_is_array(json_object_get(list, "items"))) {
+		json_decref(list);
+		log_warn("node %s: list pods: not a list", watch->node_name);
+		return -EIO;
+	}
+	set_resource_version(watch, json_string_value(json_object_get(
+					json_object_get(list, "metadata"), "resourceVersion")));
+	post_change(watch, POD_SNAPSHOT, json_object_get(list, "items"));
+	json_decref(list);
+	return 0;
+}
+
+struct watch_stream {
+	struct pod_watch *watch;
+	bool gone; /* 410: list again */
+};
+
+static int on_event(void *ctx, const char *line, size_t len)
+{
+	struct watch_stream *stream = ctx;
+	struct pod_watch *watch = stream->watch;
+	_cleanup_json_ json_t *event = json_loadb(line, len, 0, NULL);
+	const char *type = json_string_value(json_object_get(event, "type"));
+	json_t *object = json_object_get(event, "object");
+	const char *version = json_string_value(
+	    json_object_get(json_object_get(object, "metadata"), "resourceVersion"));
+
+	if (!type || !json_is_object(object))
+		return 0;
+	if (strcmp(type, "ERROR") == 0) {
+		stream->gone = json_integer_value(json_object_get(object, "code")) == 410;
+		return 1; /* ends this watch; the caller decides what next */
+	}
+	if (version)
+		set_resource_version(watch, version);
+	if (strcmp(type, "ADDED") == 0)
+		post_change(watch, POD_ADDED, object);
+	else if (strcmp(type, "MODIFIED") == 0)
+		post_change(watch, POD_MODIFIED, object);
+	else if (strcmp(type, "DELETED") == 0)
+		post_change(watch, POD_DELETED, object);
+	return 0; /* BOOKMARK: only its version counts */
+}
+
+/* One watch until the server ends it; -ESTALE when the version is too old. */
+static int watch_pods(struct pod_watch *watch, struct http_client *client)
+{
+	_cleanup_free_ char *path = NULL, *version = NULL;
+	struct watch_stream stream = {.watch = watch};
+	struct http_response response;
+	struct ck_error err = {0};
+	struct http_request request = {
+	    .method = "GET", .on_line = on_event, .ctx = &stream, .cancel = &watch->stopping};
+	int r;
+
+	version = http_escape(watch->resource_version);
+	if (asprintf(&path, "/api/v1/pods?%s&watch=1&allowWatchBookmarks=true&resourceVersion=%s",
+		     watch->selector, version) < 0)
+		abort();
+	request.path = path;
+	r = http_client_request(client, &request, &response, &err);
+	if (r == 0 && response.status == 410)
+		stream.gone = true;
+	else if (r == 0 && response.status != 200)
+		r = ck_error_set(&err, EIO, "watch pods: HTTP %ld", response.status);
+	http_response_free(&response);
+	if (r < 0 && !atomic_load(&watch->stopping))
+		log_warn("node %s: watch pods: %s", watch->node_name, err.message);
+	if (stream.gone)
+		return -ESTALE;
+	return r;
+}
+
+/* Sleeps up to `ms` unless the watch is being stopped. */
+static void pause_for(struct pod_watch *watch, int ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&watch->lock);
+	while (!atomic_load(&watch->stopping) &&
+	       pthread_cond_timedwait(&watch->wake, &watch->lock, &until) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&watch->lock);
+}
+
+static void *run(void *arg)
+{
+	struct pod_watch *watch = arg;
+	struct http_client *client = NULL;
+	struct ck_error err = {0};
+	int backoff = BACKOFF_FIRST_MS;
+
+	if (http_client_new(&watch->config.api, &client, &err) < 0) {
+		log_error("node %s: pod watch: %s", watch->node_name, err.message);
+		return NULL;
+	}
+	while (!atomic_load(&watch->stopping)) {
+		int r = 0;
+
+		if (!watch->resource_version)
+			r = list_pods(watch, client);
+		if (r == 0) {
+			r = watch_pods(watch, client);
+			if (r == -ESTALE)
+				set_resource_version(watch, NULL);
+		}
+		if (r == 0 || r == -ESTALE) {
+			backoff = BACKOFF_FIRST_MS; /* a watch the server ended: resume at once */
+			continue;
+		}
+		if (atomic_load(&watch->stopping))
+			break;
+		/* Jitter keeps many agents from returning to a restarted server in step. */
+		pause_for(watch, backoff / 2 + rand() % (backoff / 2 + 1));
+		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+	}
+	http_client_free(client);
+	return NULL;
+}
+
+int pod_watch_start(const struct pod_watch_config *config, struct pod_watch **out,
+		    struct ck_error *err)
+{
+	struct pod_watch *watch = calloc(1, sizeof(*watch));
+	_cleanup_free_ char *field = NULL, *escaped = NULL;
+	int r;
+
+	if (!watch)
+		abort();
+	watch->config = *config;
+	watch->node_name = strdup(config->node_name);
+	if (asprintf(&field, "spec.nodeName=%s", config->node_name) < 0)
+		abort();
+	escaped = http_escape(field);
+	if (asprintf(&watch->selector, "fieldSelector=%s", escaped) < 0)
+		abort();
+	pthread_mutex_init(&watch->lock, NULL);
+	pthread_cond_init(&watch->wake, NULL);
+	r = pthread_create(&watch->thread, NULL, run, watch);
+	if (r != 0) {
+		pod_watch_stop(watch);
+		return ck_error_errno(err, r, "start the pod watch");
+	}
+	*out = watch;
+	return 0;
+}
+
+void pod_watch_stop(struct pod_watch *watch)
+{
+	if (!watch)
+		return;
+	if (watch->thread) {
+		atomic_store(&watch->stopping, true);
+		pthread_mutex_lock(&watch->lock);
+		pthread_cond_broadcast(&watch->wake);
+		pthread_mutex_unlock(&watch->lock);
+		pthread_join(watch->thread, NULL);
+	}
+	pthread_mutex_destroy(&watch->lock);
+	pthread_cond_destroy(&watch->wake);
+	free(watch->resource_version);
+	free(watch->selector);
+	free(watch->node_name);
+	free(watch);
+}

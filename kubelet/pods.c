@@ -1,0 +1,219 @@
+/* The table of this node's pods and what changes it: the pod watch, container exits and the
+ * timers the pods ask for. The work itself is in pod_sync.c. */
+#include "kubelet/pods.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "kubelet/pod.h"
+#include "kubelet/pod_sync.h"
+#include "lib/log.h"
+#include "lib/strmap.h"
+
+struct pods {
+	struct agent_context context;
+	struct strmap *by_uid; /* uid -> struct pod */
+	bool snapshot_seen;
+};
+
+static void container_clear(struct pod_container *c)
+{
+	container_state_clear(&c->state);
+	container_state_clear(&c->last_state);
+	image_record_free(c->image);
+	free(c->image_error);
+}
+
+static void pod_free(void *value)
+{
+	struct pod *pod = value;
+
+	for (size_t i = 0; i < pod->init_count; i++)
+		container_clear(&pod->init_containers[i]);
+	for (size_t i = 0; i < pod->container_count; i++)
+		container_clear(&pod->containers[i]);
+	free(pod->init_containers);
+	free(pod->containers);
+	pod_spec_free(pod->spec);
+	json_decref(pod->last_status);
+	free(pod->sandbox_error);
+	free(pod->cgroup_relative);
+	free(pod->dir);
+	free(pod->uid);
+	free(pod);
+}
+
+static struct pod_container *containers_for(struct pod *pod, const struct container_spec *specs,
+					    size_t count, bool init)
+{
+	struct pod_container *list = calloc(count + 1, sizeof(*list));
+
+	if (!list)
+		abort();
+	for (size_t i = 0; i < count; i++) {
+		list[i] = (struct pod_container){.pod = pod, .spec = &specs[i], .init = init};
+		list[i].state.phase = CONTAINER_WAITING;
+		list[i].state.reason = strdup(init ? "PodInitializing" : "ContainerCreating");
+	}
+	return list;
+}
+
+static struct pod *pod_new(struct pods *pods, struct pod_spec *spec)
+{
+	struct pod *pod = calloc(1, sizeof(*pod));
+
+	if (!pod)
+		abort();
+	pod->pods = pods;
+	pod->uid = strdup(spec->uid);
+	pod->spec = spec;
+	pod->cgroup_fd = -1;
+	if (asprintf(&pod->dir, "%s/pods/%s", pods->context.config->dirs.run_dir, spec->uid) < 0)
+		abort();
+	pod->init_containers =
+	    containers_for(pod, spec->init_containers, spec->init_container_count, true);
+	pod->init_count = spec->init_container_count;
+	pod->containers = containers_for(pod, spec->containers, spec->container_count, false);
+	pod->container_count = spec->container_count;
+	/* What the API already shows (after an agent restart) keeps its transition times. */
+	pod->last_status = json_incref(json_object_get(spec->object, "status"));
+	return pod;
+}
+
+/* A newer version of a pod's spec: the containers point into it from now on. */
+static void renew_spec(struct pod *pod, struct pod_spec *spec)
+{
+	struct pod_spec *old = pod->spec;
+
+	for (size_t i = 0; i < pod->init_count && i < spec->init_container_count; i++)
+		pod->init_containers[i].spec = &spec->init_containers[i];
+	for (size_t i = 0; i < pod->container_count && i < spec->container_count; i++)
+		pod->containers[i].spec = &spec->containers[i];
+	pod->spec = spec;
+	pod_spec_free(old);
+}
+
+static void upsert(struct pods *pods, const json_t *object)
+{
+	struct ck_error err = {0};
+	struct pod_spec *spec;
+	struct pod *pod;
+
+	if (pod_spec_parse(object, &spec, &err) < 0) {
+		log_warn(
+		    "node %s: pod %s: %s", pods->context.config->node_name,
+		    json_string_value(json_object_get(json_object_get(object, "metadata"), "name"))
+			?: "?",
+		    err.message);
+		return;
+	}
+	pod = strmap_get(pods->by_uid, spec->uid);
+	if (pod) {
+		renew_spec(pod, spec);
+	} else {
+		pod = pod_new(pods, spec);
+		strmap_put(pods->by_uid, pod->uid, pod);
+	}
+	pod_sync_soon(pod);
+}
+
+static void forget_from_api(struct pods *pods, const char *uid)
+{
+	struct pod *pod = strmap_get(pods->by_uid, uid);
+
+	if (!pod)
+		return;
+	pod->removed_from_api = true;
+	pod_sync_soon(pod);
+}
+
+static void apply_snapshot(struct pods *pods, const json_t *items)
+{
+	struct strmap *listed = strmap_new(NULL);
+	const char *uid;
+	struct pod *pod;
+	size_t i;
+	json_t *item;
+
+	json_array_foreach ((json_t *)items, i, item) {
+		const char *item_uid =
+		    json_string_value(json_object_get(json_object_get(item, "metadata"), "uid"));
+		if (item_uid)
+			strmap_put(listed, item_uid, (void *)item);
+		upsert(pods, item);
+	}
+	STRMAP_FOREACH (pods->by_uid, iter, uid, pod)
+		if (!strmap_get(listed, uid)) {
+			pod->removed_from_api = true;
+			pod_sync_soon(pod);
+		}
+	strmap_free(listed);
+	pods->snapshot_seen = true;
+}
+
+void pods_on_change(void *ctx, const struct pod_change *change)
+{
+	struct pods *pods = ctx;
+	const char *uid;
+
+	switch (change->kind) {
+	case POD_SNAPSHOT:
+		apply_snapshot(pods, change->pods);
+		break;
+	case POD_ADDED:
+	case POD_MODIFIED:
+		upsert(pods, change->pods);
+		break;
+	case POD_DELETED:
+		uid = json_string_value(
+		    json_object_get(json_object_get(change->pods, "metadata"), "uid"));
+		if (uid)
+			forget_from_api(pods, uid);
+		break;
+	}
+}
+
+const struct agent_context *pods_context(const struct pods *pods)
+{
+	return &pods->context;
+}
+
+struct pod *pods_find(struct pods *pods, const char *uid)
+{
+	return strmap_get(pods->by_uid, uid);
+}
+
+void pods_forget(struct pods *pods, struct pod *pod)
+{
+	strmap_remove(pods->by_uid, pod->uid);
+}
+
+int pods_new(const struct agent_context *context, struct pods **out, struct ck_error *err)
+{
+	struct pods *pods = calloc(1, sizeof(*pods));
+
+	(void)err;
+	if (!pods)
+		abort();
+	pods->context = *context;
+	pods->by_uid = strmap_new(pod_free);
+	*out = pods;
+	return 0;
+}
+
+void pods_free(struct pods *pods)
+{
+	const char *uid;
+	struct pod *pod;
+
+	if (!pods)
+		return;
+	STRMAP_FOREACH (pods->by_uid, iter, uid, pod)
+		pod_sync_detach(pod);
+	strmap_free(pods->by_uid);
+	free(pods);
+}

@@ -1,0 +1,34 @@
+/* The pods of this node, as the sync loop holds them: what the API wants (from the pod watch)
+ * against what runs (containers, sandboxes), compared and acted on level-triggered, one pod at
+ * a time, in the loop's thread. Internal to kubelet/. */
+#pragma once
+
+#include "cgroup/cgroup.h"
+#include "kubelet/agent.h"
+#include "kubelet/api_writer.h"
+#include "kubelet/image_puller.h"
+#include "kubelet/loop.h"
+#include "kubelet/pod_watch.h"
+#include "runtime/cri_log.h"
+
+/* What the pods share, owned by the agent. */
+struct agent_context {
+	const struct agent_config *config;
+	struct loop *loop;
+	struct api_writer *writer;
+	struct cgroup_root *cgroup;
+	struct image_puller *puller;
+	struct log_pump *logs;
+	struct http_client *api; /* for the loop's own reads (services, config maps); loop only */
+};
+
+struct pods;
+
+/* Adopts what a previous agent left running (containers, sandboxes), then waits for the
+ * first snapshot of the API's pods before it removes anything. */
+int pods_new(const struct agent_context *context, struct pods **out, struct ck_error *err);
+/* Frees the loop's view; containers keep running. */
+void pods_free(struct pods *pods);
+
+/* The pod watch's callback (loop thread). */
+void pods_on_change(void *pods, const struct pod_change *change);

@@ -1,0 +1,165 @@
+"""Pods on a node: `ckube server` with its own node agent runs the API's pods, restarts them
+by their restartPolicy, reports their status, and deletes them, leaving nothing behind."""
+import re
+import time
+
+import pytest
+
+from conftest import parse_table, pod_manifest, wait_for
+
+
+@pytest.fixture
+def cluster(server_factory, registry):
+    return server_factory(agent=True, registry=registry)
+
+
+def node_pod(srv, name, image, command=None, restart="Always", **spec):
+    container = {"name": "main", "image": image}
+    if command:
+        container["command"] = command
+    body = {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "labels": {"test": name}},
+            "spec": {"containers": [container], "restartPolicy": restart,
+                     "terminationGracePeriodSeconds": 5, **spec}}
+    answer = srv.api("POST", "/api/v1/namespaces/default/pods", body)
+    assert answer.status == 201, answer.text()
+    return answer.json
+
+
+def pod(srv, name):
+    return srv.get_json(f"/api/v1/namespaces/default/pods/{name}")
+
+
+def container_status(srv, name):
+    statuses = pod(srv, name).get("status", {}).get("containerStatuses") or []
+    return statuses[0] if statuses else {}
+
+
+def kubectl_row(srv, name):
+    table = parse_table(srv.kubectl("get", "pod", name).stdout)
+    return table.rows[0]
+
+
+def test_pod_runs_and_shows_ready(cluster, registry):
+    node_pod(cluster, "sleeper", registry.image("busybox"), ["sleep", "3600"])
+    wait_for(lambda: pod(cluster, "sleeper").get("status", {}).get("phase") == "Running",
+             timeout=30, what="pod Running")
+    status = pod(cluster, "sleeper")["status"]
+    conditions = {c["type"]: c["status"] for c in status["conditions"]}
+    assert conditions["Ready"] == "True"
+    assert conditions["ContainersReady"] == "True"
+    assert conditions["Initialized"] == "True"
+    assert conditions["PodScheduled"] == "True"
+    assert status["hostIP"] == "127.0.0.1"
+    assert status["qosClass"] == "BestEffort"
+    assert status["startTime"]
+    c = status["containerStatuses"][0]
+    assert c["ready"] is True and c["started"] is True and c["restartCount"] == 0
+    assert "running" in c["state"] and c["state"]["running"]["startedAt"]
+    assert c["containerID"].startswith("ckube://")
+    assert c["imageID"]
+    row = kubectl_row(cluster, "sleeper")
+    assert row["READY"] == "1/1" and row["STATUS"] == "Running" and row["RESTARTS"] == "0"
+
+
+def test_crashing_container_backs_off(cluster, registry):
+    node_pod(cluster, "crasher", registry.image("busybox"), ["sh", "-c", "echo bye; exit 3"])
+
+    def restarted_twice():
+        c = container_status(cluster, "crasher")
+        return c if c.get("restartCount", 0) >= 2 else None
+    c = wait_for(restarted_twice, timeout=40, interval=0.2, what="two restarts")
+    # Between restarts the container waits out its back-off: the first restart is at once,
+    # the next after 10 s, then 20 s, ...
+    c = wait_for(lambda: (lambda s: s if "waiting" in s.get("state", {}) else None)(
+        container_status(cluster, "crasher")), timeout=15, what="waiting in back-off")
+    assert c["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    assert re.match(r"back-off (10|20|40)s restarting failed container=main "
+                    r"pod=crasher_default\(", c["state"]["waiting"]["message"])
+    last = c["lastState"]["terminated"]
+    assert last["exitCode"] == 3 and last["reason"] == "Error"
+    assert last["startedAt"] and last["finishedAt"]
+    assert c["ready"] is False
+    conditions = {x["type"]: x for x in pod(cluster, "crasher")["status"]["conditions"]}
+    assert conditions["Ready"]["status"] == "False"
+    assert conditions["Ready"]["reason"] == "ContainersNotReady"
+    row = kubectl_row(cluster, "crasher")
+    assert row["STATUS"] == "CrashLoopBackOff" and row["READY"] == "0/1"
+    assert int(row["RESTARTS"].split()[0]) >= 2
+
+
+@pytest.mark.parametrize("policy,code,phase,reason", [
+    ("Never", 0, "Succeeded", "Completed"),
+    ("Never", 5, "Failed", "Error"),
+    ("OnFailure", 0, "Succeeded", "Completed"),
+])
+def test_pods_that_end(cluster, registry, policy, code, phase, reason):
+    name = f"ends-{policy.lower()}-{code}"
+    node_pod(cluster, name, registry.image("busybox"), ["sh", "-c", f"exit {code}"],
+             restart=policy)
+    wait_for(lambda: pod(cluster, name).get("status", {}).get("phase") == phase, timeout=30,
+             what=f"phase {phase}")
+    c = container_status(cluster, name)
+    assert c["restartCount"] == 0
+    assert c["state"]["terminated"]["exitCode"] == code
+    assert c["state"]["terminated"]["reason"] == reason
+    assert kubectl_row(cluster, name)["STATUS"] == reason
+
+
+def test_on_failure_restarts_until_success(cluster, registry):
+    # A failing container is run again under OnFailure; the pod stays Running meanwhile.
+    node_pod(cluster, "retry", registry.image("busybox"), ["sh", "-c", "exit 1"],
+             restart="OnFailure")
+    c = wait_for(lambda: (lambda s: s if s.get("restartCount", 0) >= 1 else None)(
+        container_status(cluster, "retry")), timeout=30, what="a restart")
+    assert pod(cluster, "retry")["status"]["phase"] == "Running"
+    assert c["lastState"]["terminated"]["exitCode"] == 1
+
+
+def test_image_that_does_not_exist(cluster, registry):
+    node_pod(cluster, "noimage", f"{registry.address}/does-not-exist:1", ["true"])
+
+    def waiting_reason():
+        state = container_status(cluster, "noimage").get("state", {})
+        return state.get("waiting", {}).get("reason") in ("ErrImagePull", "ImagePullBackOff")
+    wait_for(waiting_reason, timeout=30, what="ErrImagePull")
+    # Another pod on the node is not held up by it.
+    node_pod(cluster, "fine", registry.image("busybox"), ["sleep", "3600"])
+    wait_for(lambda: pod(cluster, "fine").get("status", {}).get("phase") == "Running",
+             timeout=30, what="the other pod Running")
+    events = cluster.get_json("/api/v1/namespaces/default/events")["items"]
+    reasons = {e["reason"] for e in events if e["involvedObject"]["name"] == "noimage"}
+    assert "Failed" in reasons
+
+
+def test_graceful_delete_leaves_nothing(cluster, registry):
+    # The shell ignores SIGTERM, so only the end of the grace period (3 s) stops it.
+    node_pod(cluster, "stubborn", registry.image("busybox"),
+             ["sh", "-c", "trap '' TERM; while true; do sleep 1; done"],
+             terminationGracePeriodSeconds=3)
+    wait_for(lambda: pod(cluster, "stubborn").get("status", {}).get("phase") == "Running",
+             timeout=30, what="Running")
+    start = time.monotonic()
+    answer = cluster.api("DELETE", "/api/v1/namespaces/default/pods/stubborn")
+    assert answer.status == 200, answer.text()
+    wait_for(lambda: cluster.api("GET", "/api/v1/namespaces/default/pods/stubborn").status
+             == 404, timeout=20, what="pod gone")
+    took = time.monotonic() - start
+    assert 2.5 <= took < 10, took
+    assert cluster.node_leftovers() == {}
+    events = cluster.get_json("/api/v1/namespaces/default/events")["items"]
+    reasons = [e["reason"] for e in events if e["involvedObject"]["name"] == "stubborn"]
+    for reason in ("Pulled", "Created", "Started", "Killing"):
+        assert reason in reasons, reasons
+
+
+def test_quick_delete_of_cooperative_pod(cluster, registry):
+    node_pod(cluster, "polite", registry.image("busybox"), ["sleep", "3600"])
+    wait_for(lambda: pod(cluster, "polite").get("status", {}).get("phase") == "Running",
+             timeout=30, what="Running")
+    start = time.monotonic()
+    cluster.kubectl("delete", "pod", "polite", timeout=30)
+    # `sleep` as pid 1 of its pid namespace ignores SIGTERM (no handler), so this waits out the
+    # grace period as on any Kubernetes node; kubectl delete returns when the pod is gone.
+    assert time.monotonic() - start < 10
+    assert cluster.api("GET", "/api/v1/namespaces/default/pods/polite").status == 404
