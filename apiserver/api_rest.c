@@ -8,6 +8,7 @@
 
 #include "apiserver/api_respond.h"
 #include "apiserver/metrics.h"
+#include "apiserver/node_proxy.h"
 #include "apiserver/protobuf.h"
 #include "apiserver/registry.h"
 #include "apiserver/resources.h"
@@ -575,7 +576,8 @@ static void handle_delete_collection(struct api_call *call)
 	call->resp->content_type = CONTENT_TYPE_JSON;
 }
 
-/* Pod subresources served by the node the pod runs on; they arrive with the node agent. */
+/* exec, attach and portforward, served by the pod's node once its agent has them (the log
+ * subresource is proxied already: node_proxy.c). */
 static void handle_node_proxied(struct api_call *call)
 {
 	struct api_status status = {0};
@@ -605,6 +607,12 @@ static bool method_is(const struct api_call *call, const char *method)
 
 void api_rest_handle(struct api_call *call)
 {
+	/* Logs are text, whatever the client accepts for objects (kube-apiserver serves them to
+	 * "Accept: text/plain" too). */
+	if (call->subresource && !strcmp(call->subresource, "log")) {
+		node_proxy_pod_log(call);
+		return;
+	}
 	if (!negotiate_output(http_request_header(call->req, "Accept"), &call->output)) {
 		respond_error(call->resp, 406, "NotAcceptable",
 			      "only the following media types are accepted: application/json, "
@@ -619,8 +627,8 @@ void api_rest_handle(struct api_call *call)
 	bool watch = call->watch_path || param_bool(call->req, "watch");
 	const char *sub = call->subresource;
 
-	if (sub && (!strcmp(sub, "log") || !strcmp(sub, "exec") || !strcmp(sub, "portforward") ||
-		    !strcmp(sub, "attach"))) {
+	if (sub &&
+	    (!strcmp(sub, "exec") || !strcmp(sub, "portforward") || !strcmp(sub, "attach"))) {
 		handle_node_proxied(call);
 		return;
 	}

@@ -26,6 +26,7 @@
 #include "lib/fsutil.h"
 #include "lib/hostaddr.h"
 #include "lib/log.h"
+#include "lib/strconv.h"
 #include "lib/version.h"
 
 struct server_flags {
@@ -36,6 +37,7 @@ struct server_flags {
 	const char *node_name;
 	const char *node_ip;
 	const char *cgroup_root;
+	int node_port;
 	bool no_agent;
 };
 
@@ -58,6 +60,8 @@ static void usage(FILE *out)
 	    "  --node-name NAME --node-ip IP   this node (default: hostname, default route's "
 	    "address)\n"
 	    "  --cgroup-root PATH        the agent's cgroups (default ckube)\n"
+	    "  --node-port PORT          the agent's endpoint for logs, on the node IP (default "
+	    "10250)\n"
 	    "  --no-agent                the API server alone, without this node's agent\n");
 }
 
@@ -76,6 +80,7 @@ enum {
 	OPT_NODE_IP,
 	OPT_NO_AGENT,
 	OPT_CGROUP_ROOT,
+	OPT_NODE_PORT,
 	OPT_HELP,
 };
 
@@ -96,6 +101,7 @@ static int parse_flags(int argc, char **argv, struct server_flags *flags)
 	    {"node-ip", required_argument, NULL, OPT_NODE_IP},
 	    {"no-agent", no_argument, NULL, OPT_NO_AGENT},
 	    {"cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT},
+	    {"node-port", required_argument, NULL, OPT_NODE_PORT},
 	    {"help", no_argument, NULL, OPT_HELP},
 	    {NULL, 0, NULL, 0},
 	};
@@ -161,6 +167,16 @@ static int parse_flags(int argc, char **argv, struct server_flags *flags)
 		case OPT_CGROUP_ROOT:
 			flags->cgroup_root = optarg;
 			break;
+		case OPT_NODE_PORT: {
+			int64_t port;
+			if (strconv_parse_int(optarg, 1, 65535, &port, NULL) < 0) {
+				fprintf(stderr, "ckube server: --node-port %s: want 1 to 65535\n",
+					optarg);
+				return -EINVAL;
+			}
+			flags->node_port = (int)port;
+			break;
+		}
 		case OPT_NO_AGENT:
 			flags->no_agent = true;
 			break;
@@ -265,6 +281,7 @@ static int start_node(const struct server_node_role *node, const struct server_f
 	    .log_dir = flags->log_dir,
 	    .config_dir = flags->config.config_dir,
 	    .cgroup_root = flags->cgroup_root,
+	    .node_port = flags->node_port,
 	};
 
 	access_client_url(flags->config.listen, server->require_token, url, sizeof(url));

@@ -5,6 +5,7 @@
 int server_main(int argc, char **argv);
 int kubectl_main(int argc, char **argv);
 int agent_main(int argc, char **argv);
+int status_main(int argc, char **argv);
 int image_main(int argc, char **argv);
 int run_main(int argc, char **argv);
 int exec_main(int argc, char **argv);

@@ -24,6 +24,7 @@ static int cmd_version(int argc, char **argv)
 static const struct command commands[] = {
     {"server", server_main, "run the API server, controllers and this node's agent"},
     {"agent", agent_main, "run this node's agent, joined to an API server"},
+    {"status", status_main, "show what this node's agent runs, from its status socket"},
     {"kubectl", kubectl_main, "talk to the API server like kubectl"},
     {"image", image_main, "pull, import, list and remove images"},
     {"run", run_main, "run one container without the API"},

@@ -23,6 +23,7 @@ static int start_agent(const struct server_node_launch *launch, void **handle, s
 		     .config_dir = launch->config_dir,
 		     .cgroup_root = launch->cgroup_root},
 	    .log_dir = launch->log_dir,
+	    .node_port = launch->node_port,
 	};
 	struct agent *agent;
 	int r = agent_start(&config, &agent, err);

@@ -7,14 +7,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "kubelet/agent_metrics.h"
 #include "kubelet/api_writer.h"
 #include "kubelet/image_puller.h"
 #include "kubelet/loop.h"
+#include "kubelet/node_server.h"
 #include "kubelet/node_status.h"
 #include "kubelet/pod_watch.h"
 #include "kubelet/pods.h"
+#include "kubelet/status_socket.h"
+#include "kubelet/usage_report.h"
 #include "lib/cleanup.h"
 #include "lib/hostaddr.h"
 #include "lib/log.h"
@@ -22,10 +27,14 @@
 #include "runtime/seccomp_profile.h"
 
 #define PULL_WORKERS 2
+/* A status request waits this long for the loop: a stuck loop is what it may be debugging. */
+#define SNAPSHOT_TIMEOUT_SECONDS 10
 
 struct agent {
 	struct agent_config config;
-	char *node_name, *node_ip; /* owned copies behind config's pointers */
+	/* Owned copies behind config's pointers: the caller's strings need not outlive the start
+	 * (the threads read them for as long as the agent runs). */
+	char *node_name, *node_ip, *api_server, *api_token, *api_ca;
 	struct cgroup_root cgroup;
 	bool cgroup_open;
 	struct loop *loop;
@@ -38,7 +47,12 @@ struct agent {
 	struct pods *pods;
 	struct pod_watch *watch;
 	struct node_status *node;
+	struct node_server *endpoint;
 	struct agent_context context;
+	char *status_socket_path; /* owned copy behind config's pointer */
+	struct agent_metrics *metrics;
+	struct usage_reporter *usage;
+	struct status_socket *status;
 };
 
 int agent_config_defaults(struct agent_config *config, struct ck_error *err)
@@ -60,6 +74,8 @@ int agent_config_defaults(struct agent_config *config, struct ck_error *err)
 		config->log_dir = "/var/log/pods";
 	if (!config->max_pods)
 		config->max_pods = 110;
+	if (!config->node_port)
+		config->node_port = NODE_SERVER_DEFAULT_PORT;
 	return 0;
 }
 
@@ -110,6 +126,131 @@ static int start_in_loop(struct agent *agent, struct ck_error *err)
 	return start.result;
 }
 
+/* A snapshot of the pods for the status socket, taken in the loop's thread. The request lives
+ * on the heap with two references, the asker's and the loop's: an asker that gives up waiting
+ * leaves it to the loop, which may still run (or drop) it later. */
+struct pods_request {
+	struct agent *agent;
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	bool finished;
+	int references;
+	json_t *pods;
+};
+
+static void pods_request_release(struct pods_request *request)
+{
+	pthread_mutex_lock(&request->lock);
+	bool last = --request->references == 0;
+	pthread_mutex_unlock(&request->lock);
+	if (!last)
+		return;
+	json_decref(request->pods);
+	pthread_mutex_destroy(&request->lock);
+	pthread_cond_destroy(&request->done);
+	free(request);
+}
+
+static void pods_request_finish(struct pods_request *request, json_t *pods)
+{
+	pthread_mutex_lock(&request->lock);
+	request->pods = pods;
+	request->finished = true;
+	pthread_cond_signal(&request->done);
+	pthread_mutex_unlock(&request->lock);
+	pods_request_release(request);
+}
+
+static void take_snapshot(void *ctx)
+{
+	struct pods_request *request = ctx;
+	struct pods *pods = request->agent->pods;
+
+	pods_request_finish(request, pods ? pods_snapshot(pods) : NULL);
+}
+
+static void drop_snapshot(void *ctx)
+{
+	pods_request_finish(ctx, NULL);
+}
+
+static json_t *status_pods(void *ctx)
+{
+	struct pods_request *request = calloc(1, sizeof(*request));
+	struct timespec deadline;
+	json_t *pods;
+
+	if (!request)
+		abort();
+	request->agent = ctx;
+	request->references = 2;
+	pthread_mutex_init(&request->lock, NULL);
+	pthread_cond_init(&request->done, NULL);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += SNAPSHOT_TIMEOUT_SECONDS;
+	loop_post(request->agent->loop, take_snapshot, drop_snapshot, request);
+	pthread_mutex_lock(&request->lock);
+	while (!request->finished &&
+	       pthread_cond_timedwait(&request->done, &request->lock, &deadline) == 0)
+		;
+	pods = request->pods;
+	request->pods = NULL;
+	pthread_mutex_unlock(&request->lock);
+	pods_request_release(request);
+	return pods;
+}
+
+/* What reports on the node from outside the loop: usage for `kubectl top`, and the status
+ * socket. */
+static int start_reporting(struct agent *agent, struct ck_error *err)
+{
+	const struct agent_config *config = &agent->config;
+	struct usage_reporter_config usage = {.api = config->api,
+					      .node_name = config->node_name,
+					      .run_dir = config->dirs.run_dir,
+					      .metrics = agent->metrics};
+	struct status_socket_config status = {.path = config->status_socket,
+					      .node_name = config->node_name,
+					      .node_ip = config->node_ip,
+					      .api_server = config->api.server,
+					      .run_dir = config->dirs.run_dir,
+					      .cgroup = agent->cgroup.path,
+					      .unenforced_limits =
+						  cgroup_root_missing(&agent->cgroup),
+					      .pods_snapshot = status_pods,
+					      .ctx = agent,
+					      .metrics = agent->metrics};
+	int r = usage_reporter_start(&usage, &agent->usage, err);
+
+	if (r == 0)
+		r = status_socket_start(&status, &agent->status, err);
+	return r;
+}
+
+/* The API server reaches the node's logs here, with the token this agent uses towards it; an
+ * agent without one (loopback, no --token-file) has nothing to check requests with, so it
+ * serves none. */
+static int start_endpoint(struct agent *agent, struct ck_error *err)
+{
+	const struct agent_config *config = &agent->config;
+	const struct node_server_config endpoint = {.address = config->node_ip,
+						    .port = config->node_port,
+						    .token = config->api.bearer_token,
+						    .node_name = config->node_name,
+						    .log_dir = config->log_dir,
+						    .run_dir = config->dirs.run_dir};
+
+	if (config->node_port < 0)
+		return 0;
+	if (!config->api.bearer_token || !*config->api.bearer_token) {
+		log_warn("node %s: no API token, so no node endpoint: kubectl logs will not reach "
+			 "this node",
+			 config->node_name);
+		return 0;
+	}
+	return node_server_start(&endpoint, &agent->endpoint, err);
+}
+
 static int start_services(struct agent *agent, struct ck_error *err)
 {
 	const struct agent_config *config = &agent->config;
@@ -121,9 +262,11 @@ static int start_services(struct agent *agent, struct ck_error *err)
 	if (r < 0)
 		return ck_error_prefix(err, "node %s: cgroup root", config->node_name);
 	agent->cgroup_open = true;
+	agent->metrics = agent_metrics_new(config->dirs.run_dir, "");
 	r = loop_new(&agent->loop, err);
 	if (r == 0)
-		r = api_writer_start(&config->api, config->node_name, &agent->writer, err);
+		r = api_writer_start(&config->api, config->node_name, agent->metrics,
+				     &agent->writer, err);
 	if (r == 0)
 		r = image_puller_start(agent->loop, config->dirs.data_dir, config->dirs.config_dir,
 				       PULL_WORKERS, &agent->puller, err);
@@ -141,6 +284,7 @@ static int start_services(struct agent *agent, struct ck_error *err)
 	    .puller = agent->puller,
 	    .logs = agent->logs,
 	    .api = agent->api,
+	    .metrics = agent->metrics,
 	};
 	r = -pthread_create(&agent->loop_thread, NULL, run_loop, agent);
 	if (r < 0)
@@ -159,14 +303,22 @@ static int start_services(struct agent *agent, struct ck_error *err)
 		return r;
 	if (asprintf(&image_dir, "%s/images", config->dirs.data_dir) < 0)
 		abort();
+	r = start_endpoint(agent, err);
+	if (r < 0)
+		return r;
+	const int agent_port = agent->endpoint ? node_server_port(agent->endpoint) : 0;
 	struct node_status_config node = {.api = config->api,
 					  .node_name = config->node_name,
 					  .node_ip = config->node_ip,
 					  .data_dir = config->dirs.data_dir,
 					  .image_dir = image_dir,
 					  .cgroup = &agent->cgroup,
-					  .max_pods = config->max_pods};
-	return node_status_start(&node, &agent->node, err);
+					  .max_pods = config->max_pods,
+					  .agent_port = agent_port};
+	r = node_status_start(&node, &agent->node, err);
+	if (r == 0)
+		r = start_reporting(agent, err);
+	return r;
 }
 
 int agent_start(const struct agent_config *config, struct agent **out, struct ck_error *err)
@@ -187,6 +339,18 @@ int agent_start(const struct agent_config *config, struct agent **out, struct ck
 	agent->node_ip = strdup(agent->config.node_ip);
 	agent->config.node_name = agent->node_name;
 	agent->config.node_ip = agent->node_ip;
+	agent->config.api.server = agent->api_server = strdup(config->api.server);
+	if (config->api.bearer_token)
+		agent->config.api.bearer_token = agent->api_token =
+		    strdup(config->api.bearer_token);
+	if (config->api.ca_pem)
+		agent->config.api.ca_pem = agent->api_ca =
+		    strndup(config->api.ca_pem, config->api.ca_pem_len);
+	if (config->status_socket)
+		agent->status_socket_path = strdup(config->status_socket);
+	else if (asprintf(&agent->status_socket_path, "%s/ckube.sock", config->dirs.run_dir) < 0)
+		abort();
+	agent->config.status_socket = agent->status_socket_path;
 	if (asprintf(&seccomp_dir, "%s/seccomp", config->dirs.run_dir) < 0)
 		abort();
 	seccomp_profile_cache_dir(seccomp_dir);
@@ -214,7 +378,10 @@ void agent_stop(struct agent *agent)
 	if (!agent)
 		return;
 	/* Inputs first (no new work), then the loop with the pods' view, then its helpers. */
+	status_socket_stop(agent->status);
+	usage_reporter_stop(agent->usage);
 	node_status_stop(agent->node);
+	node_server_stop(agent->endpoint);
 	pod_watch_stop(agent->watch);
 	if (agent->loop_running) {
 		loop_post(agent->loop, free_pods, NULL, agent);
@@ -228,7 +395,12 @@ void agent_stop(struct agent *agent)
 	loop_free(agent->loop);
 	if (agent->cgroup_open)
 		cgroup_root_close(&agent->cgroup);
+	agent_metrics_free(agent->metrics);
 	free(agent->node_name);
 	free(agent->node_ip);
+	free(agent->api_server);
+	free(agent->api_token);
+	free(agent->api_ca);
+	free(agent->status_socket_path);
 	free(agent);
 }

@@ -22,6 +22,8 @@ struct agent_config {
 	const char *log_dir;            /* /var/log/pods */
 	const char *manifests_dir;      /* static pods: <config-dir>/manifests */
 	int max_pods;                   /* 110 */
+	const char *status_socket;      /* <run-dir>/ckube.sock */
+	int node_port; /* the node endpoint (kubectl logs, node_server.h): 10250; -1: none */
 };
 
 struct agent;

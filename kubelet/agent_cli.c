@@ -10,6 +10,7 @@
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
+#include "lib/strconv.h"
 
 enum {
 	OPT_SERVER = 256,
@@ -18,6 +19,8 @@ enum {
 	OPT_NODE_NAME,
 	OPT_NODE_IP,
 	OPT_LOG_DIR,
+	OPT_STATUS_SOCKET,
+	OPT_NODE_PORT,
 	OPT_DIR_BASE, /* the runtime_dirs options follow */
 };
 
@@ -27,13 +30,18 @@ static void usage(FILE *out)
 		"usage: ckube agent --server URL [--token-file FILE] [--ca-file FILE]\n"
 		"                   [--node-name NAME] [--node-ip IP] [--data-dir DIR]\n"
 		"                   [--run-dir DIR] [--log-dir DIR] [--config-dir DIR]\n"
-		"                   [--cgroup-root PATH]\n\n"
+		"                   [--cgroup-root PATH] [--status-socket PATH]\n"
+		"                   [--node-port PORT]\n\n"
 		"Runs this node's agent against the API server at URL until SIGINT or SIGTERM.\n"
 		"Containers keep running when it stops; the next start adopts them.\n"
 		"  --token-file FILE   the server's join token (<data-dir>/token on the server);\n"
 		"                      needed unless the server is on this machine's loopback\n"
 		"  --ca-file FILE      the cluster CA for an https URL (<data-dir>/tls/ca.crt on\n"
-		"                      the server)\n");
+		"                      the server)\n"
+		"  --status-socket PATH  where `ckube status` asks the agent (default\n"
+		"                      <run-dir>/ckube.sock)\n"
+		"  --node-port PORT    where the API server reads this node's logs, on the node\n"
+		"                      IP (default 10250)\n");
 }
 
 static char *read_trimmed(const char *path, struct ck_error *err)
@@ -69,6 +77,8 @@ int agent_main(int argc, char **argv)
 	    {"node-name", required_argument, NULL, OPT_NODE_NAME},
 	    {"node-ip", required_argument, NULL, OPT_NODE_IP},
 	    {"log-dir", required_argument, NULL, OPT_LOG_DIR},
+	    {"node-port", required_argument, NULL, OPT_NODE_PORT},
+	    {"status-socket", required_argument, NULL, OPT_STATUS_SOCKET},
 	    {"help", no_argument, NULL, 'h'},
 	    RUNTIME_DIRS_OPTIONS(OPT_DIR_BASE),
 	    {0},
@@ -102,6 +112,19 @@ int agent_main(int argc, char **argv)
 		case OPT_LOG_DIR:
 			config.log_dir = optarg;
 			break;
+		case OPT_STATUS_SOCKET:
+			config.status_socket = optarg;
+			break;
+		case OPT_NODE_PORT: {
+			int64_t port;
+			if (strconv_parse_int(optarg, 1, 65535, &port, NULL) < 0) {
+				fprintf(stderr, "ckube agent: --node-port %s: want 1 to 65535\n",
+					optarg);
+				return 2;
+			}
+			config.node_port = (int)port;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kubelet/agent_metrics.h"
 #include "lib/cleanup.h"
 #include "lib/json_util.h"
 #include "lib/log.h"
@@ -40,6 +41,7 @@ struct event_seen {
 
 struct api_writer {
 	char *node_name;
+	struct agent_metrics *metrics;
 	struct http_client *client;
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -131,8 +133,8 @@ void api_writer_event(struct api_writer *writer, json_t *involved, const char *t
 /* --- sending ------------------------------------------------------------------------------ */
 
 /* 0 when done (also when there is nothing left to do for it), -EAGAIN to retry later. */
-static int send_request(struct api_writer *writer, const char *method, const char *path,
-			const char *content_type, json_t *body, long *status)
+static int send_request(struct api_writer *writer, const char *operation, const char *method,
+			const char *path, const char *content_type, json_t *body, long *status)
 {
 	_cleanup_free_ char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	struct http_request request = {.method = method,
@@ -155,6 +157,8 @@ static int send_request(struct api_writer *writer, const char *method, const cha
 			 response.status, response.body.data ? response.body.data : "");
 	if (r < 0)
 		log_debug("node %s: %s %s: %s", writer->node_name, method, path, err.message);
+	if (r < 0 || response.status >= 300)
+		agent_metrics_api_error(writer->metrics, operation);
 	http_response_free(&response);
 	return r < 0 ? -EAGAIN : 0;
 }
@@ -169,7 +173,8 @@ static int send_status(struct api_writer *writer, struct write *w)
 
 	if (asprintf(&path, "/api/v1/namespaces/%s/pods/%s/status", w->namespace, w->name) < 0)
 		abort();
-	return send_request(writer, "PATCH", path, "application/merge-patch+json", patch, &status);
+	return send_request(writer, "update_pod_status", "PATCH", path,
+			    "application/merge-patch+json", patch, &status);
 }
 
 static int send_delete(struct api_writer *writer, struct write *w)
@@ -182,7 +187,7 @@ static int send_delete(struct api_writer *writer, struct write *w)
 
 	if (asprintf(&path, "/api/v1/namespaces/%s/pods/%s", w->namespace, w->name) < 0)
 		abort();
-	return send_request(writer, "DELETE", path, NULL, options, &status);
+	return send_request(writer, "delete_pod", "DELETE", path, NULL, options, &status);
 }
 
 static char *event_key(json_t *event)
@@ -212,7 +217,8 @@ static int send_event_repeat(struct api_writer *writer, const char *namespace,
 
 	if (asprintf(&path, "/api/v1/namespaces/%s/events/%s", namespace, seen->name) < 0)
 		abort();
-	r = send_request(writer, "PATCH", path, "application/merge-patch+json", patch, &status);
+	r = send_request(writer, "update_event", "PATCH", path, "application/merge-patch+json",
+			 patch, &status);
 	if (r == 0 && status < 300)
 		seen->count++;
 	return r == 0 && status == 404 ? -ENOENT : r;
@@ -254,7 +260,7 @@ static int send_event(struct api_writer *writer, struct write *w)
 	json_object_set_new(event, "firstTimestamp", json_string(now));
 	json_object_set_new(event, "lastTimestamp", json_string(now));
 	json_object_set_new(event, "count", json_integer(1));
-	r = send_request(writer, "POST", path, NULL, event, &status);
+	r = send_request(writer, "create_event", "POST", path, NULL, event, &status);
 	if (r == 0 && status < 300) {
 		seen = calloc(1, sizeof(*seen));
 		if (!seen)
@@ -366,7 +372,7 @@ static void *run(void *arg)
 }
 
 int api_writer_start(const struct http_client_options *api, const char *node_name,
-		     struct api_writer **out, struct ck_error *err)
+		     struct agent_metrics *metrics, struct api_writer **out, struct ck_error *err)
 {
 	struct api_writer *writer = calloc(1, sizeof(*writer));
 	int r;
@@ -374,6 +380,7 @@ int api_writer_start(const struct http_client_options *api, const char *node_nam
 	if (!writer)
 		abort();
 	writer->node_name = strdup(node_name);
+	writer->metrics = metrics;
 	writer->statuses = strmap_new(write_free_value);
 	writer->events_seen = strmap_new(event_seen_free);
 	pthread_mutex_init(&writer->lock, NULL);

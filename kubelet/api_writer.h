@@ -12,8 +12,12 @@
 
 struct api_writer;
 
+struct agent_metrics;
+
+/* Failed writes are counted in `metrics` (ckube_api_errors_total), which must outlive the
+ * writer. */
 int api_writer_start(const struct http_client_options *api, const char *node_name,
-		     struct api_writer **out, struct ck_error *err);
+		     struct agent_metrics *metrics, struct api_writer **out, struct ck_error *err);
 /* Sends what is pending (for up to a couple of seconds), then stops. */
 void api_writer_stop(struct api_writer *writer);
 

@@ -96,21 +96,26 @@ static const char *kind_of(bool secret)
 }
 
 /* The ConfigMap or Secret `name`: 0 with *out borrowed from the build, NULL when it does not
- * exist. */
+ * exist. An object found missing is remembered as JSON null, so that it too is asked for once
+ * and every reference to it in one container sees the same answer. */
 static int fetch_object(struct env_build *b, bool secret, const char *name, const json_t **out,
 			struct ck_error *err)
 {
 	_cleanup_buf_ struct buf key = {0};
 	buf_printf(&key, "%s/%s", kind_of(secret), name);
 	json_t *object = strmap_get(b->objects, key.data);
-	if (!object && b->ctx->lookup) {
-		int r = b->ctx->lookup(b->ctx->lookup_ctx, kind_of(secret), name, &object, err);
-		if (r < 0)
-			return r;
-		if (object)
-			strmap_put(b->objects, key.data, object);
+	if (!object) {
+		if (b->ctx->lookup) {
+			int r =
+			    b->ctx->lookup(b->ctx->lookup_ctx, kind_of(secret), name, &object, err);
+			if (r < 0)
+				return r;
+		}
+		if (!object)
+			object = json_null();
+		strmap_put(b->objects, key.data, object);
 	}
-	*out = object;
+	*out = json_is_null(object) ? NULL : object;
 	return 0;
 }
 
@@ -561,8 +566,11 @@ static void take_result(struct env_build *b, struct env_var **out, size_t *out_c
 		result[n++] = scope->vars[i];
 		scope->vars[i] = (struct env_var){0};
 	}
+	/* The container's variables are in `result` now: their old places in the scope are
+	 * empty. */
+	const struct env_list own = {.vars = result, .count = n};
 	for (size_t i = 0; i < b->service_end; i++) {
-		if (env_list_find(scope, b->service_end, scope->vars[i].name) >= 0)
+		if (env_list_find(&own, 0, scope->vars[i].name) >= 0)
 			continue;
 		result[n++] = scope->vars[i];
 		scope->vars[i] = (struct env_var){0};

@@ -29,6 +29,7 @@ struct container_state {
 };
 
 struct pod;
+struct prober;
 
 struct pod_container {
 	struct pod *pod;
@@ -47,6 +48,8 @@ struct pod_container {
 	struct image_record *image; /* present in the store */
 	char *image_error;          /* why the last pull failed, for ImagePullBackOff */
 	bool stop_sent;
+	int64_t kill_at_ms;        /* a stop for a restart (failed liveness): kill from then */
+	struct prober *probers[3]; /* by enum prober_type; NULL where the spec has no probe */
 };
 
 enum pod_stage {
@@ -63,10 +66,12 @@ struct pod {
 	enum pod_stage stage;
 	bool removed_from_api; /* no longer in the API: clean up and forget */
 	bool sandbox_ready;
-	char *sandbox_error;   /* CreatePodSandboxError's message */
+	char *sandbox_error; /* CreatePodSandboxError's message */
+	bool volume_error_reported;
 	char *dir;             /* <run-dir>/pods/<uid> */
 	char *cgroup_relative; /* <qos>/pod<uid> */
 	int cgroup_fd;
+	int netns_fd; /* the pod's network namespace for probes; -1 when not open */
 	struct pod_container *init_containers;
 	size_t init_count;
 	struct pod_container *containers;
@@ -77,4 +82,6 @@ struct pod {
 	int64_t timer_at_ms;
 	json_t *last_status; /* what was last handed to the API writer */
 	bool delete_sent;
+	int64_t seen_ms;     /* when the agent first saw it (loop time) */
+	bool start_recorded; /* its start latency is in the metrics (or is not to be) */
 };

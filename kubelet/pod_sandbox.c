@@ -27,6 +27,16 @@ char *pod_log_dir(const struct pod *pod, const struct agent_context *context)
 	return dir;
 }
 
+char *pod_container_log_path(const struct pod_container *c, const struct agent_context *context)
+{
+	_cleanup_free_ char *dir = pod_log_dir(c->pod, context);
+	char *path;
+
+	if (asprintf(&path, "%s/%s/%d.log", dir, c->spec->name, c->restart_count) < 0)
+		abort();
+	return path;
+}
+
 char *pod_namespaces_dir(const struct pod *pod)
 {
 	char *dir;
@@ -67,6 +77,15 @@ static void pod_resources(const struct pod_spec *spec, struct cgroup_resources *
 		out->memory_request = -1;
 }
 
+/* <qos>/pod<uid>: known from the spec alone, so a pod deleted while no agent ran is found. */
+static const char *cgroup_relative(struct pod *pod)
+{
+	if (!pod->cgroup_relative &&
+	    asprintf(&pod->cgroup_relative, "%s/pod%s", qos_dirs[pod->spec->qos], pod->uid) < 0)
+		abort();
+	return pod->cgroup_relative;
+}
+
 static int create_cgroup(struct pod *pod, const struct agent_context *context, struct ck_error *err)
 {
 	struct cgroup_resources resources;
@@ -74,9 +93,7 @@ static int create_cgroup(struct pod *pod, const struct agent_context *context, s
 	unsigned not_enforced;
 	int r;
 
-	if (!pod->cgroup_relative &&
-	    asprintf(&pod->cgroup_relative, "%s/pod%s", qos_dirs[pod->spec->qos], pod->uid) < 0)
-		abort();
+	cgroup_relative(pod);
 	if (pod->cgroup_fd >= 0)
 		return 0;
 	r = cgroup_create(context->cgroup, pod->cgroup_relative, &pod->cgroup_fd, err);
@@ -101,6 +118,20 @@ static int write_etc_files(struct pod *pod, struct ck_error *err)
 	return r;
 }
 
+/* The Pod as the sandbox was made for it: what a later agent needs to remove the sandbox of a
+ * pod deleted while no agent ran. */
+static int record_pod(struct pod *pod, struct ck_error *err)
+{
+	_cleanup_free_ char *path = NULL;
+	_cleanup_free_ char *text = json_dumps(pod->spec->object, JSON_COMPACT);
+
+	if (!text)
+		abort();
+	if (asprintf(&path, "%s/pod.json", pod->dir) < 0)
+		abort();
+	return fs_replace_file(path, text, strlen(text), 0600, err);
+}
+
 int pod_sandbox_create(struct pod *pod, const struct agent_context *context, struct ck_error *err)
 {
 	_cleanup_free_ char *ns_dir = pod_namespaces_dir(pod);
@@ -113,6 +144,8 @@ int pod_sandbox_create(struct pod *pod, const struct agent_context *context, str
 	};
 	int r = fs_mkdir_p(pod->dir, 0700, err);
 
+	if (r == 0)
+		r = record_pod(pod, err);
 	if (r == 0)
 		r = pod_namespaces_create(&namespaces, err);
 	if (r == 0)
@@ -134,8 +167,8 @@ int pod_sandbox_remove(struct pod *pod, const struct agent_context *context, str
 		close(pod->cgroup_fd);
 		pod->cgroup_fd = -1;
 	}
-	if (r == 0 && pod->cgroup_relative)
-		r = cgroup_remove(context->cgroup, pod->cgroup_relative, true, err);
+	if (r == 0)
+		r = cgroup_remove(context->cgroup, cgroup_relative(pod), true, err);
 	if (r == 0)
 		r = fs_remove_tree(AT_FDCWD, pod->dir, err);
 	if (r == 0)

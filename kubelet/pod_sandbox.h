@@ -13,5 +13,8 @@ int pod_sandbox_remove(struct pod *pod, const struct agent_context *context, str
 
 /* <log-dir>/<namespace>_<name>_<uid>. Caller frees. */
 char *pod_log_dir(const struct pod *pod, const struct agent_context *context);
+/* The log file of the container's current run: <pod log dir>/<container>/<restart>.log.
+ * Caller frees. */
+char *pod_container_log_path(const struct pod_container *c, const struct agent_context *context);
 /* The namespace files' directory, <pod dir>/ns. Caller frees. */
 char *pod_namespaces_dir(const struct pod *pod);

@@ -254,14 +254,12 @@ static void add_etc_mounts(struct pod_container *c, struct start_plan *plan)
 static int open_output(struct pod_container *c, struct start_plan *plan, struct ck_error *err)
 {
 	const struct agent_context *context = context_of(c);
-	_cleanup_free_ char *log_dir = pod_log_dir(c->pod, context);
 	int r = container_output_open(context->config->dirs.run_dir, plan->id, plan->output_child,
 				      plan->output_reader, err);
 
 	if (r < 0)
 		return r;
-	if (asprintf(&plan->log_path, "%s/%s/%d.log", log_dir, c->spec->name, c->restart_count) < 0)
-		abort();
+	plan->log_path = pod_container_log_path(c, context);
 	return 0;
 }
 

@@ -19,12 +19,15 @@
 #include <unistd.h>
 
 #include "cgroup/cgroup.h"
+#include "kubelet/agent_metrics.h"
 #include "kubelet/api_writer.h"
 #include "kubelet/image_puller.h"
 #include "kubelet/pod_events.h"
+#include "kubelet/pod_probes.h"
 #include "kubelet/pod_sandbox.h"
 #include "kubelet/pod_start.h"
 #include "kubelet/pod_status.h"
+#include "lib/cleanup.h"
 #include "lib/log.h"
 
 #define BACKOFF_FIRST_MS 10000
@@ -104,6 +107,7 @@ void pod_sync_detach(struct pod *pod)
 					      ? &pod->init_containers[i]
 					      : &pod->containers[i - pod->init_count];
 		stop_watching(c);
+		pod_probes_free(c);
 		container_free(c->run);
 		c->run = NULL;
 		if (c->log)
@@ -113,6 +117,9 @@ void pod_sync_detach(struct pod *pod)
 	if (pod->cgroup_fd >= 0)
 		close(pod->cgroup_fd);
 	pod->cgroup_fd = -1;
+	if (pod->netns_fd >= 0)
+		close(pod->netns_fd);
+	pod->netns_fd = -1;
 }
 
 /* --- images ------------------------------------------------------------------------------- */
@@ -264,9 +271,8 @@ static void start_container(struct pod_container *c)
 		abort();
 	c->running_since_ms = loop_now_ms();
 	c->stop_sent = false;
-	/* Without probes a running container is started and ready (probes come with them). */
-	c->started = true;
-	c->ready = !c->init || c->spec->restart_always;
+	c->kill_at_ms = 0;
+	pod_probes_start(c, false);
 	if (loop_add_fd(context_of(pod)->loop, c->run->pidfd, EPOLLIN, on_exit_event, c,
 			&watch_err) < 0)
 		log_warn("pod %s/%s: container %s: %s", pod->spec->namespace, pod->spec->name,
@@ -335,6 +341,7 @@ static void on_exit_event(void *ctx, uint32_t events)
 	if (!c->run || container_poll_exit(c->run, &exit, &err) < 0 || !exit.exited)
 		return;
 	stop_watching(c);
+	pod_probes_stop(c);
 	record_exit(c, &exit, exit.signal == SIGKILL && oom_kill_seen(c));
 	if (container_remove(c->run, &err) < 0)
 		log_warn("pod %s/%s: container %s: %s", pod->spec->namespace, pod->spec->name,
@@ -343,14 +350,103 @@ static void on_exit_event(void *ctx, uint32_t events)
 	pod_sync_soon(pod);
 }
 
+/* Pumps the output of a run this agent did not start (an adopted one) into its log file. */
+static void reopen_output(struct pod_container *c)
+{
+	const struct agent_context *context = context_of(c->pod);
+	_cleanup_free_ char *path = pod_container_log_path(c, context);
+	struct ck_error err = {0};
+	int reader[2];
+
+	if (container_output_reopen(c->run, reader, &err) < 0 ||
+	    log_pump_add(context->logs, path, reader[0], reader[1], &c->log, &err) < 0) {
+		c->log = NULL;
+		log_warn("pod %s/%s: container %s: log: %s", c->pod->spec->namespace,
+			 c->pod->spec->name, c->spec->name, err.message);
+	}
+}
+
+void pod_container_adopt(struct pod_container *c, struct container *run, int restart_count)
+{
+	struct pod *pod = c->pod;
+	struct image_store *store = image_puller_store(context_of(pod)->puller);
+	_cleanup_free_ char *id = NULL;
+	struct ck_error err = {0};
+
+	if (asprintf(&id, "ckube://%s", run->id) < 0)
+		abort();
+	c->run = run;
+	c->restart_count = restart_count;
+	pod->start_recorded = true; /* started by an earlier agent: no start latency to tell */
+	/* The API's start time is the true one when it is about this very run (restored as
+	 * ContainerStatusUnknown until now); else the state file's creation time. */
+	char started_at[TIMEUTIL_TEXT_SIZE];
+	bool same_run =
+	    c->state.container_id && strcmp(c->state.container_id, id) == 0 && *c->state.started_at;
+	snprintf(started_at, sizeof(started_at), "%s",
+		 same_run ? c->state.started_at
+			  : json_string_value(json_object_get(run->state, "created")) ?: "");
+	container_state_clear(&c->state);
+	memcpy(c->state.started_at, started_at, sizeof(started_at));
+	c->state.phase = CONTAINER_RUNNING;
+	c->state.container_id = steal_ptr(&id);
+	c->running_since_ms = loop_now_ms();
+	if (!c->image)
+		image_store_find(store, c->spec->image, &c->image, NULL);
+	if (run->pidfd < 0) {
+		/* Gone altogether: nothing can tell how it ended. */
+		struct container_exit exit = {.exited = true, .code = 137, .unknown = true};
+		record_exit(c, &exit, false);
+		if (container_remove(run, &err) < 0)
+			log_warn("pod %s/%s: container %s: %s", pod->spec->namespace,
+				 pod->spec->name, c->spec->name, err.message);
+		c->run = NULL;
+		return;
+	}
+	if (loop_add_fd(context_of(pod)->loop, run->pidfd, EPOLLIN, on_exit_event, c, &err) < 0)
+		log_warn("pod %s/%s: container %s: %s", pod->spec->namespace, pod->spec->name,
+			 c->spec->name, err.message);
+	reopen_output(c);
+	pod_probes_start(c, true);
+}
+
+static void kill_container(struct pod_container *c);
+
+void pod_container_restart(struct pod_container *c, const char *why, const char *message)
+{
+	struct pod *pod = c->pod;
+	int64_t grace_s = c->spec->liveness.termination_grace_seconds;
+
+	(void)message; /* the Unhealthy events carry it */
+	if (!c->run || c->stop_sent)
+		return;
+	pod_probes_stop(c);
+	pod_event_container(c, "Normal", "Killing", "Container %s %s, will be restarted",
+			    c->spec->name, why);
+	container_signal(c->run, c->run->stop_signal, NULL);
+	c->stop_sent = true;
+	/* A probe-level grace period (terminationGracePeriodSeconds) wins over the pod's. */
+	if (grace_s < 0)
+		grace_s = pod->spec->termination_grace_seconds;
+	c->kill_at_ms = loop_now_ms() + grace_s * 1000;
+	pod_sync_at(pod, c->kill_at_ms);
+}
+
 /* Runs the container if it should run now: start, or restart after its back-off. Returns true
  * while it runs (or will soon: a pull or back-off is pending). */
 static void ensure_running(struct pod_container *c)
 {
 	struct pod *pod = c->pod;
 
-	if (c->run)
+	if (c->run) {
+		if (c->kill_at_ms && loop_now_ms() >= c->kill_at_ms) {
+			kill_container(c);
+			c->kill_at_ms = 0;
+		} else if (c->kill_at_ms) {
+			pod_sync_at(pod, c->kill_at_ms);
+		}
 		return;
+	}
 	if (c->state.phase == CONTAINER_TERMINATED) {
 		if (!will_restart(pod, c))
 			return;
@@ -395,12 +491,34 @@ static void ensure_running(struct pod_container *c)
 
 /* --- the pod ------------------------------------------------------------------------------ */
 
+/* Volumes come with the volume part of the node; until then a pod that has any waits in
+ * ContainerCreating with the reason in a FailedMount event, as a pod whose mount fails does,
+ * rather than run without its data. */
+static bool volumes_ready(struct pod *pod)
+{
+	const json_t *volume = json_array_get(pod->spec->volumes, 0);
+	const char *name = json_string_value(json_object_get(volume, "name"));
+
+	if (!volume)
+		return true;
+	if (!pod->volume_error_reported) {
+		pod_event_pod(pod, "Warning", "FailedMount",
+			      "MountVolume.SetUp failed for volume \"%s\" : volumes are not "
+			      "supported by this node yet",
+			      name ? name : "?");
+		pod->volume_error_reported = true;
+	}
+	return false;
+}
+
 static bool ensure_sandbox(struct pod *pod)
 {
 	struct ck_error err = {0};
 
 	if (pod->sandbox_ready)
 		return true;
+	if (!volumes_ready(pod))
+		return false;
 	if (pod_sandbox_create(pod, context_of(pod), &err) < 0) {
 		log_warn("pod %s/%s: sandbox: %s", pod->spec->namespace, pod->spec->name,
 			 err.message);
@@ -487,6 +605,7 @@ static bool stop_containers(struct pod *pod)
 		if (!c->run)
 			continue;
 		running = true;
+		pod_probes_stop(c);
 		if (!c->stop_sent) {
 			pod_event_container(c, "Normal", "Killing", "Stopping container %s",
 					    c->spec->name);
@@ -515,6 +634,9 @@ static void terminate_pod(struct pod *pod)
 		return;
 	}
 	pod->sandbox_ready = false;
+	if (pod->netns_fd >= 0)
+		close(pod->netns_fd);
+	pod->netns_fd = -1;
 	pod->stage = POD_GONE;
 }
 
@@ -541,7 +663,36 @@ static void report_status(struct pod *pod)
 			      json_incref(status));
 }
 
+/* The pod start latency the kubelet reports (pod_start_duration_seconds): from the agent seeing
+ * the pod to all its app containers running, once per pod. */
+static void record_start(struct pod *pod)
+{
+	if (pod->start_recorded || pod->stage != POD_RUNNING)
+		return;
+	for (size_t i = 0; i < pod->container_count; i++)
+		if (!pod->containers[i].run)
+			return;
+	pod->start_recorded = true;
+	agent_metrics_pod_started(context_of(pod)->metrics,
+				  (double)(loop_now_ms() - pod->seen_ms) / 1000);
+}
+
+static void sync_pod_once(struct pod *pod);
+
 static void sync_pod(struct pod *pod)
+{
+	/* Taken first: the sync may forget (free) the pod. */
+	struct agent_metrics *metrics = context_of(pod)->metrics;
+	struct timespec start, end;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	sync_pod_once(pod);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	agent_metrics_pod_synced(metrics, (double)(end.tv_sec - start.tv_sec) +
+					      (double)(end.tv_nsec - start.tv_nsec) / 1e9);
+}
+
+static void sync_pod_once(struct pod *pod)
 {
 	if (pod->stage != POD_GONE && (pod->removed_from_api || pod->spec->deleting))
 		terminate_pod(pod);
@@ -558,7 +709,9 @@ static void sync_pod(struct pod *pod)
 		}
 		return;
 	}
-	if (pod->stage != POD_TERMINATING)
+	if (pod->stage != POD_TERMINATING) {
 		run_pod(pod);
+		record_start(pod);
+	}
 	report_status(pod);
 }

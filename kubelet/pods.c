@@ -10,13 +10,16 @@
 #include <unistd.h>
 
 #include "kubelet/pod.h"
+#include "kubelet/pod_adopt.h"
 #include "kubelet/pod_sync.h"
+#include "lib/cleanup.h"
 #include "lib/log.h"
 #include "lib/strmap.h"
 
 struct pods {
 	struct agent_context context;
-	struct strmap *by_uid; /* uid -> struct pod */
+	struct strmap *by_uid;     /* uid -> struct pod */
+	struct adoption *adoption; /* what an earlier agent left, until the first snapshot */
 	bool snapshot_seen;
 };
 
@@ -72,6 +75,8 @@ static struct pod *pod_new(struct pods *pods, struct pod_spec *spec)
 	pod->uid = strdup(spec->uid);
 	pod->spec = spec;
 	pod->cgroup_fd = -1;
+	pod->netns_fd = -1;
+	pod->seen_ms = loop_now_ms();
 	if (asprintf(&pod->dir, "%s/pods/%s", pods->context.config->dirs.run_dir, spec->uid) < 0)
 		abort();
 	pod->init_containers =
@@ -117,8 +122,34 @@ static void upsert(struct pods *pods, const json_t *object)
 	} else {
 		pod = pod_new(pods, spec);
 		strmap_put(pods->by_uid, pod->uid, pod);
+		adoption_claim(pods->adoption, pod);
 	}
 	pod_sync_soon(pod);
+}
+
+/* Sandboxes of pods deleted while no agent ran: pods to remove, with what runs in them. */
+static void remove_orphans(struct pods *pods)
+{
+	_cleanup_json_ json_t *orphans = adoption_orphans(pods->adoption);
+	size_t i;
+	json_t *object;
+
+	json_array_foreach (orphans, i, object) {
+		struct ck_error err = {0};
+		struct pod_spec *spec;
+		if (pod_spec_parse(object, &spec, &err) < 0) {
+			log_warn("node %s: sandbox of a deleted pod: %s",
+				 pods->context.config->node_name, err.message);
+			continue;
+		}
+		struct pod *pod = pod_new(pods, spec);
+		strmap_put(pods->by_uid, pod->uid, pod);
+		adoption_claim(pods->adoption, pod);
+		pod->removed_from_api = true;
+		pod_sync_soon(pod);
+	}
+	adoption_free(pods->adoption);
+	pods->adoption = NULL;
 }
 
 static void forget_from_api(struct pods *pods, const char *uid)
@@ -152,6 +183,8 @@ static void apply_snapshot(struct pods *pods, const json_t *items)
 			pod_sync_soon(pod);
 		}
 	strmap_free(listed);
+	if (!pods->snapshot_seen)
+		remove_orphans(pods);
 	pods->snapshot_seen = true;
 }
 
@@ -187,6 +220,15 @@ struct pod *pods_find(struct pods *pods, const char *uid)
 	return strmap_get(pods->by_uid, uid);
 }
 
+void pods_for_each(struct pods *pods, void (*fn)(struct pod *pod, void *ctx), void *ctx)
+{
+	const char *uid;
+	struct pod *pod;
+
+	STRMAP_FOREACH (pods->by_uid, iter, uid, pod)
+		fn(pod, ctx);
+}
+
 void pods_forget(struct pods *pods, struct pod *pod)
 {
 	strmap_remove(pods->by_uid, pod->uid);
@@ -196,11 +238,16 @@ int pods_new(const struct agent_context *context, struct pods **out, struct ck_e
 {
 	struct pods *pods = calloc(1, sizeof(*pods));
 
-	(void)err;
 	if (!pods)
 		abort();
 	pods->context = *context;
 	pods->by_uid = strmap_new(pod_free);
+	int r = adoption_load(&pods->context, &pods->adoption, err);
+	if (r < 0) {
+		strmap_free(pods->by_uid);
+		free(pods);
+		return r;
+	}
 	*out = pods;
 	return 0;
 }
@@ -215,5 +262,6 @@ void pods_free(struct pods *pods)
 	STRMAP_FOREACH (pods->by_uid, iter, uid, pod)
 		pod_sync_detach(pod);
 	strmap_free(pods->by_uid);
+	adoption_free(pods->adoption);
 	free(pods);
 }

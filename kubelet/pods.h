@@ -3,6 +3,8 @@
  * a time, in the loop's thread. Internal to kubelet/. */
 #pragma once
 
+#include <jansson.h>
+
 #include "cgroup/cgroup.h"
 #include "kubelet/agent.h"
 #include "kubelet/api_writer.h"
@@ -20,6 +22,7 @@ struct agent_context {
 	struct image_puller *puller;
 	struct log_pump *logs;
 	struct http_client *api; /* for the loop's own reads (services, config maps); loop only */
+	struct agent_metrics *metrics; /* thread-safe */
 };
 
 struct pods;
@@ -32,3 +35,10 @@ void pods_free(struct pods *pods);
 
 /* The pod watch's callback (loop thread). */
 void pods_on_change(void *pods, const struct pod_change *change);
+
+struct pod;
+/* Calls `fn` on every pod, in no particular order; `fn` must not add or remove pods. */
+void pods_for_each(struct pods *pods, void (*fn)(struct pod *pod, void *ctx), void *ctx);
+/* Every pod as the status socket shows it (the JSON array described in status_socket.h); loop
+ * thread. */
+json_t *pods_snapshot(struct pods *pods);

@@ -59,6 +59,8 @@ class Server:
         self.agent = agent
         self.node_name = f"node-{uuid.uuid4().hex[:8]}" if agent else None
         self.cgroup_root = f"ckube-e2e-{uuid.uuid4().hex[:12]}" if agent else None
+        # The agent's endpoint (logs, exec), on a port of its own so that servers can coexist.
+        self.node_port = free_port() if agent else None
         self.host = host
         # netns: the name of a network namespace (made by the test) to run the server in.
         self.netns = netns
@@ -79,7 +81,7 @@ class Server:
         if self.agent:
             # The node's address is loopback: tests address nothing else on this machine.
             args += ["--node-name", self.node_name, "--node-ip", "127.0.0.1",
-                     "--cgroup-root", self.cgroup_root]
+                     "--node-port", str(self.node_port), "--cgroup-root", self.cgroup_root]
         else:
             args += ["--no-agent"]
         args += self.extra_args

@@ -1,6 +1,9 @@
 """Pods on a node: `ckube server` with its own node agent runs the API's pods, restarts them
 by their restartPolicy, reports their status, and deletes them, leaving nothing behind."""
+import json
+import os
 import re
+import signal
 import time
 
 import pytest
@@ -33,6 +36,14 @@ def pod(srv, name):
 def container_status(srv, name):
     statuses = pod(srv, name).get("status", {}).get("containerStatuses") or []
     return statuses[0] if statuses else {}
+
+
+def assert_no_leftovers(srv, timeout=20):
+    """Waits for the node to hold nothing of its pods any more; names what is left if not."""
+    deadline = time.monotonic() + timeout
+    while srv.node_leftovers() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert srv.node_leftovers() == {}
 
 
 def kubectl_row(srv, name):
@@ -146,7 +157,7 @@ def test_graceful_delete_leaves_nothing(cluster, registry):
              == 404, timeout=20, what="pod gone")
     took = time.monotonic() - start
     assert 2.5 <= took < 10, took
-    assert cluster.node_leftovers() == {}
+    assert_no_leftovers(cluster)
     events = cluster.get_json("/api/v1/namespaces/default/events")["items"]
     reasons = [e["reason"] for e in events if e["involvedObject"]["name"] == "stubborn"]
     for reason in ("Pulled", "Created", "Started", "Killing"):
@@ -163,3 +174,57 @@ def test_quick_delete_of_cooperative_pod(cluster, registry):
     # grace period as on any Kubernetes node; kubectl delete returns when the pod is gone.
     assert time.monotonic() - start < 10
     assert cluster.api("GET", "/api/v1/namespaces/default/pods/polite").status == 404
+
+
+def container_pid(srv, name):
+    """The host pid of the pod's container, from the runtime's state file."""
+    cid = container_status(srv, name)["containerID"].split("://", 1)[1]
+    with open(os.path.join(srv.root, "run", "containers", cid, "state.json")) as f:
+        return json.load(f)["pid"]
+
+
+def test_agent_killed_adopts_running_pods(cluster, registry):
+    node_pod(cluster, "survivor", registry.image("busybox"), ["sleep", "3600"])
+    node_pod(cluster, "crashy", registry.image("busybox"), ["sh", "-c", "exit 2"])
+    wait_for(lambda: pod(cluster, "survivor").get("status", {}).get("phase") == "Running",
+             timeout=30, what="Running")
+    wait_for(lambda: container_status(cluster, "crashy").get("restartCount", 0) >= 1,
+             timeout=30, what="a restart")
+    pid = container_pid(cluster, "survivor")
+    before = container_status(cluster, "survivor")
+    restarts = container_status(cluster, "crashy")["restartCount"]
+    cluster.restart(signal.SIGKILL)
+    time.sleep(2)
+    assert container_pid(cluster, "survivor") == pid
+    os.kill(pid, 0)
+    after = container_status(cluster, "survivor")
+    assert after["containerID"] == before["containerID"]
+    assert after["restartCount"] == 0
+    assert after["state"]["running"]["startedAt"] == before["state"]["running"]["startedAt"]
+    assert pod(cluster, "survivor")["status"]["phase"] == "Running"
+    # The crashing one keeps its count and goes on from there.
+    wait_for(lambda: container_status(cluster, "crashy")["restartCount"] > restarts,
+             timeout=30, what="restarts continued")
+
+
+def test_pod_deleted_while_agent_down(server_factory, registry):
+    srv = server_factory(agent=True, registry=registry)
+    node_pod(srv, "orphan", registry.image("busybox"), ["sleep", "3600"])
+    wait_for(lambda: pod(srv, "orphan").get("status", {}).get("phase") == "Running",
+             timeout=30, what="Running")
+    pid = container_pid(srv, "orphan")
+    srv.stop(signal.SIGKILL)
+    # Force the pod out of the API without its node (as `kubectl delete --force` would) ...
+    srv.extra_args = ["--no-agent"]
+    srv.agent = False
+    srv.start()
+    answer = srv.api("DELETE", "/api/v1/namespaces/default/pods/orphan",
+                     {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0})
+    assert answer.status == 200, answer.text()
+    srv.stop()
+    # ... then the agent comes back and removes what the pod left.
+    srv.extra_args = []
+    srv.agent = True
+    srv.start()
+    wait_for(lambda: not os.path.exists(f"/proc/{pid}"), timeout=20, what="container gone")
+    assert_no_leftovers(srv)
