@@ -72,6 +72,11 @@ int agent_config_defaults(struct agent_config *config, struct ck_error *err)
 		    host_default_ipv4(address, sizeof(address)) == 0 ? address : "127.0.0.1";
 	if (!config->log_dir)
 		config->log_dir = "/var/log/pods";
+	if (!config->manifests_dir) {
+		static char manifests[4096];
+		snprintf(manifests, sizeof(manifests), "%s/manifests", config->dirs.config_dir);
+		config->manifests_dir = manifests;
+	}
 	if (!config->max_pods)
 		config->max_pods = 110;
 	if (!config->node_port)

@@ -21,6 +21,7 @@ enum {
 	OPT_LOG_DIR,
 	OPT_STATUS_SOCKET,
 	OPT_NODE_PORT,
+	OPT_MANIFESTS_DIR,
 	OPT_DIR_BASE, /* the runtime_dirs options follow */
 };
 
@@ -31,7 +32,7 @@ static void usage(FILE *out)
 		"                   [--node-name NAME] [--node-ip IP] [--data-dir DIR]\n"
 		"                   [--run-dir DIR] [--log-dir DIR] [--config-dir DIR]\n"
 		"                   [--cgroup-root PATH] [--status-socket PATH]\n"
-		"                   [--node-port PORT]\n\n"
+		"                   [--node-port PORT] [--manifests-dir DIR]\n\n"
 		"Runs this node's agent against the API server at URL until SIGINT or SIGTERM.\n"
 		"Containers keep running when it stops; the next start adopts them.\n"
 		"  --token-file FILE   the server's join token (<data-dir>/token on the server);\n"
@@ -41,7 +42,10 @@ static void usage(FILE *out)
 		"  --status-socket PATH  where `ckube status` asks the agent (default\n"
 		"                      <run-dir>/ckube.sock)\n"
 		"  --node-port PORT    where the API server reads this node's logs, on the node\n"
-		"                      IP (default 10250)\n");
+		"                      IP (default 10250)\n"
+		"  --manifests-dir DIR static pods: the Pods of the files there run on this node,\n"
+		"                      with or without the API server (default\n"
+		"                      <config-dir>/manifests)\n");
 }
 
 static char *read_trimmed(const char *path, struct ck_error *err)
@@ -79,6 +83,7 @@ int agent_main(int argc, char **argv)
 	    {"log-dir", required_argument, NULL, OPT_LOG_DIR},
 	    {"node-port", required_argument, NULL, OPT_NODE_PORT},
 	    {"status-socket", required_argument, NULL, OPT_STATUS_SOCKET},
+	    {"manifests-dir", required_argument, NULL, OPT_MANIFESTS_DIR},
 	    {"help", no_argument, NULL, 'h'},
 	    RUNTIME_DIRS_OPTIONS(OPT_DIR_BASE),
 	    {0},
@@ -114,6 +119,9 @@ int agent_main(int argc, char **argv)
 			break;
 		case OPT_STATUS_SOCKET:
 			config.status_socket = optarg;
+			break;
+		case OPT_MANIFESTS_DIR:
+			config.manifests_dir = optarg;
 			break;
 		case OPT_NODE_PORT: {
 			int64_t port;

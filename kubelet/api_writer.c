@@ -24,12 +24,12 @@
  * shows them ("x4 over 2m"). */
 #define EVENT_AGGREGATION_SECONDS 600
 
-enum write_kind { WRITE_STATUS, WRITE_EVENT, WRITE_DELETE };
+enum write_kind { WRITE_STATUS, WRITE_EVENT, WRITE_DELETE, WRITE_CREATE };
 
 struct write {
 	enum write_kind kind;
 	char *namespace, *name, *uid;
-	json_t *body; /* status, or the Event */
+	json_t *body; /* status, the Event, or the Pod to create */
 	struct write *next;
 };
 
@@ -118,6 +118,15 @@ void api_writer_delete_pod(struct api_writer *writer, const char *namespace, con
 			   const char *uid)
 {
 	enqueue(writer, new_write(WRITE_DELETE, namespace, name, uid, NULL));
+}
+
+void api_writer_create_pod(struct api_writer *writer, json_t *pod)
+{
+	const json_t *metadata = json_object_get(pod, "metadata");
+
+	enqueue(writer,
+		new_write(WRITE_CREATE, json_string_value(json_object_get(metadata, "namespace")),
+			  json_string_value(json_object_get(metadata, "name")), NULL, pod));
 }
 
 void api_writer_event(struct api_writer *writer, json_t *involved, const char *type,
@@ -272,6 +281,17 @@ static int send_event(struct api_writer *writer, struct write *w)
 	return r;
 }
 
+/* 409 AlreadyExists is done too: the pod watch shows what is there. */
+static int send_create(struct api_writer *writer, struct write *w)
+{
+	_cleanup_free_ char *path = NULL;
+	long status;
+
+	if (asprintf(&path, "/api/v1/namespaces/%s/pods", w->namespace) < 0)
+		abort();
+	return send_request(writer, "create_mirror_pod", "POST", path, NULL, w->body, &status);
+}
+
 static int send_write(struct api_writer *writer, struct write *w)
 {
 	switch (w->kind) {
@@ -281,6 +301,8 @@ static int send_write(struct api_writer *writer, struct write *w)
 		return send_delete(writer, w);
 	case WRITE_EVENT:
 		return send_event(writer, w);
+	case WRITE_CREATE:
+		return send_create(writer, w);
 	}
 	return 0;
 }

@@ -28,6 +28,8 @@ void api_writer_pod_status(struct api_writer *writer, const char *namespace, con
  * "Normal" or "Warning". */
 void api_writer_event(struct api_writer *writer, json_t *involved, const char *type,
 		      const char *reason, const char *message);
+/* Creates the Pod (the writer takes the reference): a static pod's mirror. */
+void api_writer_create_pod(struct api_writer *writer, json_t *pod);
 /* Deletes the pod for good (grace 0, uid precondition): its containers are gone. */
 void api_writer_delete_pod(struct api_writer *writer, const char *namespace, const char *name,
 			   const char *uid);

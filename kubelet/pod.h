@@ -82,6 +82,10 @@ struct pod {
 	int64_t timer_at_ms;
 	json_t *last_status; /* what was last handed to the API writer */
 	bool delete_sent;
-	int64_t seen_ms;     /* when the agent first saw it (loop time) */
-	bool start_recorded; /* its start latency is in the metrics (or is not to be) */
+	bool is_static;        /* from a manifest file; its status goes to its mirror pod */
+	char *mirror_uid;      /* that mirror pod in the API, once seen */
+	bool mirror_requested; /* a create of the mirror is on its way */
+	bool mirror_listed;    /* seen in the list being applied */
+	int64_t seen_ms;       /* when the agent first saw it (loop time) */
+	bool start_recorded;   /* its start latency is in the metrics (or is not to be) */
 };

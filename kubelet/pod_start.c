@@ -121,6 +121,14 @@ static int build_environment(struct pod_container *c, struct start_plan *plan, s
 	const bool has_ip = pod->spec->host_network;
 	int r = api_read_services(context->api, pod->spec->namespace, &services, err);
 
+	/* A static pod runs without the API server (it may be the API server): it then goes
+	 * without Service variables, as the kubelet's static pods do before its informers sync. */
+	if (r < 0 && pod->is_static) {
+		log_warn("pod %s/%s: container %s: no Service variables: %s", pod->spec->namespace,
+			 pod->spec->name, c->spec->name, err->message);
+		services = json_array();
+		r = 0;
+	}
 	if (r < 0)
 		return r;
 	struct env_context env = {

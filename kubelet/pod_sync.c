@@ -27,6 +27,7 @@
 #include "kubelet/pod_sandbox.h"
 #include "kubelet/pod_start.h"
 #include "kubelet/pod_status.h"
+#include "kubelet/static_pods.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
 
@@ -571,7 +572,7 @@ static void run_pod(struct pod *pod)
 
 static int64_t grace_ms(const struct pod *pod)
 {
-	if (pod->removed_from_api)
+	if (pod->removed_from_api && !pod->is_static)
 		return FORCED_GRACE_MS;
 	if (pod->spec->deletion_grace_seconds >= 0)
 		return pod->spec->deletion_grace_seconds * 1000;
@@ -640,6 +641,24 @@ static void terminate_pod(struct pod *pod)
 	pod->stage = POD_GONE;
 }
 
+/* A static pod shows in the API through a mirror pod: its manifest's Pod, marked with
+ * kubernetes.io/config.mirror, which the agent makes once it knows none exists. */
+static void request_mirror(struct pod *pod)
+{
+	json_t *mirror, *metadata;
+
+	if (pod->mirror_requested || pod->removed_from_api || !pods_api_listed(pod->pods))
+		return;
+	mirror = json_deep_copy(pod->spec->object);
+	metadata = json_object_get(mirror, "metadata");
+	json_object_del(metadata, "uid");
+	json_object_del(metadata, "resourceVersion");
+	json_object_set_new(json_object_get(metadata, "annotations"), STATIC_POD_MIRROR_ANNOTATION,
+			    json_string(pod->uid));
+	api_writer_create_pod(context_of(pod)->writer, mirror);
+	pod->mirror_requested = true;
+}
+
 static void report_status(struct pod *pod)
 {
 	const struct agent_context *context = context_of(pod);
@@ -651,6 +670,10 @@ static void report_status(struct pod *pod)
 	};
 	json_t *status;
 
+	if (pod->is_static && !pod->mirror_uid) {
+		request_mirror(pod);
+		return;
+	}
 	now_text(now);
 	status = pod_status_build(pod, &status_context, pod->last_status);
 	if (pod->last_status && json_equal(status, pod->last_status)) {
@@ -659,8 +682,8 @@ static void report_status(struct pod *pod)
 	}
 	json_decref(pod->last_status);
 	pod->last_status = status;
-	api_writer_pod_status(context->writer, pod->spec->namespace, pod->spec->name, pod->uid,
-			      json_incref(status));
+	api_writer_pod_status(context->writer, pod->spec->namespace, pod->spec->name,
+			      pod->is_static ? pod->mirror_uid : pod->uid, json_incref(status));
 }
 
 /* The pod start latency the kubelet reports (pod_start_duration_seconds): from the agent seeing
@@ -698,6 +721,9 @@ static void sync_pod_once(struct pod *pod)
 		terminate_pod(pod);
 	if (pod->stage == POD_GONE) {
 		if (pod->removed_from_api) {
+			if (pod->is_static && pod->mirror_uid)
+				api_writer_delete_pod(context_of(pod)->writer, pod->spec->namespace,
+						      pod->spec->name, pod->mirror_uid);
 			pod_sync_detach(pod);
 			pods_forget(pod->pods, pod);
 			return;

@@ -31,3 +31,6 @@ const struct agent_context *pods_context(const struct pods *pods);
 /* The pod with that uid, or NULL (it may be gone by the time an answer comes back). */
 struct pod *pods_find(struct pods *pods, const char *uid);
 void pods_forget(struct pods *pods, struct pod *pod);
+/* Whether the API's pods have been listed once: mirror pods are made only after that (the
+ * list says which exist). */
+bool pods_api_listed(const struct pods *pods);

@@ -12,6 +12,7 @@
 #include "kubelet/pod.h"
 #include "kubelet/pod_adopt.h"
 #include "kubelet/pod_sync.h"
+#include "kubelet/static_pods.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
 #include "lib/strmap.h"
@@ -20,6 +21,7 @@ struct pods {
 	struct agent_context context;
 	struct strmap *by_uid;     /* uid -> struct pod */
 	struct adoption *adoption; /* what an earlier agent left, until the first snapshot */
+	struct static_pods *static_source;
 	bool snapshot_seen;
 };
 
@@ -45,6 +47,7 @@ static void pod_free(void *value)
 	json_decref(pod->last_status);
 	free(pod->sandbox_error);
 	free(pod->cgroup_relative);
+	free(pod->mirror_uid);
 	free(pod->dir);
 	free(pod->uid);
 	free(pod);
@@ -102,7 +105,7 @@ static void renew_spec(struct pod *pod, struct pod_spec *spec)
 	pod_spec_free(old);
 }
 
-static void upsert(struct pods *pods, const json_t *object)
+static void upsert(struct pods *pods, const json_t *object, bool from_file)
 {
 	struct ck_error err = {0};
 	struct pod_spec *spec;
@@ -121,10 +124,101 @@ static void upsert(struct pods *pods, const json_t *object)
 		renew_spec(pod, spec);
 	} else {
 		pod = pod_new(pods, spec);
+		pod->is_static = from_file;
 		strmap_put(pods->by_uid, pod->uid, pod);
 		adoption_claim(pods->adoption, pod);
 	}
 	pod_sync_soon(pod);
+}
+
+/* --- static pods and their mirrors ----------------------------------------------------------- */
+
+static struct pod *static_pod_named(struct pods *pods, const char *namespace, const char *name)
+{
+	const char *uid;
+	struct pod *pod;
+
+	STRMAP_FOREACH (pods->by_uid, iter, uid, pod)
+		if (pod->is_static && strcmp(pod->spec->namespace, namespace) == 0 &&
+		    strcmp(pod->spec->name, name) == 0)
+			return pod;
+	return NULL;
+}
+
+/* A mirror pod in the API. The right one (for the static pod's current uid, not being
+ * deleted) is where the static pod's status goes; any other is deleted, and a static pod
+ * left without one gets a new one when the deletion shows. */
+static void mirror_seen(struct pods *pods, const json_t *mirror)
+{
+	const json_t *metadata = json_object_get(mirror, "metadata");
+	const char *namespace = json_string_value(json_object_get(metadata, "namespace"));
+	const char *name = json_string_value(json_object_get(metadata, "name"));
+	const char *uid = json_string_value(json_object_get(metadata, "uid"));
+	const char *hash = json_string_value(json_object_get(
+	    json_object_get(metadata, "annotations"), STATIC_POD_MIRROR_ANNOTATION));
+	struct pod *pod = namespace && name ? static_pod_named(pods, namespace, name) : NULL;
+
+	if (!uid || !namespace || !name)
+		return;
+	if (!pod || !hash || strcmp(hash, pod->uid) != 0 ||
+	    json_object_get(metadata, "deletionTimestamp")) {
+		api_writer_delete_pod(pods->context.writer, namespace, name, uid);
+		return;
+	}
+	pod->mirror_listed = true;
+	pod->mirror_requested = false;
+	if (pod->mirror_uid && strcmp(pod->mirror_uid, uid) == 0)
+		return;
+	free(pod->mirror_uid);
+	pod->mirror_uid = strdup(uid);
+	/* A new object: its status is written whole. */
+	json_decref(pod->last_status);
+	pod->last_status = NULL;
+	pod_sync_soon(pod);
+}
+
+static void mirror_gone(struct pods *pods, const json_t *mirror)
+{
+	const json_t *metadata = json_object_get(mirror, "metadata");
+	const char *uid = json_string_value(json_object_get(metadata, "uid"));
+	struct pod *pod =
+	    static_pod_named(pods, json_string_value(json_object_get(metadata, "namespace")) ?: "",
+			     json_string_value(json_object_get(metadata, "name")) ?: "");
+
+	if (!pod || !uid || !pod->mirror_uid || strcmp(pod->mirror_uid, uid) != 0)
+		return;
+	free(pod->mirror_uid);
+	pod->mirror_uid = NULL;
+	pod->mirror_requested = false;
+	pod_sync_soon(pod); /* makes a new one */
+}
+
+void pods_static_changed(void *ctx, const json_t *list)
+{
+	struct pods *pods = ctx;
+	struct strmap *listed = strmap_new(NULL);
+	const char *uid;
+	struct pod *pod;
+	size_t i;
+	json_t *item;
+
+	json_array_foreach ((json_t *)list, i, item) {
+		const char *item_uid =
+		    json_string_value(json_object_get(json_object_get(item, "metadata"), "uid"));
+		strmap_put(listed, item_uid, item);
+		upsert(pods, item, true);
+	}
+	STRMAP_FOREACH (pods->by_uid, iter, uid, pod)
+		if (pod->is_static && !strmap_get(listed, uid)) {
+			pod->removed_from_api = true;
+			pod_sync_soon(pod);
+		}
+	strmap_free(listed);
+}
+
+bool pods_api_listed(const struct pods *pods)
+{
+	return pods->snapshot_seen;
 }
 
 /* Sandboxes of pods deleted while no agent ran: pods to remove, with what runs in them. */
@@ -170,18 +264,31 @@ static void apply_snapshot(struct pods *pods, const json_t *items)
 	size_t i;
 	json_t *item;
 
+	STRMAP_FOREACH (pods->by_uid, iter, uid, pod)
+		pod->mirror_listed = false;
 	json_array_foreach ((json_t *)items, i, item) {
 		const char *item_uid =
 		    json_string_value(json_object_get(json_object_get(item, "metadata"), "uid"));
+		if (static_pod_is_mirror(item)) {
+			mirror_seen(pods, item);
+			continue;
+		}
 		if (item_uid)
 			strmap_put(listed, item_uid, (void *)item);
-		upsert(pods, item);
+		upsert(pods, item, false);
 	}
-	STRMAP_FOREACH (pods->by_uid, iter, uid, pod)
-		if (!strmap_get(listed, uid)) {
+	STRMAP_FOREACH (pods->by_uid, iter, uid, pod) {
+		if (pod->is_static) {
+			if (pod->mirror_uid && !pod->mirror_listed) {
+				free(pod->mirror_uid);
+				pod->mirror_uid = NULL;
+				pod_sync_soon(pod);
+			}
+		} else if (!strmap_get(listed, uid)) {
 			pod->removed_from_api = true;
 			pod_sync_soon(pod);
 		}
+	}
 	strmap_free(listed);
 	if (!pods->snapshot_seen)
 		remove_orphans(pods);
@@ -199,9 +306,16 @@ void pods_on_change(void *ctx, const struct pod_change *change)
 		break;
 	case POD_ADDED:
 	case POD_MODIFIED:
-		upsert(pods, change->pods);
+		if (static_pod_is_mirror(change->pods))
+			mirror_seen(pods, change->pods);
+		else
+			upsert(pods, change->pods, false);
 		break;
 	case POD_DELETED:
+		if (static_pod_is_mirror(change->pods)) {
+			mirror_gone(pods, change->pods);
+			break;
+		}
 		uid = json_string_value(
 		    json_object_get(json_object_get(change->pods, "metadata"), "uid"));
 		if (uid)
@@ -243,9 +357,12 @@ int pods_new(const struct agent_context *context, struct pods **out, struct ck_e
 	pods->context = *context;
 	pods->by_uid = strmap_new(pod_free);
 	int r = adoption_load(&pods->context, &pods->adoption, err);
+	if (r == 0)
+		r = static_pods_start(pods->context.loop, pods->context.config->manifests_dir,
+				      pods->context.config->node_name, pods_static_changed, pods,
+				      &pods->static_source, err);
 	if (r < 0) {
-		strmap_free(pods->by_uid);
-		free(pods);
+		pods_free(pods);
 		return r;
 	}
 	*out = pods;
@@ -259,6 +376,7 @@ void pods_free(struct pods *pods)
 
 	if (!pods)
 		return;
+	static_pods_stop(pods->static_source);
 	STRMAP_FOREACH (pods->by_uid, iter, uid, pod)
 		pod_sync_detach(pod);
 	strmap_free(pods->by_uid);

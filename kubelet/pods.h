@@ -35,6 +35,8 @@ void pods_free(struct pods *pods);
 
 /* The pod watch's callback (loop thread). */
 void pods_on_change(void *pods, const struct pod_change *change);
+/* The static pod source's callback (loop thread): every static pod there is now. */
+void pods_static_changed(void *pods, const json_t *list);
 
 struct pod;
 /* Calls `fn` on every pod, in no particular order; `fn` must not add or remove pods. */

@@ -11,6 +11,7 @@
 	X(MHD_add_response_header)           \
 	X(MHD_create_response_from_buffer)   \
 	X(MHD_create_response_from_callback) \
+	X(MHD_create_response_for_upgrade)   \
 	X(MHD_destroy_response)              \
 	X(MHD_get_connection_info)           \
 	X(MHD_get_connection_values)         \
@@ -20,7 +21,8 @@
 	X(MHD_set_connection_option)         \
 	X(MHD_start_daemon)                  \
 	X(MHD_stop_daemon)                   \
-	X(MHD_suspend_connection)
+	X(MHD_suspend_connection)            \
+	X(MHD_upgrade_action)
 
 MICROHTTPD_SYMBOLS(DLOPEN_DECLARE)
 

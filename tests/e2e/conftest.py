@@ -49,7 +49,50 @@ def free_port():
         return s.getsockname()[1]
 
 
-class Server:
+class NodeCleanup:
+    """What a node agent leaves on this machine under `self.root` and in the cgroup tree
+    `self.cgroup_root` (None: no agent), and removing it."""
+
+    def node_leftovers(self):
+        """What the agent's pods left on this machine: pinned namespaces and other mounts
+        under the server's directories, cgroups and their processes."""
+        left = {}
+        with open("/proc/self/mountinfo") as f:
+            mounts = [line.split()[4] for line in f if self.root in line]
+        if mounts:
+            left["mounts"] = mounts
+        if self.cgroup_root:
+            top = os.path.join(cgroup2_mount(), self.cgroup_root)
+            pods = []
+            for path, dirs, _ in os.walk(top):
+                pods += [os.path.join(path, d) for d in dirs if d.startswith("pod")]
+            if pods:
+                left["pod cgroups"] = pods
+        return left
+
+    def clean_node(self):
+        """Kills what the agent's containers left running (they outlive the agent by design)
+        and removes their cgroups and pinned namespaces."""
+        if self.cgroup_root:
+            top = os.path.join(cgroup2_mount(), self.cgroup_root)
+            if os.path.isdir(top):
+                with open(os.path.join(top, "cgroup.kill"), "w") as f:
+                    f.write("1")
+                time.sleep(0.2)
+                for path, dirs, _ in sorted(os.walk(top), key=lambda w: -w[0].count("/")):
+                    for d in dirs:
+                        try:
+                            os.rmdir(os.path.join(path, d))
+                        except OSError:
+                            pass
+                os.rmdir(top)
+        with open("/proc/self/mountinfo") as f:
+            mounts = [line.split()[4] for line in f if self.root in line]
+        for mount in sorted(mounts, key=len, reverse=True):
+            subprocess.run(["umount", "-l", mount], check=False)
+
+
+class Server(NodeCleanup):
     """One `ckube server` process with its own directories under a temporary root."""
 
     def __init__(self, root, extra_args=(), host="127.0.0.1", netns=None, port=None,
@@ -119,44 +162,6 @@ class Server:
                 return resp.status == 200 and os.path.exists(self.kubeconfig)
         except OSError:
             return False
-
-    def node_leftovers(self):
-        """What the agent's pods left on this machine: pinned namespaces and other mounts
-        under the server's directories, cgroups and their processes."""
-        left = {}
-        with open("/proc/self/mountinfo") as f:
-            mounts = [line.split()[4] for line in f if self.root in line]
-        if mounts:
-            left["mounts"] = mounts
-        if self.cgroup_root:
-            top = os.path.join(cgroup2_mount(), self.cgroup_root)
-            pods = []
-            for path, dirs, _ in os.walk(top):
-                pods += [os.path.join(path, d) for d in dirs if d.startswith("pod")]
-            if pods:
-                left["pod cgroups"] = pods
-        return left
-
-    def clean_node(self):
-        """Kills what the agent's containers left running (they outlive the agent by design)
-        and removes their cgroups and pinned namespaces."""
-        if self.cgroup_root:
-            top = os.path.join(cgroup2_mount(), self.cgroup_root)
-            if os.path.isdir(top):
-                with open(os.path.join(top, "cgroup.kill"), "w") as f:
-                    f.write("1")
-                time.sleep(0.2)
-                for path, dirs, _ in sorted(os.walk(top), key=lambda w: -w[0].count("/")):
-                    for d in dirs:
-                        try:
-                            os.rmdir(os.path.join(path, d))
-                        except OSError:
-                            pass
-                os.rmdir(top)
-        with open("/proc/self/mountinfo") as f:
-            mounts = [line.split()[4] for line in f if self.root in line]
-        for mount in sorted(mounts, key=len, reverse=True):
-            subprocess.run(["umount", "-l", mount], check=False)
 
     def restart(self, sig=signal.SIGTERM):
         """Stops the server (SIGKILL for a crash) and starts it again on the same port and
@@ -455,6 +460,84 @@ def server_factory():
 @pytest.fixture
 def server(server_factory):
     return server_factory()
+
+
+class Agent(NodeCleanup):
+    """One `ckube agent` process joined to a server, with its own directories and cgroup
+    root under a temporary root (a second node, or a node whose API server comes and goes)."""
+
+    def __init__(self, root, server, name=None):
+        self.root = root
+        self.server = server
+        self.node_name = name or f"node-{uuid.uuid4().hex[:8]}"
+        self.cgroup_root = f"ckube-e2e-{uuid.uuid4().hex[:12]}"
+        self.node_port = free_port()
+        self.config_dir = os.path.join(root, "config")
+        self.run_dir = os.path.join(root, "run")
+        self.manifests_dir = os.path.join(self.config_dir, "manifests")
+        self.log_path = os.path.join(root, "agent.log")
+        self.proc = None
+
+    def start(self):
+        os.makedirs(self.config_dir, exist_ok=True)
+        token_file = os.path.join(self.server.data_dir, "token")
+        args = [CKUBE, "agent", "--server", self.server.url, "--token-file", token_file,
+                "--node-name", self.node_name, "--node-ip", "127.0.0.1",
+                "--node-port", str(self.node_port), "--cgroup-root", self.cgroup_root,
+                "--data-dir", os.path.join(self.root, "data"), "--run-dir", self.run_dir,
+                "--log-dir", os.path.join(self.root, "logs"), "--config-dir", self.config_dir]
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        return self
+
+    def stop(self, sig=signal.SIGTERM):
+        """Stops the agent; its exit status (None when it was not running)."""
+        if not self.proc:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        code = self.proc.returncode
+        self.proc = None
+        return code
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
+@pytest.fixture
+def agent_factory():
+    """Makes `ckube agent`s joined to a server; stopped, cleaned and removed at the end of the
+    test (a clean stop must exit 0)."""
+    made = []
+
+    def make(server, registry=None, name=None):
+        root = tempfile.mkdtemp(prefix="ckube-e2e-agent-")
+        agent = Agent(root, server, name)
+        if registry:
+            registry.write_registries(agent.config_dir)
+        made.append(agent)
+        return agent.start()
+
+    yield make
+    unclean = []
+    for agent in made:
+        code = agent.stop()
+        if code not in (None, 0):
+            unclean.append(f"ckube agent exited {code}; its log ends:\n{agent.log()[-4000:]}")
+        agent.clean_node()
+        shutil.rmtree(agent.root, ignore_errors=True)
+    if unclean:
+        pytest.fail("\n".join(unclean))
 
 
 @pytest.fixture
