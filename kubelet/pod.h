@@ -8,6 +8,7 @@
 
 #include "kubelet/loop.h"
 #include "kubelet/pod_spec.h"
+#include "kubelet/restart_backoff.h"
 #include "lib/timeutil.h"
 #include "runtime/container.h"
 #include "runtime/cri_log.h"
@@ -39,7 +40,7 @@ struct pod_container {
 	struct log_stream *log; /* its output being written to the log */
 	struct container_state state, last_state;
 	int restart_count;
-	int64_t backoff_ms;    /* the next restart's delay (0: at once) */
+	struct restart_backoff backoff;
 	int64_t restart_at_ms; /* not before (loop time) */
 	int64_t running_since_ms;
 	bool ready;

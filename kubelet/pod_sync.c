@@ -31,9 +31,6 @@
 #include "lib/cleanup.h"
 #include "lib/log.h"
 
-#define BACKOFF_FIRST_MS 10000
-#define BACKOFF_MAX_MS 300000
-#define BACKOFF_RESET_MS 600000 /* ran this long without trouble: back-off starts over */
 #define SANDBOX_RETRY_MS 10000
 #define FORCED_GRACE_MS 2000 /* a pod gone from the API without waiting for its containers */
 
@@ -165,11 +162,7 @@ static void pulled(void *ctx, struct image_record *record, bool invalid, const s
 			pod_event_container(c, "Warning", "Failed",
 					    "Failed to pull image \"%s\": %s", c->spec->image,
 					    err->message);
-			c->restart_at_ms =
-			    loop_now_ms() + (c->backoff_ms ? c->backoff_ms : BACKOFF_FIRST_MS);
-			c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_FIRST_MS;
-			if (c->backoff_ms > BACKOFF_MAX_MS)
-				c->backoff_ms = BACKOFF_MAX_MS;
+			c->restart_at_ms = loop_now_ms() + restart_backoff_step(&c->backoff, -1);
 		}
 		pod_sync_soon(pod);
 	}
@@ -256,11 +249,7 @@ static void start_container(struct pod_container *c)
 			 c->spec->name, err.message);
 		set_waiting(c, reason, err.message);
 		pod_event_container(c, "Warning", "Failed", "Error: %s", err.message);
-		c->restart_at_ms =
-		    loop_now_ms() + (c->backoff_ms ? c->backoff_ms : BACKOFF_FIRST_MS);
-		c->backoff_ms = c->backoff_ms ? 2 * c->backoff_ms : BACKOFF_FIRST_MS;
-		if (c->backoff_ms > BACKOFF_MAX_MS)
-			c->backoff_ms = BACKOFF_MAX_MS;
+		c->restart_at_ms = loop_now_ms() + restart_backoff_step(&c->backoff, -1);
 		pod_sync_at(pod, c->restart_at_ms);
 		return;
 	}
@@ -285,7 +274,6 @@ static void start_container(struct pod_container *c)
 /* The run ended: its state becomes the container's, the next restart is scheduled. */
 static void record_exit(struct pod_container *c, const struct container_exit *exit, bool oom_killed)
 {
-	struct pod *pod = c->pod;
 	int64_t ran_ms = loop_now_ms() - c->running_since_ms;
 	char now[TIMEUTIL_TEXT_SIZE];
 
@@ -305,13 +293,7 @@ static void record_exit(struct pod_container *c, const struct container_exit *ex
 	c->last_state.container_id = NULL;
 	container_state_clear(&c->last_state);
 	c->ready = false;
-	if (ran_ms >= BACKOFF_RESET_MS)
-		c->backoff_ms = 0;
-	c->restart_at_ms = loop_now_ms() + c->backoff_ms;
-	c->backoff_ms = c->backoff_ms ? 2 * c->backoff_ms : BACKOFF_FIRST_MS;
-	if (c->backoff_ms > BACKOFF_MAX_MS)
-		c->backoff_ms = BACKOFF_MAX_MS;
-	(void)pod;
+	c->restart_at_ms = loop_now_ms() + restart_backoff_step(&c->backoff, ran_ms);
 }
 
 static bool oom_kill_seen(struct pod_container *c)
@@ -455,8 +437,8 @@ static void ensure_running(struct pod_container *c)
 			char message[256];
 			snprintf(message, sizeof(message),
 				 "back-off %llds restarting failed container=%s pod=%s_%s(%s)",
-				 (long long)(c->backoff_ms / 2000), c->spec->name, pod->spec->name,
-				 pod->spec->namespace, pod->uid);
+				 (long long)(c->backoff.current_ms / 1000), c->spec->name,
+				 pod->spec->name, pod->spec->namespace, pod->uid);
 			container_state_clear(&c->last_state);
 			c->last_state = c->state;
 			c->state = (struct container_state){0};

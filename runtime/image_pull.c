@@ -221,6 +221,9 @@ int image_pull(struct image_store *store, struct registries *registries, const c
 		if (count > 1)
 			buf_printf(&failures, "%s%s: ", i ? "; " : "", endpoints[i].url);
 		buf_puts(&failures, attempt.message);
+		/* The node's own disk failing: no other endpoint does better. */
+		if (ret == -ENOSPC || ret == -EDQUOT || ret == -EROFS)
+			break;
 	}
 	image_ref_clear(&ref);
 	/* EINVAL is kept for references that do not parse (InvalidImageName). */

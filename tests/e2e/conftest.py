@@ -474,6 +474,7 @@ class Agent(NodeCleanup):
         self.node_port = free_port()
         self.config_dir = os.path.join(root, "config")
         self.run_dir = os.path.join(root, "run")
+        self.data_dir = os.path.join(root, "data")
         self.manifests_dir = os.path.join(self.config_dir, "manifests")
         self.log_path = os.path.join(root, "agent.log")
         self.proc = None
@@ -484,7 +485,7 @@ class Agent(NodeCleanup):
         args = [CKUBE, "agent", "--server", self.server.url, "--token-file", token_file,
                 "--node-name", self.node_name, "--node-ip", "127.0.0.1",
                 "--node-port", str(self.node_port), "--cgroup-root", self.cgroup_root,
-                "--data-dir", os.path.join(self.root, "data"), "--run-dir", self.run_dir,
+                "--data-dir", self.data_dir, "--run-dir", self.run_dir,
                 "--log-dir", os.path.join(self.root, "logs"), "--config-dir", self.config_dir]
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
