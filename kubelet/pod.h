@@ -31,6 +31,7 @@ struct container_state {
 
 struct pod;
 struct prober;
+struct probe_attempt;
 
 struct pod_container {
 	struct pod *pod;
@@ -51,6 +52,11 @@ struct pod_container {
 	bool stop_sent;
 	int64_t kill_at_ms;        /* a stop for a restart (failed liveness): kill from then */
 	struct prober *probers[3]; /* by enum prober_type; NULL where the spec has no probe */
+	/* The lifecycle hook running (pod_hooks.c), and what the sync does with its end. */
+	struct probe_attempt *hook_attempt;
+	struct loop_timer *hook_timer;
+	void (*hook_done)(struct pod_container *c, bool ok, const char *message);
+	bool post_start_pending; /* the run waits for its postStart hook: not running yet */
 };
 
 enum pod_stage {

@@ -42,6 +42,7 @@ static void on_result(void *ctx, enum prober_type type, bool success, const char
 {
 	struct pod_container *c = ctx;
 
+	(void)message; /* each failed attempt's is in its Unhealthy event */
 	switch (type) {
 	case PROBER_STARTUP:
 		if (success) {
@@ -51,7 +52,7 @@ static void on_result(void *ctx, enum prober_type type, bool success, const char
 					prober_set_started(c->probers[t], true);
 			c->ready = !c->probers[PROBER_READINESS];
 		} else {
-			pod_container_restart(c, "failed startup probe", message);
+			pod_container_restart(c, "failed startup probe");
 		}
 		break;
 	case PROBER_READINESS:
@@ -59,7 +60,7 @@ static void on_result(void *ctx, enum prober_type type, bool success, const char
 		break;
 	case PROBER_LIVENESS:
 		if (!success)
-			pod_container_restart(c, "failed liveness probe", message);
+			pod_container_restart(c, "failed liveness probe");
 		break;
 	}
 	pod_sync_soon(c->pod);
@@ -90,7 +91,7 @@ static int pod_netns(struct pod *pod)
 	return pod->netns_fd;
 }
 
-void pod_probes_start(struct pod_container *c, bool adopted)
+void pod_probe_target(struct pod_container *c, struct probe_target *out)
 {
 	struct pod *pod = c->pod;
 	const struct agent_context *context = pods_context(pod->pods);
@@ -98,11 +99,26 @@ void pod_probes_start(struct pod_container *c, bool adopted)
 	 * from a socket made inside its network namespace. */
 	const bool host = pod->spec->host_network;
 	const int netns_fd = pod_netns(pod);
-	/* Without its namespace a pod cannot be reached at all: no address, so the probes
-	 * error rather than talk to the node's own loopback. */
-	const char *ip = host ? context->config->node_ip : netns_fd >= 0 ? "127.0.0.1" : NULL;
-	const bool started = !has_probe(c, PROBER_STARTUP);
 
+	*out = (struct probe_target){
+	    /* Without its namespace a pod cannot be reached at all: no address, so the probes
+	     * error rather than talk to the node's own loopback. */
+	    .ip = host            ? context->config->node_ip
+		  : netns_fd >= 0 ? "127.0.0.1"
+				  : NULL,
+	    .netns_fd = netns_fd,
+	    .exec = exec_in_container,
+	    .exec_ctx = c};
+}
+
+void pod_probes_start(struct pod_container *c, bool adopted)
+{
+	struct pod *pod = c->pod;
+	const struct agent_context *context = pods_context(pod->pods);
+	const bool started = !has_probe(c, PROBER_STARTUP);
+	struct probe_target target;
+
+	pod_probe_target(c, &target);
 	c->started = started;
 	/* An init container is never ready; a sidecar, like an app container, once it is. */
 	c->ready =
@@ -119,10 +135,7 @@ void pod_probes_start(struct pod_container *c, bool adopted)
 		struct prober_config config = {
 		    .type = type,
 		    .spec = spec_of(c, type),
-		    .target = {.ip = ip,
-			       .netns_fd = netns_fd,
-			       .exec = exec_in_container,
-			       .exec_ctx = c},
+		    .target = target,
 		    .container_started_ms = c->running_since_ms,
 		    .started = type == PROBER_STARTUP || started,
 		    .jitter = adopted,

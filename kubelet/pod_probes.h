@@ -5,7 +5,11 @@
 #pragma once
 
 #include "kubelet/pod.h"
+#include "kubelet/probe.h"
 
+/* Where a probe (or a lifecycle hook) of the container goes: exec inside the container,
+ * sockets made in the pod's network namespace. */
+void pod_probe_target(struct pod_container *c, struct probe_target *out);
 /* A run started (or was adopted, `adopted`: its first attempts are spread over a period). Sets
  * c->started and c->ready to where a run without results yet stands. */
 void pod_probes_start(struct pod_container *c, bool adopted);

@@ -519,11 +519,16 @@ static void read_probe_port(struct reader *rd, const json_t *handler, const char
 }
 
 static void read_probe_handler(struct reader *rd, const json_t *probe, const char *path,
-			       const struct container_spec *c, struct probe_spec *p)
+			       const struct container_spec *c, bool hook, struct probe_spec *p)
 {
 	char hpath[PATH_SIZE];
 	const json_t *handler;
-	if ((handler = member(rd, probe, path, "exec", JSON_OBJECT))) {
+	if (hook && (handler = member(rd, probe, path, "sleep", JSON_OBJECT))) {
+		p->kind = PROBE_SLEEP;
+		child_path(hpath, path, "sleep");
+		require(rd, handler, hpath, "seconds");
+		p->sleep_seconds = read_int(rd, handler, hpath, "seconds", 0);
+	} else if ((handler = member(rd, probe, path, "exec", JSON_OBJECT))) {
 		p->kind = PROBE_EXEC;
 		child_path(hpath, path, "exec");
 		p->command = read_strv(rd, handler, hpath, "command");
@@ -567,7 +572,7 @@ static void read_probe(struct reader *rd, const json_t *container, const char *p
 	p->failure_threshold = read_positive_int(rd, probe, ppath, "failureThreshold", 3);
 	p->termination_grace_seconds =
 	    read_int64(rd, probe, ppath, "terminationGracePeriodSeconds", -1);
-	read_probe_handler(rd, probe, ppath, c, p);
+	read_probe_handler(rd, probe, ppath, c, false, p);
 }
 
 static void read_lifecycle(struct reader *rd, const json_t *container, const char *path,
@@ -576,8 +581,18 @@ static void read_lifecycle(struct reader *rd, const json_t *container, const cha
 	const json_t *lifecycle = member(rd, container, path, "lifecycle", JSON_OBJECT);
 	char lpath[PATH_SIZE];
 	child_path(lpath, path, "lifecycle");
-	c->post_start = read_json(rd, lifecycle, lpath, "postStart", JSON_OBJECT);
-	c->pre_stop = read_json(rd, lifecycle, lpath, "preStop", JSON_OBJECT);
+	const struct {
+		const char *key;
+		struct probe_spec *hook;
+	} hooks[] = {{"postStart", &c->post_start}, {"preStop", &c->pre_stop}};
+	for (size_t i = 0; i < 2; i++) {
+		const json_t *handler = member(rd, lifecycle, lpath, hooks[i].key, JSON_OBJECT);
+		char hpath[PATH_SIZE];
+		if (!handler)
+			continue;
+		child_path(hpath, lpath, hooks[i].key);
+		read_probe_handler(rd, handler, hpath, c, true, hooks[i].hook);
+	}
 }
 
 static void read_container(struct reader *rd, const json_t *obj, const char *path, bool init,
@@ -817,8 +832,8 @@ static void container_free(struct container_spec *c)
 	probe_free(&c->liveness);
 	probe_free(&c->readiness);
 	probe_free(&c->startup);
-	json_decref(c->pre_stop);
-	json_decref(c->post_start);
+	probe_free(&c->pre_stop);
+	probe_free(&c->post_start);
 	free(c->termination_message_path);
 }
 

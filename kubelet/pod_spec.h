@@ -16,7 +16,15 @@
 enum restart_policy { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
 enum pull_policy { PULL_IF_NOT_PRESENT, PULL_ALWAYS, PULL_NEVER };
 enum qos_class { QOS_GUARANTEED, QOS_BURSTABLE, QOS_BEST_EFFORT };
-enum probe_kind { PROBE_NONE, PROBE_EXEC, PROBE_HTTP_GET, PROBE_TCP_SOCKET, PROBE_GRPC };
+/* How a probe or a lifecycle hook runs; sleep is for hooks only. */
+enum probe_kind {
+	PROBE_NONE,
+	PROBE_EXEC,
+	PROBE_HTTP_GET,
+	PROBE_TCP_SOCKET,
+	PROBE_GRPC,
+	PROBE_SLEEP
+};
 
 struct probe_spec {
 	enum probe_kind kind;
@@ -31,6 +39,7 @@ struct probe_spec {
 	int port;
 	char *port_name;    /* the port as written when it was a name, else NULL */
 	char *grpc_service; /* grpc: the service to ask about; NULL for the server as a whole */
+	int sleep_seconds;  /* sleep (a hook) */
 	int initial_delay_seconds;
 	int timeout_seconds;               /* default 1 */
 	int period_seconds;                /* default 10 */
@@ -126,8 +135,9 @@ struct container_spec {
 	struct resources_spec resources;
 	struct security_spec security;
 	struct probe_spec liveness, readiness, startup;
-	json_t *pre_stop; /* lifecycle.preStop handler as is, or NULL */
-	json_t *post_start;
+	/* lifecycle.preStop and postStart: handlers read like a probe's (kind PROBE_NONE when
+	 * unset); only the handler fields count. */
+	struct probe_spec pre_stop, post_start;
 	bool restart_always; /* an init container with restartPolicy Always: a sidecar */
 	bool stdin_open, tty;
 	char *termination_message_path; /* default "/dev/termination-log" */

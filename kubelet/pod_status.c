@@ -64,7 +64,7 @@ const char *pod_status_phase(const struct pod *pod)
 		if (finished(pod, c)) {
 			done++;
 			failed += c->state.exit_code != 0;
-		} else if (c->state.phase == CONTAINER_WAITING &&
+		} else if ((c->state.phase == CONTAINER_WAITING || c->post_start_pending) &&
 			   c->last_state.phase != CONTAINER_TERMINATED) {
 			waiting++;
 		} else {
@@ -115,12 +115,17 @@ static json_t *state_json(const struct container_state *state)
 static json_t *container_status(const struct pod_container *c)
 {
 	bool has_last = c->last_state.phase == CONTAINER_TERMINATED;
-	json_t *status = json_pack("{s:s, s:o, s:o, s:b, s:i, s:s, s:s, s:b}", "name",
-				   c->spec->name, "state", state_json(&c->state), "lastState",
-				   has_last ? state_json(&c->last_state) : json_object(), "ready",
-				   c->ready, "restartCount", c->restart_count, "image",
-				   c->spec->image, "imageID", c->image ? c->image->id : "",
-				   "started", c->state.phase == CONTAINER_RUNNING && c->started);
+	/* Until its postStart hook is done, a run is still being created, as the kubelet shows
+	 * it (its start has not returned yet). */
+	json_t *state = c->post_start_pending
+			    ? json_pack("{s:{s:s}}", "waiting", "reason", "ContainerCreating")
+			    : state_json(&c->state);
+	json_t *status =
+	    json_pack("{s:s, s:o, s:o, s:b, s:i, s:s, s:s, s:b}", "name", c->spec->name, "state",
+		      state, "lastState", has_last ? state_json(&c->last_state) : json_object(),
+		      "ready", c->ready, "restartCount", c->restart_count, "image", c->spec->image,
+		      "imageID", c->image ? c->image->id : "", "started",
+		      c->state.phase == CONTAINER_RUNNING && c->started);
 
 	if (c->state.container_id)
 		json_object_set_new(status, "containerID", json_string(c->state.container_id));

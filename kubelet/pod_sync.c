@@ -23,6 +23,7 @@
 #include "kubelet/api_writer.h"
 #include "kubelet/image_puller.h"
 #include "kubelet/pod_events.h"
+#include "kubelet/pod_hooks.h"
 #include "kubelet/pod_probes.h"
 #include "kubelet/pod_sandbox.h"
 #include "kubelet/pod_start.h"
@@ -32,6 +33,7 @@
 #include "lib/log.h"
 
 #define SANDBOX_RETRY_MS 10000
+#define POST_START_TIMEOUT_MS 120000 /* the kubelet gives it none; a hung hook is a failed one */
 #define FORCED_GRACE_MS 2000 /* a pod gone from the API without waiting for its containers */
 
 static void sync_pod(struct pod *pod);
@@ -105,6 +107,7 @@ void pod_sync_detach(struct pod *pod)
 					      ? &pod->init_containers[i]
 					      : &pod->containers[i - pod->init_count];
 		stop_watching(c);
+		pod_hook_cancel(c);
 		pod_probes_free(c);
 		container_free(c->run);
 		c->run = NULL;
@@ -231,6 +234,21 @@ static bool will_restart(const struct pod *pod, const struct pod_container *c)
 	return false;
 }
 
+/* A run counts as started once its postStart hook has succeeded; one that fails it is killed
+ * and restarted by its policy, as the kubelet does. */
+static void post_start_done(struct pod_container *c, bool ok, const char *message)
+{
+	c->post_start_pending = false;
+	if (ok) {
+		pod_probes_start(c, false);
+	} else {
+		_cleanup_free_ char *text = pod_hook_failure(c, &c->spec->post_start, message);
+		pod_event_container(c, "Warning", "FailedPostStartHook", "%s", text);
+		pod_container_restart(c, "failed post-start hook");
+	}
+	pod_sync_soon(c->pod);
+}
+
 static void start_container(struct pod_container *c)
 {
 	struct pod *pod = c->pod;
@@ -262,7 +280,13 @@ static void start_container(struct pod_container *c)
 	c->running_since_ms = loop_now_ms();
 	c->stop_sent = false;
 	c->kill_at_ms = 0;
-	pod_probes_start(c, false);
+	if (c->spec->post_start.kind != PROBE_NONE) {
+		c->post_start_pending = true;
+		c->started = c->ready = false;
+		pod_hook_run(c, &c->spec->post_start, POST_START_TIMEOUT_MS, post_start_done);
+	} else {
+		pod_probes_start(c, false);
+	}
 	if (loop_add_fd(context_of(pod)->loop, c->run->pidfd, EPOLLIN, on_exit_event, c,
 			&watch_err) < 0)
 		log_warn("pod %s/%s: container %s: %s", pod->spec->namespace, pod->spec->name,
@@ -325,6 +349,8 @@ static void on_exit_event(void *ctx, uint32_t events)
 		return;
 	stop_watching(c);
 	pod_probes_stop(c);
+	pod_hook_cancel(c);
+	c->post_start_pending = false;
 	record_exit(c, &exit, exit.signal == SIGKILL && oom_kill_seen(c));
 	if (container_remove(c->run, &err) < 0)
 		log_warn("pod %s/%s: container %s: %s", pod->spec->namespace, pod->spec->name,
@@ -395,23 +421,45 @@ void pod_container_adopt(struct pod_container *c, struct container *run, int res
 
 static void kill_container(struct pod_container *c);
 
-void pod_container_restart(struct pod_container *c, const char *why, const char *message)
+static void pre_stop_done(struct pod_container *c, bool ok, const char *message)
+{
+	if (!ok) {
+		_cleanup_free_ char *text = pod_hook_failure(c, &c->spec->pre_stop, message);
+		pod_event_container(c, "Warning", "FailedPreStopHook", "%s", text);
+	}
+	if (c->run)
+		container_signal(c->run, c->run->stop_signal, NULL);
+}
+
+/* The preStop hook, if the container has one, within the grace period, then the stop signal;
+ * the sync kills the container at `deadline_ms` whatever the hook does. */
+static void stop_container(struct pod_container *c, int64_t deadline_ms)
+{
+	pod_probes_stop(c);
+	c->stop_sent = true;
+	c->post_start_pending = false;
+	if (c->spec->pre_stop.kind != PROBE_NONE) {
+		pod_hook_run(c, &c->spec->pre_stop, deadline_ms - loop_now_ms(), pre_stop_done);
+		return;
+	}
+	pod_hook_cancel(c);
+	container_signal(c->run, c->run->stop_signal, NULL);
+}
+
+void pod_container_restart(struct pod_container *c, const char *why)
 {
 	struct pod *pod = c->pod;
 	int64_t grace_s = c->spec->liveness.termination_grace_seconds;
 
-	(void)message; /* the Unhealthy events carry it */
 	if (!c->run || c->stop_sent)
 		return;
-	pod_probes_stop(c);
 	pod_event_container(c, "Normal", "Killing", "Container %s %s, will be restarted",
 			    c->spec->name, why);
-	container_signal(c->run, c->run->stop_signal, NULL);
-	c->stop_sent = true;
 	/* A probe-level grace period (terminationGracePeriodSeconds) wins over the pod's. */
 	if (grace_s < 0)
 		grace_s = pod->spec->termination_grace_seconds;
 	c->kill_at_ms = loop_now_ms() + grace_s * 1000;
+	stop_container(c, c->kill_at_ms);
 	pod_sync_at(pod, c->kill_at_ms);
 }
 
@@ -570,6 +618,7 @@ static void kill_container(struct pod_container *c)
 		cgroup_kill(fd, NULL);
 		close(fd);
 	}
+	pod_hook_cancel(c); /* a preStop hook gets no longer than the grace period */
 	container_signal(c->run, SIGKILL, NULL);
 }
 
@@ -588,12 +637,10 @@ static bool stop_containers(struct pod *pod)
 		if (!c->run)
 			continue;
 		running = true;
-		pod_probes_stop(c);
 		if (!c->stop_sent) {
 			pod_event_container(c, "Normal", "Killing", "Stopping container %s",
 					    c->spec->name);
-			container_signal(c->run, c->run->stop_signal, NULL);
-			c->stop_sent = true;
+			stop_container(c, pod->kill_deadline_ms);
 		}
 		if (now >= pod->kill_deadline_ms)
 			kill_container(c);

@@ -20,7 +20,7 @@ void container_state_clear(struct container_state *state);
 /* Stops a running container so that its restart policy runs it again (a failed liveness or
  * startup probe, `why` as in the Killing event): the stop signal, then a kill after the
  * grace period. */
-void pod_container_restart(struct pod_container *c, const char *why, const char *message);
+void pod_container_restart(struct pod_container *c, const char *why);
 
 /* Gives the container back a run that an earlier agent started (pod_adopt.c): it is watched
  * again, its output goes on into the same log file, and an exit is handled as any other. */

@@ -154,8 +154,8 @@ static void test_minimal_pod_defaults(void **state)
 	assert_int_equal(c->readiness.kind, PROBE_NONE);
 	assert_int_equal(c->startup.kind, PROBE_NONE);
 	assert_int_equal(c->liveness.termination_grace_seconds, -1);
-	assert_null(c->pre_stop);
-	assert_null(c->post_start);
+	assert_int_equal(c->pre_stop.kind, PROBE_NONE);
+	assert_int_equal(c->post_start.kind, PROBE_NONE);
 	assert_false(c->restart_always);
 	assert_false(c->stdin_open);
 	assert_false(c->tty);
@@ -265,8 +265,8 @@ static void test_containers_and_init_containers(void **state)
 	assert_null(c->mounts[1].sub_path);
 	assert_string_equal(c->mounts[1].sub_path_expr, "$(POD_NAME)");
 	assert_false(c->mounts[1].read_only);
-	assert_non_null(json_object_get(c->pre_stop, "exec"));
-	assert_non_null(json_object_get(c->post_start, "httpGet"));
+	assert_int_equal(c->pre_stop.kind, PROBE_EXEC);
+	assert_int_equal(c->post_start.kind, PROBE_HTTP_GET);
 	assert_true(c->stdin_open);
 	assert_true(c->tty);
 	assert_string_equal(c->termination_message_path, "/tmp/msg");
@@ -883,10 +883,31 @@ static void test_nulls_are_unset(void **state)
 	pod_spec_free(pod);
 }
 
+/* Lifecycle hooks read like probe handlers, plus sleep, which probes cannot have. */
+static void test_lifecycle_hooks(void **state)
+{
+	(void)state;
+	struct pod_spec *pod = parse_container(
+	    "'ports': [{'name': 'web', 'containerPort': 8080}], 'lifecycle': {'preStop': "
+	    "{'sleep': {'seconds': 5}}, 'postStart': {'httpGet': {'path': '/up', 'port': 'web'}}}");
+	const struct container_spec *c = &pod->containers[0];
+	assert_int_equal(c->pre_stop.kind, PROBE_SLEEP);
+	assert_int_equal(c->pre_stop.sleep_seconds, 5);
+	assert_int_equal(c->post_start.kind, PROBE_HTTP_GET);
+	assert_string_equal(c->post_start.http_path, "/up");
+	assert_int_equal(c->post_start.port, 8080);
+	pod_spec_free(pod);
+	expect_container_error("'lifecycle': {'preStop': {'sleep': {}}}",
+			       "spec.containers[0].lifecycle.preStop.sleep.seconds: required");
+	expect_container_error("'livenessProbe': {'sleep': {'seconds': 1}}",
+			       "spec.containers[0].livenessProbe: must specify a handler type");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_minimal_pod_defaults),
+	    cmocka_unit_test(test_lifecycle_hooks),
 	    cmocka_unit_test(test_metadata_and_spec_fields),
 	    cmocka_unit_test(test_containers_and_init_containers),
 	    cmocka_unit_test(test_pull_policy_defaults),
