@@ -348,13 +348,7 @@ static void wait_for(struct api_writer *writer, int ms)
 {
 	struct timespec until;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	until = timeutil_after_ms(CLOCK_REALTIME, ms);
 	pthread_cond_timedwait(&writer->changed, &writer->lock, &until);
 }
 

@@ -14,6 +14,7 @@
 #include "lib/buf.h"
 #include "lib/cleanup.h"
 #include "lib/timeutil.h"
+#include "runtime/cri_log.h"
 
 #define READ_CHUNK (64 * 1024)
 #define TAIL_CHUNK (64 * 1024)
@@ -82,95 +83,21 @@ size_t log_format_timestamp(const struct timespec *ts, char *out)
 
 /* --- the files ----------------------------------------------------------------------------- */
 
-struct rotated_name {
-	char *name;
-	char stamp[16];
-	unsigned long n;
-};
-
-/* Whether `name` is "<base>.<YYYYMMDD-HHMMSS>" or "<base>.<YYYYMMDD-HHMMSS>.<n>", the names the
- * pump gives rotated files (runtime/cri_log.h). */
-static bool parse_rotated_name(const char *name, const char *base, struct rotated_name *out)
-{
-	size_t base_len = strlen(base);
-
-	if (strncmp(name, base, base_len) != 0 || name[base_len] != '.')
-		return false;
-	const char *stamp = name + base_len + 1;
-	for (int i = 0; i < 15; i++) {
-		bool ok = i == 8 ? stamp[i] == '-' : stamp[i] >= '0' && stamp[i] <= '9';
-		if (!ok)
-			return false;
-	}
-	const char *rest = stamp + 15;
-	out->n = 0;
-	if (*rest) {
-		char *end;
-		if (rest[0] != '.' || rest[1] < '0' || rest[1] > '9')
-			return false;
-		errno = 0;
-		out->n = strtoul(rest + 1, &end, 10);
-		if (*end || errno)
-			return false;
-	}
-	memcpy(out->stamp, stamp, 15);
-	out->stamp[15] = '\0';
-	return true;
-}
-
-static int compare_rotated(const void *a, const void *b)
-{
-	const struct rotated_name *x = a, *y = b;
-	int order = strcmp(x->stamp, y->stamp);
-
-	if (order)
-		return order;
-	return x->n < y->n ? -1 : x->n > y->n;
-}
-
-static void free_rotated(struct rotated_name *names, size_t count)
-{
-	for (size_t i = 0; i < count; i++)
-		free(names[i].name);
-	free(names);
-}
-
 /* The rotated files of `base` in `dir`, oldest first. A directory that is gone has none. */
-static int list_rotated(const char *dir, const char *base, struct rotated_name **out, size_t *count,
-			struct ck_error *err)
+static int list_rotated(const char *dir, const char *base, struct cri_log_rotated **out,
+			size_t *count, struct ck_error *err)
 {
-	struct rotated_name *names = NULL;
-	size_t used = 0, cap = 0;
 	DIR *d = opendir(dir);
-	struct dirent *entry;
+	int r;
 
 	*out = NULL;
 	*count = 0;
 	if (!d)
 		return errno == ENOENT ? 0
 				       : ck_error_errno(err, errno, "log %s/%s: list", dir, base);
-	while ((entry = readdir(d))) {
-		struct rotated_name name;
-
-		if (!parse_rotated_name(entry->d_name, base, &name))
-			continue;
-		if (used == cap) {
-			cap = cap ? 2 * cap : 8;
-			names = realloc(names, cap * sizeof(*names));
-			if (!names)
-				abort();
-		}
-		name.name = strdup(entry->d_name);
-		if (!name.name)
-			abort();
-		names[used++] = name;
-	}
+	r = cri_log_list_rotated(d, base, out, count);
 	closedir(d);
-	if (used)
-		qsort(names, used, sizeof(*names), compare_rotated);
-	*out = names;
-	*count = used;
-	return 0;
+	return r < 0 ? ck_error_set(err, -r, "log %s/%s: list: out of memory", dir, base) : 0;
 }
 
 /* Opens `name` in the log's directory (or the live file when `name` is NULL); -ENOENT when it
@@ -212,7 +139,7 @@ static void add_file(struct log_reader *r, const struct log_file *file)
 static int open_files(struct log_reader *r, struct ck_error *err)
 {
 	struct log_file live = {.fd = -1};
-	struct rotated_name *names = NULL;
+	struct cri_log_rotated *names = NULL;
 	size_t count = 0;
 	int ret = open_log_file(r, NULL, &live, err);
 
@@ -235,7 +162,7 @@ static int open_files(struct log_reader *r, struct ck_error *err)
 		}
 		add_file(r, &file);
 	}
-	free_rotated(names, count);
+	cri_log_rotated_free(names, count);
 	if (ret < 0) {
 		if (live.fd >= 0)
 			close(live.fd);
@@ -256,7 +183,7 @@ static int open_successor(struct log_reader *r, struct log_file *out, struct ck_
 {
 	const struct log_file *current = &r->files[r->current];
 	struct log_file live = {.fd = -1};
-	struct rotated_name *names = NULL;
+	struct cri_log_rotated *names = NULL;
 	size_t count = 0, next = SIZE_MAX;
 	struct stat st;
 	int ret = open_log_file(r, NULL, &live, err);
@@ -287,7 +214,7 @@ static int open_successor(struct log_reader *r, struct log_file *out, struct ck_
 	} else if (live.fd >= 0) {
 		close(live.fd);
 	}
-	free_rotated(names, count);
+	cri_log_rotated_free(names, count);
 	return ret;
 }
 

@@ -349,13 +349,7 @@ static void wait_ms(struct node_status *ns, int64_t ms)
 	if (ms <= 0)
 		return;
 	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	until = timeutil_after_ms(CLOCK_MONOTONIC, ms);
 	pthread_mutex_lock(&ns->lock);
 	while (!atomic_load(&ns->stopping) && !ns->poked &&
 	       pthread_cond_timedwait(&ns->wake, &ns->lock, &until) != ETIMEDOUT)

@@ -254,6 +254,10 @@ int static_pods_start(struct loop *loop, const char *dir, const char *node_name,
 				       .changed = changed,
 				       .ctx = ctx,
 				       .seen = strmap_new(free)};
+	/* Made when missing, so that a first manifest is seen at once rather than at the next
+	 * rescan; a directory that cannot be made is only read by the rescans. */
+	if (fs_mkdir_p(dir, 0755, NULL) < 0)
+		log_warn("node %s: static pods: cannot make %s", node_name, dir);
 	source->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (source->inotify_fd < 0) {
 		r = ck_error_errno(err, errno, "static pods: inotify");

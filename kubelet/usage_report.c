@@ -519,13 +519,7 @@ static void wait_ms(struct usage_reporter *reporter, int64_t ms)
 {
 	struct timespec until;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	until = timeutil_after_ms(CLOCK_MONOTONIC, ms);
 	pthread_mutex_lock(&reporter->lock);
 	while (!atomic_load(&reporter->stopping) &&
 	       pthread_cond_timedwait(&reporter->wake, &reporter->lock, &until) != ETIMEDOUT)

@@ -353,3 +353,17 @@ int timeutil_parse_duration(const char *text, int64_t *nanoseconds, struct ck_er
 	*nanoseconds = negative ? (int64_t)(0 - total) : (int64_t)total;
 	return 0;
 }
+
+struct timespec timeutil_after_ms(clockid_t clock, int64_t ms)
+{
+	struct timespec when;
+
+	clock_gettime(clock, &when);
+	when.tv_sec += ms / 1000;
+	when.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (when.tv_nsec >= 1000000000) {
+		when.tv_sec++;
+		when.tv_nsec -= 1000000000;
+	}
+	return when;
+}

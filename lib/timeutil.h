@@ -12,6 +12,10 @@
 #define TIMEUTIL_TEXT_SIZE 48
 
 /* Seconds since the epoch as metav1.Time writes them. Returns `out`. */
+/* `clock` (CLOCK_REALTIME for pthread_cond_timedwait, CLOCK_MONOTONIC for a condition variable
+ * set to it) `ms` milliseconds from now. */
+struct timespec timeutil_after_ms(clockid_t clock, int64_t ms);
+
 const char *timeutil_format_rfc3339(time_t seconds, char out[TIMEUTIL_TEXT_SIZE]);
 /* With the microseconds of `ts` (truncated), as metav1.MicroTime writes them. */
 const char *timeutil_format_rfc3339_micro(struct timespec ts, char out[TIMEUTIL_TEXT_SIZE]);

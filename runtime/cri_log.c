@@ -27,6 +27,7 @@
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
+#include "lib/timeutil.h"
 
 #define DEFAULT_MAX_SIZE (10 * 1024 * 1024)
 #define DEFAULT_MAX_FILES 5
@@ -512,15 +513,9 @@ static int open_log_file(const char *path, int64_t *size, struct ck_error *err)
 	return steal_fd(&fd);
 }
 
-struct rotated_file {
-	char *name;
-	char stamp[16];
-	unsigned long n;
-};
-
 /* Whether `name` is "<base>.<YYYYMMDD-HHMMSS>" or "<base>.<YYYYMMDD-HHMMSS>.<n>"; anything
- * else in the directory is not ours to remove. */
-static bool parse_rotated_name(const char *name, const char *base, struct rotated_file *file)
+ * else in the directory is not ours (to read or to remove). */
+static bool parse_rotated_name(const char *name, const char *base, struct cri_log_rotated *file)
 {
 	size_t base_len = strlen(base);
 	if (strncmp(name, base, base_len) != 0 || name[base_len] != '.')
@@ -549,33 +544,35 @@ static bool parse_rotated_name(const char *name, const char *base, struct rotate
 
 static int compare_rotated(const void *a, const void *b)
 {
-	const struct rotated_file *x = a, *y = b;
+	const struct cri_log_rotated *x = a, *y = b;
 	int order = strcmp(x->stamp, y->stamp);
 	if (order)
 		return order;
 	return x->n < y->n ? -1 : x->n > y->n;
 }
 
-static void free_rotated(struct rotated_file *files, size_t count)
+void cri_log_rotated_free(struct cri_log_rotated *files, size_t count)
 {
 	for (size_t i = 0; i < count; i++)
 		free(files[i].name);
 	free(files);
 }
 
-/* Lists "<base>.<stamp>[.<n>]" in `dir`, oldest first. */
-static int list_rotated(DIR *dir, const char *base, struct rotated_file **out, size_t *count)
+int cri_log_list_rotated(DIR *dir, const char *base, struct cri_log_rotated **out, size_t *count)
 {
-	struct rotated_file *files = NULL;
+	struct cri_log_rotated *files = NULL;
 	size_t used = 0, cap = 0;
 	struct dirent *entry;
+
+	*out = NULL;
+	*count = 0;
 	while ((entry = readdir(dir))) {
-		struct rotated_file file;
+		struct cri_log_rotated file;
 		if (!parse_rotated_name(entry->d_name, base, &file))
 			continue;
 		if (used == cap) {
 			cap = cap ? 2 * cap : 8;
-			struct rotated_file *grown = realloc(files, cap * sizeof(*files));
+			struct cri_log_rotated *grown = realloc(files, cap * sizeof(*files));
 			if (!grown)
 				break;
 			files = grown;
@@ -586,7 +583,7 @@ static int list_rotated(DIR *dir, const char *base, struct rotated_file **out, s
 		files[used++] = file;
 	}
 	if (entry) {
-		free_rotated(files, used);
+		cri_log_rotated_free(files, used);
 		return -ENOMEM;
 	}
 	if (used)
@@ -600,7 +597,7 @@ static int list_rotated(DIR *dir, const char *base, struct rotated_file **out, s
  * after the newest rotated file of the same second. It sorts after `newest` even when the clock
  * went back, so that pruning always removes the oldest output, and it is free: only the writer
  * thread makes such names. */
-static char *next_rotated_name(const char *base, time_t now, const struct rotated_file *newest)
+static char *next_rotated_name(const char *base, time_t now, const struct cri_log_rotated *newest)
 {
 	struct tm utc;
 	gmtime_r(&now, &utc);
@@ -634,7 +631,7 @@ static bool reopen_file(struct log_stream *stream)
 
 /* `files` are the rotated files in `dir`, oldest first. */
 static void rotate_in(struct log_stream *stream, DIR *dir, const char *base,
-		      const struct rotated_file *files, size_t count)
+		      const struct cri_log_rotated *files, size_t count)
 {
 	size_t keep = (size_t)stream->pump->options.max_files - 1;
 	_cleanup_free_ char *name =
@@ -676,13 +673,13 @@ static void rotate_file(struct log_stream *stream)
 		log_warn("log %s: rotate: open %s: %s", stream->path, dir_path, strerror(errno));
 		return;
 	}
-	struct rotated_file *files = NULL;
+	struct cri_log_rotated *files = NULL;
 	size_t count = 0;
-	if (list_rotated(dir, base, &files, &count) == 0)
+	if (cri_log_list_rotated(dir, base, &files, &count) == 0)
 		rotate_in(stream, dir, base, files, count);
 	else
 		log_warn("log %s: rotate: list rotated files: out of memory", stream->path);
-	free_rotated(files, count);
+	cri_log_rotated_free(files, count);
 	closedir(dir);
 }
 
@@ -1017,16 +1014,8 @@ int log_pump_add(struct log_pump *pump, const char *path, int stdout_fd, int std
 int log_stream_wait(struct log_stream *stream, int timeout_ms)
 {
 	struct log_pump *pump = stream->pump;
-	struct timespec deadline;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	if (timeout_ms >= 0) {
-		deadline.tv_sec += timeout_ms / 1000;
-		deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-		if (deadline.tv_nsec >= 1000000000) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000;
-		}
-	}
+	struct timespec deadline =
+	    timeutil_after_ms(CLOCK_MONOTONIC, timeout_ms >= 0 ? timeout_ms : 0);
 	int ret = 0;
 	pthread_mutex_lock(&pump->lock);
 	while (!stream->finished && ret != ETIMEDOUT) {

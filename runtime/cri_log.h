@@ -17,6 +17,7 @@
  * defaults). */
 #pragma once
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,6 +54,20 @@ int log_stream_wait(struct log_stream *stream, int timeout_ms);
 /* Stops reading (whatever is still in the pipes stays there), writes what was read, and
  * frees the stream. */
 void log_stream_close(struct log_pump *pump, struct log_stream *stream);
+
+/* --- rotated files, shared with readers ---------------------------------------------------- */
+
+/* One rotated file of a log: its name in the log's directory and what orders it. */
+struct cri_log_rotated {
+	char *name;
+	char stamp[16]; /* YYYYMMDD-HHMMSS */
+	unsigned long n;
+};
+
+/* The rotated files of the log named `base` in the open directory `dir`, oldest first (by
+ * stamp, then n); -ENOMEM. Free with cri_log_rotated_free. */
+int cri_log_list_rotated(DIR *dir, const char *base, struct cri_log_rotated **out, size_t *count);
+void cri_log_rotated_free(struct cri_log_rotated *files, size_t count);
 
 /* --- the format, shared with readers (kubectl logs in the agent) and tests ---------------- */
 

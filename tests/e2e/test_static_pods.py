@@ -96,7 +96,8 @@ def test_agent_without_api_server(server_factory, agent_factory, registry):
     pids = container_pids(agent.run_dir, "steady")
     assert len(pids) == 1
 
-    assert srv.stop() == 0
+    code = srv.stop()
+    assert code == 0, srv.log()[-3000:]
     # Without its API server the agent keeps its pods and starts static ones.
     static_name = f"solo-{agent.node_name}"
     write_manifest(agent.manifests_dir, "solo", registry.image("busybox"))
