@@ -47,9 +47,7 @@ struct start_plan {
 
 static void plan_clear(struct start_plan *plan)
 {
-	for (size_t i = 0; i < plan->layer_count; i++)
-		free(plan->layers[i]);
-	free(plan->layers);
+	strv_free(plan->layers);
 	free(plan->scratch_dir);
 	env_vars_free(plan->vars, plan->var_count);
 	strv_free(plan->environment);
@@ -82,19 +80,8 @@ static const struct agent_context *context_of(const struct pod_container *c)
 static int image_layers(struct pod_container *c, struct start_plan *plan, struct ck_error *err)
 {
 	struct image_store *store = image_puller_store(context_of(c)->puller);
-	const struct image_record *image = c->image;
 
-	plan->layers = calloc(image->layer_count + 1, sizeof(char *));
-	if (!plan->layers)
-		abort();
-	for (size_t i = 0; i < image->layer_count; i++) {
-		plan->layers[i] = image_store_layer_path(store, image->layers[i].diff_id);
-		if (!plan->layers[i])
-			return ck_error_set(err, ENOENT, "image %s: layer %s is missing",
-					    c->spec->image, image->layers[i].diff_id);
-		plan->layer_count++;
-	}
-	return 0;
+	return image_store_layer_paths(store, c->image, &plan->layers, &plan->layer_count, err);
 }
 
 /* ConfigMaps and Secrets for the environment, read from the API when the container starts. */

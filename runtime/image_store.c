@@ -17,6 +17,7 @@
 #include "lib/fsutil.h"
 #include "lib/gnutls_dl.h"
 #include "lib/log.h"
+#include "runtime/process_spec.h"
 
 /* Unpacked layers can hold set-user-ID programs: only root may reach into the store. */
 #define STORE_DIR_MODE 0700
@@ -224,6 +225,26 @@ char *image_store_blob_path(struct image_store *store, const char *digest)
 char *image_store_layer_path(struct image_store *store, const char *diff_id)
 {
 	return existing_path(store->layers_dir, diff_id, S_IFDIR);
+}
+
+int image_store_layer_paths(struct image_store *store, const struct image_record *image,
+			    char ***out, size_t *count, struct ck_error *err)
+{
+	char **paths = calloc(image->layer_count + 1, sizeof(char *));
+
+	if (!paths)
+		abort();
+	for (size_t i = 0; i < image->layer_count; i++) {
+		paths[i] = image_store_layer_path(store, image->layers[i].diff_id);
+		if (!paths[i]) {
+			strv_free(paths);
+			return ck_error_set(err, ENOENT, "image %s: layer %s is not unpacked",
+					    image->id, image->layers[i].diff_id);
+		}
+	}
+	*out = paths;
+	*count = image->layer_count;
+	return 0;
 }
 
 void blob_writer_abort(struct blob_writer *w)

@@ -63,6 +63,13 @@ int image_store_lock_digest(struct image_store *store, const char *digest, struc
 /* The unpacked directory of a layer (by diffID), or NULL when not unpacked. Caller frees. */
 char *image_store_layer_path(struct image_store *store, const char *diff_id);
 
+/* The unpacked directories of an image's layers, bottom first, as a container's root stacks
+ * them: a NULL-terminated array (free with strv_free) in *out, *count of them. -ENOENT when one
+ * is not unpacked (removed meanwhile: pull again). */
+struct image_record;
+int image_store_layer_paths(struct image_store *store, const struct image_record *image,
+			    char ***out, size_t *count, struct ck_error *err);
+
 /* Unpacks the layer blob `digest` (tar, gzip- or zstd-compressed, by `media_type`) as the
  * layer `diff_id`, verifying the uncompressed digest. Does nothing when already unpacked.
  * Hostile entries fail it with a message naming the entry; nothing is left behind. */

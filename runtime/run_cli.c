@@ -300,18 +300,9 @@ static int load_image(const struct run_options *opts, struct run_plan *plan, str
 	plan->image_config = json_incref(record->config);
 	/* `ckube image rm` keeps images that running containers use. */
 	plan->annotations = json_pack("{s:s}", "imageID", record->id);
-	plan->layers = calloc(record->layer_count + 1, sizeof(char *));
-	if (!plan->layers)
-		abort();
-	for (size_t i = 0; i < record->layer_count; i++) {
-		plan->layers[i] = image_store_layer_path(store, record->layers[i].diff_id);
-		if (!plan->layers[i]) {
-			r = ck_error_set(err, ENOENT, "image %s: layer %s is not unpacked",
-					 opts->target, record->layers[i].diff_id);
-			break;
-		}
-		plan->layer_count++;
-	}
+	r = image_store_layer_paths(store, record, &plan->layers, &plan->layer_count, err);
+	if (r < 0)
+		ck_error_prefix(err, "%s", opts->target);
 	if (r == 0)
 		image_store_touch(store, record->id, NULL);
 	image_record_free(record);
@@ -444,9 +435,7 @@ static void plan_clear(struct run_plan *plan)
 	for (int ns = 0; ns < SHARED_COUNT; ns++)
 		if (plan->shared_fds[ns] >= 0)
 			close(plan->shared_fds[ns]);
-	for (size_t i = 0; i < plan->layer_count; i++)
-		free(plan->layers[i]);
-	free(plan->layers);
+	strv_free(plan->layers);
 	free(plan->scratch_dir);
 	env_vars_free(plan->env, plan->env_count);
 	strv_free(plan->environment);
