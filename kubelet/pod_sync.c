@@ -186,11 +186,20 @@ static bool have_image(struct pod_container *c)
 	if (c->pulling)
 		return false;
 	if (c->spec->pull_policy != PULL_ALWAYS &&
-	    image_store_find(store, c->spec->image, &c->image, NULL) == 0)
+	    image_store_find(store, c->spec->image, &c->image, NULL) == 0) {
+		pod_event_container(c, "Normal", "Pulled",
+				    "Container image \"%s\" already present on machine",
+				    c->spec->image);
 		return true;
+	}
 	if (c->spec->pull_policy == PULL_NEVER) {
-		set_waiting(c, "ErrImageNeverPull",
-			    "Container image is not present with pull policy of Never");
+		char message[1024];
+		snprintf(message, sizeof(message),
+			 "Container image \"%s\" is not present with pull policy of Never",
+			 c->spec->image);
+		if (!c->state.reason || strcmp(c->state.reason, "ErrImageNeverPull") != 0)
+			pod_event_container(c, "Warning", "ErrImageNeverPull", "%s", message);
+		set_waiting(c, "ErrImageNeverPull", message);
 		return false;
 	}
 	if (c->image_error && loop_now_ms() < c->restart_at_ms) {

@@ -11,9 +11,14 @@
 
 #include "lib/cleanup.h"
 #include "lib/log.h"
+#include "lib/timeutil.h"
 
 #define BACKOFF_FIRST_MS 200
 #define BACKOFF_MAX_MS 7000
+/* A watch that ends sooner than this with nothing in it is the server failing, not done: as
+ * client-go does, it counts as an error, so that a server or proxy that closes every watch at
+ * once is not asked again thousands of times a second. */
+#define SHORT_WATCH_MS 1000
 
 struct pod_watch {
 	struct pod_watch_config config;
@@ -72,6 +77,7 @@ static int list_pods(struct pod_watch *watch, struct http_client *client)
 	struct ck_error err = {0};
 	struct http_request request = {
 	    .method = "GET", .timeout_seconds = 60, .cancel = &watch->stopping};
+	const char *version;
 	json_t *list;
 	int r;
 
@@ -90,13 +96,15 @@ static int list_pods(struct pod_watch *watch, struct http_client *client)
 	}
 	list = json_loadb(response.body.data, response.body.len, 0, NULL);
 	http_response_free(&response);
-	if (!json_is_array(json_object_get(list, "items"))) {
+	version = json_string_value(
+	    json_object_get(json_object_get(list, "metadata"), "resourceVersion"));
+	/* Without a version there is nothing to watch from: list again after a pause. */
+	if (!json_is_array(json_object_get(list, "items")) || !version) {
 		json_decref(list);
-		log_warn("node %s: list pods: not a list", watch->node_name);
+		log_warn("node %s: list pods: not a list with a resourceVersion", watch->node_name);
 		return -EIO;
 	}
-	set_resource_version(watch, json_string_value(json_object_get(
-					json_object_get(list, "metadata"), "resourceVersion")));
+	set_resource_version(watch, version);
 	post_change(watch, POD_SNAPSHOT, json_object_get(list, "items"));
 	json_decref(list);
 	return 0;
@@ -104,7 +112,10 @@ static int list_pods(struct pod_watch *watch, struct http_client *client)
 
 struct watch_stream {
 	struct pod_watch *watch;
-	bool gone; /* 410: list again */
+	bool gone;   /* 410: list again */
+	bool failed; /* another ERROR: resume after a pause */
+	char error[256];
+	size_t events;
 };
 
 static int on_event(void *ctx, const char *line, size_t len)
@@ -119,8 +130,15 @@ static int on_event(void *ctx, const char *line, size_t len)
 
 	if (!type || !json_is_object(object))
 		return 0;
+	stream->events++;
 	if (strcmp(type, "ERROR") == 0) {
-		stream->gone = json_integer_value(json_object_get(object, "code")) == 410;
+		json_int_t code = json_integer_value(json_object_get(object, "code"));
+		const char *message = json_string_value(json_object_get(object, "message"));
+
+		stream->gone = code == 410;
+		stream->failed = !stream->gone;
+		snprintf(stream->error, sizeof(stream->error), "%lld %.200s", (long long)code,
+			 message ? message : "");
 		return 1; /* ends this watch; the caller decides what next */
 	}
 	if (version)
@@ -143,6 +161,7 @@ static int watch_pods(struct pod_watch *watch, struct http_client *client)
 	struct ck_error err = {0};
 	struct http_request request = {
 	    .method = "GET", .on_line = on_event, .ctx = &stream, .cancel = &watch->stopping};
+	int64_t started = loop_now_ms();
 	int r;
 
 	version = http_escape(watch->resource_version);
@@ -155,6 +174,10 @@ static int watch_pods(struct pod_watch *watch, struct http_client *client)
 		stream.gone = true;
 	else if (r == 0 && response.status != 200)
 		r = ck_error_set(&err, EIO, "watch pods: HTTP %ld", response.status);
+	else if (r == 0 && stream.failed)
+		r = ck_error_set(&err, EIO, "ERROR %s", stream.error);
+	else if (r == 0 && stream.events == 0 && loop_now_ms() - started < SHORT_WATCH_MS)
+		r = ck_error_set(&err, EIO, "ended at once with nothing in it");
 	http_response_free(&response);
 	if (r < 0 && !atomic_load(&watch->stopping))
 		log_warn("node %s: watch pods: %s", watch->node_name, err.message);
@@ -168,13 +191,7 @@ static void pause_for(struct pod_watch *watch, int ms)
 {
 	struct timespec until;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	until = timeutil_after_ms(CLOCK_REALTIME, ms);
 	pthread_mutex_lock(&watch->lock);
 	while (!atomic_load(&watch->stopping) &&
 	       pthread_cond_timedwait(&watch->wake, &watch->lock, &until) != ETIMEDOUT)
