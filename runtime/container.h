@@ -152,6 +152,9 @@ int container_adopt(const char *run_dir, const char *id, struct container **out,
 		    struct ck_error *err);
 /* Whether its process still runs. */
 bool container_running(const struct container *container);
+/* The image IDs (annotation imageID) of the running containers of a run directory, which
+ * image removal and collection must keep: NULL-terminated, free with strv_free. */
+char **container_images_in_use(const char *run_dir, struct ck_error *err);
 
 /* --- output -------------------------------------------------------------------------------- */
 

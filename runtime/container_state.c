@@ -298,3 +298,25 @@ int container_remove_stopped(const char *run_dir, const char *id, struct ck_erro
 	}
 	return container_remove(container, err);
 }
+
+char **container_images_in_use(const char *run_dir, struct ck_error *err)
+{
+	struct container **containers = NULL;
+	size_t count = 0, n = 0;
+	char **ids;
+
+	if (container_adopt_all(run_dir, &containers, &count, err) < 0)
+		return NULL;
+	ids = calloc(count + 1, sizeof(*ids));
+	if (!ids)
+		abort();
+	for (size_t i = 0; i < count; i++) {
+		const char *id = json_string_value(json_object_get(
+		    json_object_get(containers[i]->state, "annotations"), "imageID"));
+		if (id && containers[i]->pidfd >= 0 && !(ids[n++] = strdup(id)))
+			abort();
+		container_free(containers[i]);
+	}
+	free(containers);
+	return ids;
+}

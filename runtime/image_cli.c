@@ -18,6 +18,7 @@
 #include "runtime/image_import.h"
 #include "runtime/image_pull.h"
 #include "runtime/image_store.h"
+#include "runtime/process_spec.h"
 
 enum { OPT_HIGH = 'H', OPT_LOW = 'L', OPT_MIN_AGE = 'A', OPT_DIR_BASE = 256 };
 /* crictl's IMAGE ID column: the first 13 hex digits. */
@@ -233,34 +234,6 @@ static int cmd_ls(const struct image_options *opts, struct image_store *store, c
 
 /* The IDs of the images running containers use, from the "imageID" annotation their
  * creators record. NULL-terminated; NULL (with `err` set) on failure. */
-static char **images_in_use(const char *run_dir, struct ck_error *err)
-{
-	struct container **containers = NULL;
-	size_t count = 0;
-	if (container_adopt_all(run_dir, &containers, &count, err) < 0)
-		return NULL;
-	char **ids = calloc(count + 1, sizeof(*ids));
-	size_t n = 0;
-	for (size_t i = 0; i < count; i++) {
-		const char *id = json_string_value(json_object_get(
-		    json_object_get(containers[i]->state, "annotations"), "imageID"));
-		if (ids && id && containers[i]->pidfd >= 0 && !(ids[n++] = strdup(id)))
-			abort(); /* out of memory, as lib/'s buffers do */
-		container_free(containers[i]);
-	}
-	free(containers);
-	if (!ids)
-		ck_error_set(err, ENOMEM, "out of memory");
-	return ids;
-}
-
-static void free_strings(char **strings)
-{
-	for (char **s = strings; s && *s; s++)
-		free(*s);
-	free(strings);
-}
-
 /* A name or ID the store knows, or a unique prefix of an ID ("1a2b3c4d", "sha256:1a2b"), in
  * which case *by_prefix is set. */
 static int resolve_image(struct image_store *store, const char *reference,
@@ -323,7 +296,7 @@ static int cmd_rm(const struct image_options *opts, struct image_store *store, c
 		  int count)
 {
 	struct ck_error err = {0};
-	char **in_use = images_in_use(opts->dirs.run_dir, &err);
+	char **in_use = container_images_in_use(opts->dirs.run_dir, &err);
 	if (!in_use) {
 		fprintf(stderr, "ckube image rm: find the images in use: %s\n", err.message);
 		return 1;
@@ -337,7 +310,7 @@ static int cmd_rm(const struct image_options *opts, struct image_store *store, c
 			printf("Deleted: %s\n", args[i]);
 		}
 	}
-	free_strings(in_use);
+	strv_free(in_use);
 	return status;
 }
 
@@ -397,7 +370,7 @@ static int cmd_gc(const struct image_options *opts, struct image_store *store, c
 		fprintf(stderr, "ckube image gc: %s\n", err.message);
 		return 2;
 	}
-	char **in_use = images_in_use(opts->dirs.run_dir, &err);
+	char **in_use = container_images_in_use(opts->dirs.run_dir, &err);
 	if (!in_use) {
 		fprintf(stderr, "ckube image gc: find the images in use: %s\n", err.message);
 		return 1;
@@ -408,7 +381,7 @@ static int cmd_gc(const struct image_options *opts, struct image_store *store, c
 	if (r < 0)
 		fprintf(stderr, "ckube image gc: %s\n", err.message);
 	image_gc_report_clear(&report);
-	free_strings(in_use);
+	strv_free(in_use);
 	return r < 0 ? 1 : 0;
 }
 
