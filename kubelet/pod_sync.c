@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cgroup/cgroup.h"
+#include "kubelet/adopted_exits.h"
 #include "kubelet/agent_metrics.h"
 #include "kubelet/api_writer.h"
 #include "kubelet/image_puller.h"
@@ -94,6 +95,8 @@ static void stop_watching(struct pod_container *c)
 {
 	if (c->run && c->run->pidfd >= 0)
 		loop_remove_fd(context_of(c->pod)->loop, c->run->pidfd);
+	if (c->run && c->run->adopted)
+		adopted_exits_forget(pods_adopted_exits(c->pod->pods), c->run);
 }
 
 void pod_sync_detach(struct pod *pod)
@@ -354,6 +357,8 @@ static void on_exit_event(void *ctx, uint32_t events)
 	struct ck_error err = {0};
 
 	(void)events;
+	if (c->run && c->run->adopted)
+		adopted_exits_drain(pods_adopted_exits(pod->pods));
 	if (!c->run || container_poll_exit(c->run, &exit, &err) < 0 || !exit.exited)
 		return;
 	stop_watching(c);
@@ -424,6 +429,7 @@ void pod_container_adopt(struct pod_container *c, struct container *run, int res
 	if (loop_add_fd(context_of(pod)->loop, run->pidfd, EPOLLIN, on_exit_event, c, &err) < 0)
 		log_warn("pod %s/%s: container %s: %s", pod->spec->namespace, pod->spec->name,
 			 c->spec->name, err.message);
+	adopted_exits_watch(pods_adopted_exits(pod->pods), run);
 	reopen_output(c);
 	pod_probes_start(c, true);
 }

@@ -28,6 +28,7 @@ void pod_container_adopt(struct pod_container *c, struct container *run, int res
 
 /* For pod_sync.c: the shared parts, and dropping a pod from the table (frees it). */
 const struct agent_context *pods_context(const struct pods *pods);
+struct adopted_exits *pods_adopted_exits(struct pods *pods);
 /* The pod with that uid, or NULL (it may be gone by the time an answer comes back). */
 struct pod *pods_find(struct pods *pods, const char *uid);
 void pods_forget(struct pods *pods, struct pod *pod);

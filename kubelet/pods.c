@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "kubelet/adopted_exits.h"
 #include "kubelet/pod.h"
 #include "kubelet/pod_adopt.h"
 #include "kubelet/pod_sync.h"
@@ -22,6 +23,7 @@ struct pods {
 	struct strmap *by_uid;     /* uid -> struct pod */
 	struct adoption *adoption; /* what an earlier agent left, until the first snapshot */
 	struct static_pods *static_source;
+	struct adopted_exits *exits;
 	bool snapshot_seen;
 };
 
@@ -329,6 +331,11 @@ const struct agent_context *pods_context(const struct pods *pods)
 	return &pods->context;
 }
 
+struct adopted_exits *pods_adopted_exits(struct pods *pods)
+{
+	return pods->exits;
+}
+
 struct pod *pods_find(struct pods *pods, const char *uid)
 {
 	return strmap_get(pods->by_uid, uid);
@@ -356,6 +363,7 @@ int pods_new(const struct agent_context *context, struct pods **out, struct ck_e
 		abort();
 	pods->context = *context;
 	pods->by_uid = strmap_new(pod_free);
+	pods->exits = adopted_exits_new(context->loop, context->config->node_name);
 	int r = adoption_load(&pods->context, &pods->adoption, err);
 	if (r == 0)
 		r = static_pods_start(pods->context.loop, pods->context.config->manifests_dir,
@@ -381,5 +389,6 @@ void pods_free(struct pods *pods)
 		pod_sync_detach(pod);
 	strmap_free(pods->by_uid);
 	adoption_free(pods->adoption);
+	adopted_exits_free(pods->exits);
 	free(pods);
 }

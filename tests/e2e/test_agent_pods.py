@@ -228,3 +228,17 @@ def test_pod_deleted_while_agent_down(server_factory, registry):
     srv.start()
     wait_for(lambda: not os.path.exists(f"/proc/{pid}"), timeout=20, what="container gone")
     assert_no_leftovers(srv)
+
+
+def test_adopted_container_exit_code_is_known(cluster, registry):
+    """A container adopted after a restart of the agent is not its child; how it ends still
+    shows (from the kernel's process events), not as ContainerStatusUnknown."""
+    node_pod(cluster, "finisher", registry.image("busybox"), ["sh", "-c", "sleep 4; exit 7"],
+             restart="Never")
+    wait_for(lambda: pod(cluster, "finisher").get("status", {}).get("phase") == "Running",
+             timeout=30, what="Running")
+    cluster.restart(signal.SIGKILL)
+    wait_for(lambda: pod(cluster, "finisher").get("status", {}).get("phase") == "Failed",
+             timeout=30, what="Failed")
+    terminated = container_status(cluster, "finisher")["state"]["terminated"]
+    assert terminated["exitCode"] == 7 and terminated["reason"] == "Error", terminated
