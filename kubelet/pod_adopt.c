@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kubelet/pod_runs.h"
 #include "kubelet/pod_sync.h"
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"

@@ -7,6 +7,7 @@
 
 #include "kubelet/pod_events.h"
 #include "kubelet/pod_sandbox.h"
+#include "kubelet/pod_runs.h"
 #include "kubelet/pod_sync.h"
 #include "kubelet/prober.h"
 #include "lib/log.h"

@@ -17,16 +17,7 @@ void pod_sync_detach(struct pod *pod);
 
 void container_state_clear(struct container_state *state);
 
-/* Stops a running container so that its restart policy runs it again (a failed liveness or
- * startup probe, `why` as in the Killing event): the stop signal, then a kill after the
- * grace period. */
-void pod_container_restart(struct pod_container *c, const char *why);
-
-/* Gives the container back a run that an earlier agent started (pod_adopt.c): it is watched
- * again, its output goes on into the same log file, and an exit is handled as any other. */
-void pod_container_adopt(struct pod_container *c, struct container *run, int restart_count);
-
-/* For pod_sync.c: the shared parts, and dropping a pod from the table (frees it). */
+/* For the pod files: the shared parts, and dropping a pod from the table (frees it). */
 const struct agent_context *pods_context(const struct pods *pods);
 struct adopted_exits *pods_adopted_exits(struct pods *pods);
 /* The pod with that uid, or NULL (it may be gone by the time an answer comes back). */
