@@ -8,6 +8,7 @@
 
 #include "apiserver/api_respond.h"
 #include "apiserver/metrics.h"
+#include "apiserver/node_exec_proxy.h"
 #include "apiserver/node_proxy.h"
 #include "apiserver/protobuf.h"
 #include "apiserver/registry.h"
@@ -576,8 +577,8 @@ static void handle_delete_collection(struct api_call *call)
 	call->resp->content_type = CONTENT_TYPE_JSON;
 }
 
-/* exec, attach and portforward, served by the pod's node once its agent has them (the log
- * subresource is proxied already: node_proxy.c). */
+/* portforward, served by the pod's node once its agent has it (log, exec and attach are
+ * proxied already: node_proxy.c, node_exec_proxy.c). */
 static void handle_node_proxied(struct api_call *call)
 {
 	struct api_status status = {0};
@@ -613,6 +614,12 @@ void api_rest_handle(struct api_call *call)
 		node_proxy_pod_log(call);
 		return;
 	}
+	/* Streams, not objects: kube-apiserver ignores Accept on them too. */
+	if (call->subresource &&
+	    (!strcmp(call->subresource, "exec") || !strcmp(call->subresource, "attach"))) {
+		node_exec_proxy(call);
+		return;
+	}
 	if (!negotiate_output(http_request_header(call->req, "Accept"), &call->output)) {
 		respond_error(call->resp, 406, "NotAcceptable",
 			      "only the following media types are accepted: application/json, "
@@ -627,8 +634,7 @@ void api_rest_handle(struct api_call *call)
 	bool watch = call->watch_path || param_bool(call->req, "watch");
 	const char *sub = call->subresource;
 
-	if (sub &&
-	    (!strcmp(sub, "exec") || !strcmp(sub, "portforward") || !strcmp(sub, "attach"))) {
+	if (sub && !strcmp(sub, "portforward")) {
 		handle_node_proxied(call);
 		return;
 	}

@@ -1,7 +1,8 @@
 /* The HTTP front of the API server, on libmicrohttpd: accepts connections, reads request
  * bodies up to a limit, and hands each complete request to one handler. Responses are either a
- * whole body or a stream (watch events, followed logs) that is sent as it is produced, with the
- * connection parked while the stream has nothing to say. */
+ * whole body, a stream (watch events, followed logs) that is sent as it is produced, with the
+ * connection parked while the stream has nothing to say, or a switch to another protocol
+ * (WebSocket for exec and attach) that hands the connection to a session of its own. */
 #pragma once
 
 #include <stdbool.h>
@@ -40,6 +41,16 @@ struct http_stream_ops {
 	void (*release)(void *state);
 };
 
+/* A connection taken over after "101 Switching Protocols". run() goes in a thread of its own
+ * once the answer is out: `fd` is the client's connection (non-blocking; never closed by the
+ * session: with TLS it is MHD's end of a socket pair), `extra` what the client sent after its
+ * request head, to be read first. It returns when the session is over, and soon once
+ * `stop_fd` is readable (the server stops). release() is called exactly once, run or not. */
+struct http_upgrade_ops {
+	void (*run)(void *state, int fd, const void *extra, size_t extra_len, int stop_fd);
+	void (*release)(void *state);
+};
+
 struct http_response {
 	unsigned status;
 	const char *content_type; /* static string */
@@ -47,6 +58,12 @@ struct http_response {
 	char *warning; /* a Warning header ("299 - \"...\""), malloc'd or NULL */
 	const struct http_stream_ops *stream_ops; /* non-NULL: stream instead of body */
 	void *stream_state;
+	/* Non-NULL: answer 101 with these headers (Upgrade among them; the state owns them) and
+	 * hand the connection over. */
+	const struct http_upgrade_ops *upgrade_ops;
+	void *upgrade_state;
+	const struct http_param *upgrade_headers;
+	size_t upgrade_header_count;
 };
 
 typedef void (*http_handler_fn)(void *ctx, const struct http_request *req,

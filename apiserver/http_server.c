@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/epoll.h>
@@ -29,6 +30,22 @@ struct http_server {
 	bool hangup_thread_running;
 	pthread_mutex_t streams_lock;
 	struct stream_link *streams; /* the streamed answers under way */
+	/* The sessions of upgraded connections, which MHD must not outlive: it would free their
+	 * connections beneath them. */
+	pthread_mutex_t sessions_lock;
+	pthread_cond_t sessions_done;
+	unsigned sessions;
+	bool stopping;
+};
+
+/* An upgrade answer's session, from the handler's answer to its end. */
+struct upgrade_link {
+	struct http_server *server;
+	const struct http_upgrade_ops *ops;
+	void *state;
+	struct MHD_UpgradeResponseHandle *urh;
+	int fd;
+	struct buf extra; /* what the client sent after its request head */
 };
 
 /* Per-request state, kept in MHD's connection context between the calls of one request. */
@@ -37,6 +54,8 @@ struct pending_request {
 	bool too_large;
 	struct http_param *params;
 	size_t param_count, param_cap;
+	/* An upgrade answered but not begun: released with the request if it never begins. */
+	struct upgrade_link *upgrade;
 };
 
 /* A streamed response parked and resumed in step with its stream; the lock makes "nothing to
@@ -113,8 +132,9 @@ static ssize_t stream_link_read(void *cls, uint64_t pos, char *out, size_t max)
 	if (n < 0)
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	pthread_mutex_lock(&link->lock);
-	if (link->wake_pending) {
-		/* Data arrived between read() and here: let MHD call again right away. */
+	if (link->wake_pending || link->peer_gone) {
+		/* Data arrived between read() and here, or the stream is to end: let MHD call
+		 * again right away. */
 		link->wake_pending = false;
 	} else {
 		link->suspended = true;
@@ -223,10 +243,107 @@ static struct MHD_Response *stream_response(struct http_server *server,
 	return response;
 }
 
+/* --- upgraded connections ------------------------------------------------------------------ */
+
+static void upgrade_link_free(struct upgrade_link *link)
+{
+	link->ops->release(link->state);
+	buf_free(&link->extra);
+	free(link);
+}
+
+static void session_end(struct upgrade_link *link)
+{
+	struct http_server *server = link->server;
+
+	if (sym_MHD_upgrade_action(link->urh, MHD_UPGRADE_ACTION_CLOSE) != MHD_YES)
+		log_warn("http: closing an upgraded connection failed");
+	upgrade_link_free(link);
+	pthread_mutex_lock(&server->sessions_lock);
+	if (--server->sessions == 0)
+		pthread_cond_broadcast(&server->sessions_done);
+	pthread_mutex_unlock(&server->sessions_lock);
+}
+
+static void *session_main(void *arg)
+{
+	struct upgrade_link *link = arg;
+
+	link->ops->run(link->state, link->fd, link->extra.data, link->extra.len,
+		       link->server->stop_event);
+	session_end(link);
+	return NULL;
+}
+
+/* MHD calls this from its event loop once the 101 answer went out: the session must not block
+ * here, it gets a thread. */
+static void on_upgraded(void *cls, struct MHD_Connection *connection, void *con_cls,
+			const char *extra_in, size_t extra_in_size, MHD_socket sock,
+			struct MHD_UpgradeResponseHandle *urh)
+{
+	struct http_server *server = cls;
+	struct pending_request *pending = con_cls;
+	struct upgrade_link *link = pending->upgrade;
+	pthread_t thread;
+
+	(void)connection;
+	pending->upgrade = NULL;
+	link->urh = urh;
+	link->fd = sock;
+	buf_append(&link->extra, extra_in, extra_in_size);
+	int flags = fcntl(sock, F_GETFL);
+	if (flags < 0 || fcntl(sock, F_SETFL, flags | O_NONBLOCK) < 0)
+		log_warn("http: upgraded connection: %s", strerror(errno));
+	pthread_mutex_lock(&server->sessions_lock);
+	bool run = !server->stopping;
+	server->sessions++;
+	pthread_mutex_unlock(&server->sessions_lock);
+	int ret = run ? pthread_create(&thread, NULL, session_main, link) : 0;
+	if (ret != 0)
+		log_warn("http: upgraded connection: start a thread: %s", strerror(ret));
+	if (!run || ret != 0) {
+		session_end(link);
+		return;
+	}
+	pthread_detach(thread);
+}
+
+static struct MHD_Response *upgrade_response(struct http_server *server,
+					     struct pending_request *pending,
+					     struct http_response *resp)
+{
+	struct upgrade_link *link = calloc(1, sizeof(*link));
+
+	if (!link)
+		return NULL;
+	link->server = server;
+	link->ops = resp->upgrade_ops;
+	link->state = resp->upgrade_state;
+	link->fd = -1;
+	resp->upgrade_ops = NULL;
+	/* Kept with the request: MHD has no way to release what an upgrade answer that is never
+	 * sent holds. */
+	pending->upgrade = link;
+	struct MHD_Response *response = sym_MHD_create_response_for_upgrade(on_upgraded, server);
+	for (size_t i = 0; response && i < resp->upgrade_header_count; i++)
+		sym_MHD_add_response_header(response, resp->upgrade_headers[i].key,
+					    resp->upgrade_headers[i].value);
+	return response;
+}
+
 static enum MHD_Result send_response(struct http_server *server, struct MHD_Connection *connection,
-				     struct http_response *resp)
+				     struct pending_request *pending, struct http_response *resp)
 {
 	struct MHD_Response *response;
+	if (resp->upgrade_ops) {
+		response = upgrade_response(server, pending, resp);
+		if (!response)
+			return MHD_NO;
+		enum MHD_Result ret =
+		    sym_MHD_queue_response(connection, MHD_HTTP_SWITCHING_PROTOCOLS, response);
+		sym_MHD_destroy_response(response);
+		return ret;
+	}
 	if (resp->stream_ops) {
 		response = stream_response(server, connection, resp);
 	} else {
@@ -253,6 +370,8 @@ static void response_clear(struct http_response *resp)
 	free(resp->warning);
 	if (resp->stream_ops)
 		resp->stream_ops->release(resp->stream_state);
+	if (resp->upgrade_ops)
+		resp->upgrade_ops->release(resp->upgrade_state);
 }
 
 static enum MHD_Result reply_plain_status(struct MHD_Connection *connection, unsigned code,
@@ -264,7 +383,7 @@ static enum MHD_Result reply_plain_status(struct MHD_Connection *connection, uns
 	    "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
 	    "\"message\":\"%s\",\"reason\":\"%s\",\"code\":%u}\n",
 	    message, reason, code);
-	enum MHD_Result ret = send_response(NULL, connection, &resp);
+	enum MHD_Result ret = send_response(NULL, connection, NULL, &resp);
 	response_clear(&resp);
 	return ret;
 }
@@ -335,7 +454,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 	};
 	struct http_response resp = {.status = 200};
 	server->config.handler(server->config.handler_ctx, &req, &resp);
-	enum MHD_Result ret = send_response(server, connection, &resp);
+	enum MHD_Result ret = send_response(server, connection, pending, &resp);
 	response_clear(&resp);
 	return ret;
 }
@@ -349,6 +468,8 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
 	struct pending_request *pending = *con_cls;
 	if (!pending)
 		return;
+	if (pending->upgrade)
+		upgrade_link_free(pending->upgrade);
 	buf_free(&pending->body);
 	free(pending->params);
 	free(pending);
@@ -426,6 +547,8 @@ int http_server_start(const struct http_server_config *config, struct http_serve
 		return ck_error_set(err, ENOMEM, "start HTTP server: out of memory");
 	server->config = *config;
 	pthread_mutex_init(&server->streams_lock, NULL);
+	pthread_mutex_init(&server->sessions_lock, NULL);
+	pthread_cond_init(&server->sessions_done, NULL);
 	server->hangups = epoll_create1(EPOLL_CLOEXEC);
 	server->stop_event = eventfd(0, EFD_CLOEXEC);
 	struct epoll_event stop = {.events = EPOLLIN, .data.ptr = NULL};
@@ -441,7 +564,7 @@ int http_server_start(const struct http_server_config *config, struct http_serve
 	}
 	server->hangup_thread_running = true;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
-			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG;
 	if (addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (config->tls_cert_pem)
@@ -476,6 +599,24 @@ void http_server_stop(struct http_server *server)
 		if (write(server->stop_event, &one, sizeof(one)) == sizeof(one))
 			pthread_join(server->hangup_thread, NULL);
 	}
+	/* MHD refuses to stop with connections parked: every stream ends at its next read. */
+	pthread_mutex_lock(&server->streams_lock);
+	for (struct stream_link *link = server->streams; link; link = link->next) {
+		pthread_mutex_lock(&link->lock);
+		link->peer_gone = true;
+		if (link->suspended) {
+			link->suspended = false;
+			sym_MHD_resume_connection(link->connection);
+		}
+		pthread_mutex_unlock(&link->lock);
+	}
+	pthread_mutex_unlock(&server->streams_lock);
+	/* The stop event stays readable: sessions see it and end. */
+	pthread_mutex_lock(&server->sessions_lock);
+	server->stopping = true;
+	while (server->sessions)
+		pthread_cond_wait(&server->sessions_done, &server->sessions_lock);
+	pthread_mutex_unlock(&server->sessions_lock);
 	if (server->daemon)
 		sym_MHD_stop_daemon(server->daemon);
 	if (server->hangups >= 0)
@@ -483,5 +624,7 @@ void http_server_stop(struct http_server *server)
 	if (server->stop_event >= 0)
 		close(server->stop_event);
 	pthread_mutex_destroy(&server->streams_lock);
+	pthread_mutex_destroy(&server->sessions_lock);
+	pthread_cond_destroy(&server->sessions_done);
 	free(server);
 }

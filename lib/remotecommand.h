@@ -5,32 +5,22 @@
  * [255, stream] to half-close a stream (kubectl sends [255, 0] at the end of its stdin).
  * v4.channel.k8s.io is what the Python client offers; kubectl 1.30+ settles on v5.
  *
- * How exec flows through ckube (facts for the relay):
+ * How exec flows through ckube:
  * - kubectl: GET /api/v1/namespaces/NS/pods/POD/exec?command=ls&command=%2F&container=C
  *   &stdin=true&stdout=true&stderr=true&tty=false (attach: no command), Upgrade: websocket,
- *   Sec-WebSocket-Protocol: v5.channel.k8s.io, ... A refused upgrade makes kubectl 1.30+ retry
- *   with SPDY (POST), which ckube does not speak; kubectl 1.27-1.29 only speak SPDY.
- * - API server: remotecommand_options_add() for each query parameter, then _check(); default
- *   the container as Kubernetes does (the only one, else a 400 naming the choices); find the
- *   pod's node. Connect to the agent first, so that a refusal can still be an HTTP Status, then
- *   answer kubectl's upgrade (websocket_server_handshake(), MHD_create_response_for_upgrade
- *   with Upgrade, Sec-WebSocket-Accept and the agent's chosen Sec-WebSocket-Protocol;
- *   lib/microhttpd_dl.h lacks it and MHD_upgrade_action so far, and the daemon needs
- *   MHD_ALLOW_UPGRADE).
- * - API server to agent: a WebSocket client (websocket_client_request()) on
- *   GET /exec/{ns}/{pod}/{container}?<remotecommand_options_query()>, with
- *   "Authorization: Bearer <join token>" and only the subprotocol kubectl chose offered, so
- *   both hops speak one version and messages pass through unchanged. Each hop masks
- *   differently (client frames masked, server frames not): the relay decodes and re-encodes
- *   (websocket_decode() as server downstream and client upstream), answers pings per hop and
- *   passes a close on with its code.
- * - Agent: container_exec() (runtime/container.h) with pipes, or tty_master with tty (stderr
- *   is then off; everything comes on stdout). It first sends an empty message on the lowest
- *   stream it writes (stdout, else stderr, else 3), as Kubernetes does to show the session is
- *   up. Stream 0 goes to the process's stdin, [255, 0] closes it; stream 4 becomes
- *   ioctl(TIOCSWINSZ) on tty_master; output becomes streams 1 and 2. When the pidfd reports the
- *   exit and the output is drained: remotecommand_status_exit() on stream 3, then close 1000.
- *   Failing to start the process: remotecommand_status_error() on stream 3. */
+ *   Sec-WebSocket-Protocol: v5.channel.k8s.io, ... Any answer but a 101 makes kubectl 1.30+
+ *   retry with SPDY (POST), which ckube refuses after the same checks, so that the user sees
+ *   the first refusal's reason; kubectl 1.27-1.29 only speak SPDY.
+ * - API server (apiserver/node_exec_proxy.h): checks the pod and its container, asks the
+ *   agent first so that a refusal is still an HTTP answer, offering it only the subprotocol
+ *   the client chose, then answers the client's upgrade and relays both hops' bytes
+ *   unchanged (each side masks as its role requires; node_exec_proxy.h says why that holds).
+ * - Agent (kubelet/node_server.h, node_stream.h): the command through the runtime's exec on a
+ *   terminal or on pipes; an empty message on the lowest output stream first, as the kubelet
+ *   sends it; stream 0 to the process's stdin, [255, 0] closing it; stream 4 resizing the
+ *   terminal; output on streams 1 and 2; once the process exited and its output is drained,
+ *   remotecommand_status_exit() (or _error() when it could not start) on stream 3, then
+ *   close 1000. */
 #pragma once
 
 #include <stdbool.h>
