@@ -862,14 +862,24 @@ class RuntimeNode:
         return run(self.command("exec", container_id, "--", *cmd), check=False, timeout=timeout)
 
     def wait_running(self, container_id, timeout=10):
-        """Until the container's state file exists (it is written once the command runs)."""
+        """Until the container's command runs: its state file exists (written while the
+        container is set up) and its process has left ckube for the command (execve)."""
         state = os.path.join(self.run_dir, "containers", container_id, "state.json")
         deadline = time.monotonic() + timeout
         while not os.path.exists(state):
             assert time.monotonic() < deadline, f"container {container_id} did not start"
             time.sleep(0.02)
         with open(state) as f:
-            return json.load(f)
+            info = json.load(f)
+        ckube = os.path.realpath(CKUBE)
+        while True:
+            try:
+                if os.path.realpath(f"/proc/{info['pid']}/exe") != ckube:
+                    return info
+            except OSError:
+                return info  # it has run and ended already
+            assert time.monotonic() < deadline, f"container {container_id} did not exec"
+            time.sleep(0.02)
 
     def container_dirs(self):
         """What is left of containers: state directories and writable layers."""
