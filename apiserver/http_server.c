@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -29,6 +30,9 @@ struct http_server {
 	pthread_t hangup_thread;
 	bool hangup_thread_running;
 	pthread_mutex_t streams_lock;
+	/* Set when the server stops: streams end instead of parking (MHD refuses to stop with
+	 * parked connections), also those of requests that arrive meanwhile. */
+	atomic_bool closing;
 	struct stream_link *streams; /* the streamed answers under way */
 	/* The sessions of upgraded connections, which MHD must not outlive: it would free their
 	 * connections beneath them. */
@@ -122,7 +126,7 @@ static ssize_t stream_link_read(void *cls, uint64_t pos, char *out, size_t max)
 	(void)pos;
 	struct stream_link *link = cls;
 	pthread_mutex_lock(&link->lock);
-	bool gone = link->peer_gone;
+	bool gone = link->peer_gone || atomic_load(&link->server->closing);
 	pthread_mutex_unlock(&link->lock);
 	if (gone)
 		return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -132,7 +136,7 @@ static ssize_t stream_link_read(void *cls, uint64_t pos, char *out, size_t max)
 	if (n < 0)
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	pthread_mutex_lock(&link->lock);
-	if (link->wake_pending || link->peer_gone) {
+	if (link->wake_pending || link->peer_gone || atomic_load(&link->server->closing)) {
 		/* Data arrived between read() and here, or the stream is to end: let MHD call
 		 * again right away. */
 		link->wake_pending = false;
@@ -601,6 +605,7 @@ void http_server_stop(struct http_server *server)
 	}
 	/* MHD refuses to stop with connections parked: every stream ends at its next read. */
 	pthread_mutex_lock(&server->streams_lock);
+	atomic_store(&server->closing, true);
 	for (struct stream_link *link = server->streams; link; link = link->next) {
 		pthread_mutex_lock(&link->lock);
 		link->peer_gone = true;
