@@ -236,7 +236,6 @@ void node_exec_proxy(struct api_call *call)
 	const char *subresource = call->subresource;
 	struct api_status status = {0};
 	_cleanup_remotecommand_options_ struct remotecommand_options options = {0};
-	_cleanup_free_ char *text = NULL;
 	_cleanup_free_ char *host = NULL;
 	int port;
 
@@ -245,15 +244,9 @@ void node_exec_proxy(struct api_call *call)
 			      "the server does not allow this method on the requested resource");
 		return;
 	}
-	if (registry_get(call->server, call->resource, call->namespace, call->name, &text,
-			 &status) < 0)
+	_cleanup_json_ json_t *pod = NULL;
+	if (node_target_pod(call, &pod, &status) < 0)
 		return respond_failure(call, &status);
-	_cleanup_json_ json_t *pod = json_loads(text, 0, NULL);
-	if (!pod) {
-		api_fail_internal(&status, "pod %s/%s: stored object is not JSON", call->namespace,
-				  call->name);
-		return respond_failure(call, &status);
-	}
 	for (size_t i = 0; i < call->req->param_count; i++)
 		remotecommand_options_add(&options, call->req->params[i].key,
 					  call->req->params[i].value);

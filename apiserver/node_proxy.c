@@ -481,7 +481,6 @@ void node_proxy_pod_log(struct api_call *call)
 {
 	struct api_status status = {0};
 	struct log_options options;
-	_cleanup_free_ char *text = NULL;
 	_cleanup_free_ char *endpoint = NULL;
 
 	if (strcmp(call->req->method, "GET") != 0) {
@@ -489,15 +488,9 @@ void node_proxy_pod_log(struct api_call *call)
 			      "the server does not allow this method on the requested resource");
 		return;
 	}
-	if (registry_get(call->server, call->resource, call->namespace, call->name, &text,
-			 &status) < 0)
+	_cleanup_json_ json_t *pod = NULL;
+	if (node_target_pod(call, &pod, &status) < 0)
 		return respond_failure(call, &status);
-	_cleanup_json_ json_t *pod = json_loads(text, 0, NULL);
-	if (!pod) {
-		api_fail_internal(&status, "pod %s/%s: stored object is not JSON", call->namespace,
-				  call->name);
-		return respond_failure(call, &status);
-	}
 	if (parse_options(call, &options, &status) < 0 ||
 	    node_target_container(call, pod, &options.container, &status) < 0)
 		return respond_failure(call, &status);

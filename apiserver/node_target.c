@@ -74,6 +74,21 @@ int node_target_container(const struct api_call *call, const json_t *pod, const 
 	return api_fail(status, 400, "BadRequest", "%s", message.data);
 }
 
+int node_target_pod(const struct api_call *call, json_t **pod, struct api_status *status)
+{
+	_cleanup_free_ char *text = NULL;
+
+	*pod = NULL;
+	if (registry_get(call->server, call->resource, call->namespace, call->name, &text, status) <
+	    0)
+		return -1;
+	*pod = json_loads(text, 0, NULL);
+	if (!*pod)
+		return api_fail_internal(status, "pod %s/%s: stored object is not JSON",
+					 call->namespace, call->name);
+	return 0;
+}
+
 int node_target_endpoint(const struct api_call *call, const char *node_name, const char *what,
 			 char **host, int *port_out, struct api_status *status)
 {

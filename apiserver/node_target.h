@@ -8,6 +8,9 @@
 struct api_call;
 struct api_status;
 
+/* The pod the call names, from the store (404 when there is none); -1 with `status` filled. */
+int node_target_pod(const struct api_call *call, json_t **pod, struct api_status *status);
+
 /* The container: `*name` when given, which must be one of the pod's containers, init or
  * ephemeral containers (else 400 "container c is not valid for pod p"); else the only
  * container (else 400 "a container name must be specified for pod p, choose one of: [a b]"). */
