@@ -54,7 +54,8 @@ static void usage(FILE *out)
 	    "  --config-dir DIR          admin.kubeconfig, manifests (default /etc/ckube)\n"
 	    "  --datastore URL           sqlite (default)\n"
 	    "  --service-cidr CIDR       ClusterIP range (default 10.96.0.0/12)\n"
-	    "  --cluster-cidr CIDR       pod range, one /24 per node (default 10.244.0.0/16)\n"
+	    "  --cluster-cidr CIDR       pod range (default 10.244.0.0/16)\n"
+	    "  --node-cidr-mask-size N   each node's block of it (default 24)\n"
 	    "  --service-node-port-range A-B   (default 30000-32767)\n"
 	    "  --node-monitor-grace-period SECONDS   (default 40)\n"
 	    "  --node-name NAME --node-ip IP   this node (default: hostname, default route's "
@@ -74,6 +75,7 @@ enum {
 	OPT_DATASTORE,
 	OPT_SERVICE_CIDR,
 	OPT_CLUSTER_CIDR,
+	OPT_NODE_CIDR_MASK_SIZE,
 	OPT_NODE_PORTS,
 	OPT_NODE_GRACE,
 	OPT_NODE_NAME,
@@ -95,6 +97,7 @@ static int parse_flags(int argc, char **argv, struct server_flags *flags)
 	    {"datastore", required_argument, NULL, OPT_DATASTORE},
 	    {"service-cidr", required_argument, NULL, OPT_SERVICE_CIDR},
 	    {"cluster-cidr", required_argument, NULL, OPT_CLUSTER_CIDR},
+	    {"node-cidr-mask-size", required_argument, NULL, OPT_NODE_CIDR_MASK_SIZE},
 	    {"service-node-port-range", required_argument, NULL, OPT_NODE_PORTS},
 	    {"node-monitor-grace-period", required_argument, NULL, OPT_NODE_GRACE},
 	    {"node-name", required_argument, NULL, OPT_NODE_NAME},
@@ -113,6 +116,7 @@ static int parse_flags(int argc, char **argv, struct server_flags *flags)
 		    .config_dir = "/etc/ckube",
 		    .service_cidr = "10.96.0.0/12",
 		    .cluster_cidr = "10.244.0.0/16",
+		    .node_cidr_mask_size = 24,
 		    .node_port_range = "30000-32767",
 		    .max_body_bytes = 3 * 1024 * 1024,
 		    .watch_window_bytes = 8 * 1024 * 1024,
@@ -152,6 +156,17 @@ static int parse_flags(int argc, char **argv, struct server_flags *flags)
 		case OPT_CLUSTER_CIDR:
 			flags->config.cluster_cidr = optarg;
 			break;
+		case OPT_NODE_CIDR_MASK_SIZE: {
+			int64_t size;
+			if (strconv_parse_int(optarg, 1, 30, &size, NULL) < 0) {
+				fprintf(stderr,
+					"ckube server: --node-cidr-mask-size %s: want 1 to 30\n",
+					optarg);
+				return -EINVAL;
+			}
+			flags->config.node_cidr_mask_size = (unsigned)size;
+			break;
+		}
 		case OPT_NODE_PORTS:
 			flags->config.node_port_range = optarg;
 			break;
@@ -282,6 +297,7 @@ static int start_node(const struct server_node_role *node, const struct server_f
 	    .config_dir = flags->config.config_dir,
 	    .cgroup_root = flags->cgroup_root,
 	    .node_port = flags->node_port,
+	    .cluster_cidr = flags->config.cluster_cidr,
 	};
 
 	access_client_url(flags->config.listen, server->require_token, url, sizeof(url));

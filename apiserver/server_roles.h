@@ -12,7 +12,8 @@ struct server_node_launch {
 	const char *ca_pem;              /* the cluster CA over https, else NULL */
 	const char *node_name, *node_ip; /* NULL: the agent's defaults */
 	const char *data_dir, *run_dir, *log_dir, *config_dir, *cgroup_root;
-	int node_port; /* the agent's endpoint for logs; 0: its default */
+	int node_port;            /* the agent's endpoint for logs; 0: its default */
+	const char *cluster_cidr; /* every node's pods, for the pod network's masquerade */
 };
 
 struct server_node_role {

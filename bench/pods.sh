@@ -10,8 +10,9 @@
 #      RSS and CPU of that one process (API server and agent together: an upper bound).
 #   B. `ckube server --no-agent` and `ckube agent` beside it, as a worker runs: 100 pods at
 #      once again, and the RSS and CPU of the agent process alone.
-# Images come from Debian's docker-registry on 127.0.0.1 (scripts/registry.sh), filled with
-# the busybox test image. Everything started here is stopped at the end, also on failure or
+# Everything runs inside a network namespace the script makes (the agent builds its pod network
+# there). Images come from Debian's docker-registry on that namespace's 127.0.0.1
+# (scripts/registry.sh), filled with the busybox test image. Everything started here is stopped at the end, also on failure or
 # Ctrl-C: the pods' processes are killed through cgroup.kill, their cgroups removed, mounts under
 # the temporary directory lazily unmounted. bench/README.md says what each figure means.
 set -euo pipefail
@@ -46,6 +47,19 @@ fi
 if [ "$(id -u)" != 0 ]; then
 	echo "bench: the node agent needs root" >&2
 	exit 1
+fi
+# The agent builds its pod network (a bridge, routes, an nftables table) in the network
+# namespace it runs in: never the machine's own. So the whole benchmark, with its registry and
+# its clients, runs again inside a network namespace of its own, removed when it ends.
+if [ -z "${CKUBE_BENCH_NETNS:-}" ]; then
+	netns=ckube-bench-pods-$$
+	ip netns add "$netns"
+	trap 'ip netns del "$netns" 2>/dev/null || true' EXIT
+	trap 'exit 130' INT TERM
+	ip -n "$netns" link set lo up
+	status=0
+	CKUBE_BENCH_NETNS=$netns nsenter --net="/run/netns/$netns" -- "$0" "$@" || status=$?
+	exit "$status"
 fi
 cgroup_mount=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
 if [ -z "$cgroup_mount" ]; then

@@ -11,3 +11,4 @@ int run_main(int argc, char **argv);
 int exec_main(int argc, char **argv);
 int rm_main(int argc, char **argv);
 int wait_main(int argc, char **argv);
+int network_main(int argc, char **argv);

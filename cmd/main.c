@@ -31,6 +31,7 @@ static const struct command commands[] = {
     {"exec", exec_main, "run a command in a running container of this node"},
     {"wait", wait_main, "wait for a container of this node and print its exit code"},
     {"rm", rm_main, "remove what stopped containers left"},
+    {"network", network_main, "wire a network namespace as a pod's, or unwire it"},
     {"version", cmd_version, "print the version"},
 };
 

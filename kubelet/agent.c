@@ -15,8 +15,9 @@
 #include "kubelet/image_puller.h"
 #include "kubelet/loop.h"
 #include "kubelet/node_server.h"
+#include "kubelet/node_network.h"
 #include "kubelet/node_status.h"
-#include "kubelet/pod_watch.h"
+#include "kubelet/api_watch.h"
 #include "kubelet/pods.h"
 #include "kubelet/status_socket.h"
 #include "kubelet/usage_report.h"
@@ -34,7 +35,7 @@ struct agent {
 	struct agent_config config;
 	/* Owned copies behind config's pointers: the caller's strings need not outlive the start
 	 * (the threads read them for as long as the agent runs). */
-	char *node_name, *node_ip, *api_server, *api_token, *api_ca;
+	char *node_name, *node_ip, *api_server, *api_token, *api_ca, *bridge, *cluster_cidr;
 	struct cgroup_root cgroup;
 	bool cgroup_open;
 	struct loop *loop;
@@ -45,7 +46,9 @@ struct agent {
 	struct log_pump *logs;
 	struct http_client *api;
 	struct pods *pods;
-	struct pod_watch *watch;
+	struct api_watch *watch;
+	struct node_network *network;
+	struct api_watch *node_watch;
 	struct node_status *node;
 	struct node_server *endpoint;
 	struct agent_context context;
@@ -256,6 +259,48 @@ static int start_endpoint(struct agent *agent, struct ck_error *err)
 	return node_server_start(&endpoint, &agent->endpoint, err);
 }
 
+/* The node network's readiness reaches the pods, which exist only once the loop made them. */
+static void network_changed(void *ctx)
+{
+	struct agent *agent = ctx;
+
+	if (agent->pods)
+		pods_network_changed(agent->pods);
+}
+
+static struct node_network *new_network(struct agent *agent)
+{
+	const struct agent_config *config = &agent->config;
+	_cleanup_free_ char *state_dir = NULL, *pods_dir = NULL;
+	struct node_network_config network = {.node_name = config->node_name,
+					      .node_ip = config->node_ip,
+					      .bridge = config->network.bridge,
+					      .cluster_cidr = config->network.cluster_cidr,
+					      .mtu = config->network.mtu,
+					      .on_ready = network_changed,
+					      .ctx = agent};
+
+	if (asprintf(&state_dir, "%s/network", config->dirs.data_dir) < 0 ||
+	    asprintf(&pods_dir, "%s/pods", config->dirs.run_dir) < 0)
+		abort();
+	network.state_dir = state_dir;
+	network.pods_dir = pods_dir;
+	return node_network_new(&network);
+}
+
+/* Every Node, for this node's pod CIDR and the routes to the others' pods. */
+static int start_node_watch(struct agent *agent, struct ck_error *err)
+{
+	const struct api_watch_config watch = {.api = agent->config.api,
+					       .resource = "nodes",
+					       .node_name = agent->config.node_name,
+					       .loop = agent->loop,
+					       .on_change = node_network_on_nodes,
+					       .ctx = agent->network};
+
+	return api_watch_start(&watch, &agent->node_watch, err);
+}
+
 static int start_services(struct agent *agent, struct ck_error *err)
 {
 	const struct agent_config *config = &agent->config;
@@ -281,6 +326,7 @@ static int start_services(struct agent *agent, struct ck_error *err)
 		r = http_client_new(&config->api, &agent->api, err);
 	if (r < 0)
 		return r;
+	agent->network = new_network(agent);
 	agent->context = (struct agent_context){
 	    .config = &agent->config,
 	    .loop = agent->loop,
@@ -290,6 +336,7 @@ static int start_services(struct agent *agent, struct ck_error *err)
 	    .logs = agent->logs,
 	    .api = agent->api,
 	    .metrics = agent->metrics,
+	    .network = agent->network,
 	};
 	r = -pthread_create(&agent->loop_thread, NULL, run_loop, agent);
 	if (r < 0)
@@ -298,12 +345,19 @@ static int start_services(struct agent *agent, struct ck_error *err)
 	r = start_in_loop(agent, err);
 	if (r < 0)
 		return r;
-	struct pod_watch_config watch = {.api = config->api,
+	_cleanup_free_ char *on_this_node = NULL;
+	if (asprintf(&on_this_node, "spec.nodeName=%s", config->node_name) < 0)
+		abort();
+	struct api_watch_config watch = {.api = config->api,
+					 .resource = "pods",
+					 .field_selector = on_this_node,
 					 .node_name = config->node_name,
 					 .loop = agent->loop,
 					 .on_change = pods_on_change,
 					 .ctx = agent->pods};
-	r = pod_watch_start(&watch, &agent->watch, err);
+	r = api_watch_start(&watch, &agent->watch, err);
+	if (r == 0)
+		r = start_node_watch(agent, err);
 	if (r < 0)
 		return r;
 	if (asprintf(&image_dir, "%s/images", config->dirs.data_dir) < 0)
@@ -351,6 +405,11 @@ int agent_start(const struct agent_config *config, struct agent **out, struct ck
 	if (config->api.ca_pem)
 		agent->config.api.ca_pem = agent->api_ca =
 		    strndup(config->api.ca_pem, config->api.ca_pem_len);
+	if (config->network.bridge)
+		agent->config.network.bridge = agent->bridge = strdup(config->network.bridge);
+	if (config->network.cluster_cidr)
+		agent->config.network.cluster_cidr = agent->cluster_cidr =
+		    strdup(config->network.cluster_cidr);
 	if (config->status_socket)
 		agent->status_socket_path = strdup(config->status_socket);
 	else if (asprintf(&agent->status_socket_path, "%s/ckube.sock", config->dirs.run_dir) < 0)
@@ -387,12 +446,15 @@ void agent_stop(struct agent *agent)
 	usage_reporter_stop(agent->usage);
 	node_status_stop(agent->node);
 	node_server_stop(agent->endpoint);
-	pod_watch_stop(agent->watch);
+	api_watch_stop(agent->watch);
+	api_watch_stop(agent->node_watch);
 	if (agent->loop_running) {
 		loop_post(agent->loop, free_pods, NULL, agent);
 		loop_quit(agent->loop);
 		pthread_join(agent->loop_thread, NULL);
 	}
+	/* The loop is gone: nothing uses the network any more. What it made stays for the pods. */
+	node_network_free(agent->network);
 	image_puller_stop(agent->puller);
 	log_pump_stop(agent->logs);
 	api_writer_stop(agent->writer);
@@ -406,6 +468,8 @@ void agent_stop(struct agent *agent)
 	free(agent->api_server);
 	free(agent->api_token);
 	free(agent->api_ca);
+	free(agent->bridge);
+	free(agent->cluster_cidr);
 	free(agent->status_socket_path);
 	free(agent);
 }

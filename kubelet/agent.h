@@ -2,8 +2,9 @@
  * `ckube agent` runs it alone; `ckube server` runs it for its own node, in the same process but
  * through the same HTTP API as any other node's agent.
  *
- * Threads: the sync loop (one epoll loop that owns every pod's state and is fed by pidfds,
- * timerfds and queues), the pod watch (list and watch of this node's pods), the API writer
+ * Threads: the sync loop (one epoll loop that owns every pod's state and the pod network, and
+ * is fed by pidfds, timerfds and queues), the pod watch (list and watch of this node's pods),
+ * the node watch (every Node: this node's pod CIDR, routes to the others), the API writer
  * (status, events, deletions, coalesced per pod), the node heartbeat (registration, lease,
  * node status), image pull workers, and the log pump. Only the sync loop changes pod state. */
 #pragma once
@@ -24,6 +25,11 @@ struct agent_config {
 	int max_pods;                   /* 110 */
 	const char *status_socket;      /* <run-dir>/ckube.sock */
 	int node_port; /* the node endpoint (kubectl logs, node_server.h): 10250; -1: none */
+	struct {
+		const char *bridge;       /* NULL: ckube0 */
+		const char *cluster_cidr; /* pod traffic beyond it is masqueraded; NULL: none */
+		int mtu;                  /* 0: the uplink's */
+	} network;
 };
 
 struct agent;

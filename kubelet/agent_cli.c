@@ -22,6 +22,9 @@ enum {
 	OPT_STATUS_SOCKET,
 	OPT_NODE_PORT,
 	OPT_MANIFESTS_DIR,
+	OPT_BRIDGE,
+	OPT_CLUSTER_CIDR,
+	OPT_MTU,
 	OPT_DIR_BASE, /* the runtime_dirs options follow */
 };
 
@@ -32,7 +35,8 @@ static void usage(FILE *out)
 		"                   [--node-name NAME] [--node-ip IP] [--data-dir DIR]\n"
 		"                   [--run-dir DIR] [--log-dir DIR] [--config-dir DIR]\n"
 		"                   [--cgroup-root PATH] [--status-socket PATH]\n"
-		"                   [--node-port PORT] [--manifests-dir DIR]\n\n"
+		"                   [--node-port PORT] [--manifests-dir DIR]\n"
+		"                   [--bridge NAME] [--cluster-cidr CIDR] [--mtu N]\n\n"
 		"Runs this node's agent against the API server at URL until SIGINT or SIGTERM.\n"
 		"Containers keep running when it stops; the next start adopts them.\n"
 		"  --token-file FILE   the server's join token (<data-dir>/token on the server);\n"
@@ -45,7 +49,12 @@ static void usage(FILE *out)
 		"                      IP (default 10250)\n"
 		"  --manifests-dir DIR static pods: the Pods of the files there run on this node,\n"
 		"                      with or without the API server (default\n"
-		"                      <config-dir>/manifests)\n");
+		"                      <config-dir>/manifests)\n"
+		"  --bridge NAME       the pods' bridge (default ckube0)\n"
+		"  --cluster-cidr CIDR every node's pods (the server's --cluster-cidr, default\n"
+		"                      10.244.0.0/16): pod traffic to anywhere else is\n"
+		"                      masqueraded behind the node's address\n"
+		"  --mtu N             the pods' interfaces (default: the node IP's interface)\n");
 }
 
 static char *read_trimmed(const char *path, struct ck_error *err)
@@ -84,11 +93,14 @@ int agent_main(int argc, char **argv)
 	    {"node-port", required_argument, NULL, OPT_NODE_PORT},
 	    {"status-socket", required_argument, NULL, OPT_STATUS_SOCKET},
 	    {"manifests-dir", required_argument, NULL, OPT_MANIFESTS_DIR},
+	    {"bridge", required_argument, NULL, OPT_BRIDGE},
+	    {"cluster-cidr", required_argument, NULL, OPT_CLUSTER_CIDR},
+	    {"mtu", required_argument, NULL, OPT_MTU},
 	    {"help", no_argument, NULL, 'h'},
 	    RUNTIME_DIRS_OPTIONS(OPT_DIR_BASE),
 	    {0},
 	};
-	struct agent_config config = {0};
+	struct agent_config config = {.network.cluster_cidr = "10.244.0.0/16"};
 	const char *token_file = NULL, *ca_file = NULL;
 	_cleanup_free_ char *token = NULL, *ca = NULL;
 	struct ck_error err = {0};
@@ -123,6 +135,22 @@ int agent_main(int argc, char **argv)
 		case OPT_MANIFESTS_DIR:
 			config.manifests_dir = optarg;
 			break;
+		case OPT_BRIDGE:
+			config.network.bridge = optarg;
+			break;
+		case OPT_CLUSTER_CIDR:
+			config.network.cluster_cidr = optarg;
+			break;
+		case OPT_MTU: {
+			int64_t mtu;
+			if (strconv_parse_int(optarg, 68, 65535, &mtu, NULL) < 0) {
+				fprintf(stderr, "ckube agent: --mtu %s: want 68 to 65535\n",
+					optarg);
+				return 2;
+			}
+			config.network.mtu = (int)mtu;
+			break;
+		}
 		case OPT_NODE_PORT: {
 			int64_t port;
 			if (strconv_parse_int(optarg, 1, 65535, &port, NULL) < 0) {

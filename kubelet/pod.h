@@ -10,6 +10,7 @@
 #include "kubelet/pod_spec.h"
 #include "kubelet/restart_backoff.h"
 #include "lib/timeutil.h"
+#include "netns/ipv4_cidr.h"
 #include "runtime/container.h"
 #include "runtime/cri_log.h"
 #include "runtime/image_store.h"
@@ -78,7 +79,7 @@ struct pod {
 	char *dir;             /* <run-dir>/pods/<uid> */
 	char *cgroup_relative; /* <qos>/pod<uid> */
 	int cgroup_fd;
-	int netns_fd; /* the pod's network namespace for probes; -1 when not open */
+	char ip[IPV4_TEXT_MAX + 1]; /* its address on the pod network; "" when none */
 	struct pod_container *init_containers;
 	size_t init_count;
 	struct pod_container *containers;

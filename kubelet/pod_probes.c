@@ -11,7 +11,6 @@
 #include "kubelet/pod_sync.h"
 #include "kubelet/prober.h"
 #include "lib/log.h"
-#include "runtime/pod_namespaces.h"
 
 static const struct probe_spec *spec_of(const struct pod_container *c, enum prober_type type)
 {
@@ -73,43 +72,15 @@ static void on_unhealthy(void *ctx, enum prober_type type, const char *event_mes
 	pod_event_container(ctx, "Warning", "Unhealthy", "%s", event_message);
 }
 
-/* The pod's network namespace, opened once for all its probes. */
-static int pod_netns(struct pod *pod)
-{
-	struct ck_error err = {0};
-	char *dir;
-
-	if (pod->netns_fd >= 0 || pod->spec->host_network)
-		return pod->netns_fd;
-	dir = pod_namespaces_dir(pod);
-	pod->netns_fd = pod_namespaces_open(dir, "net", &err);
-	free(dir);
-	if (pod->netns_fd < 0) {
-		log_warn("pod %s/%s: probes: %s", pod->spec->namespace, pod->spec->name,
-			 err.message);
-		pod->netns_fd = -1;
-	}
-	return pod->netns_fd;
-}
-
 void pod_probe_target(struct pod_container *c, struct probe_target *out)
 {
 	struct pod *pod = c->pod;
-	const struct agent_context *context = pods_context(pod->pods);
-	/* Until the pod network gives pods addresses, probes reach a pod at its loopback,
-	 * from a socket made inside its network namespace. */
-	const bool host = pod->spec->host_network;
-	const int netns_fd = pod_netns(pod);
 
-	*out = (struct probe_target){
-	    /* Without its namespace a pod cannot be reached at all: no address, so the probes
-	     * error rather than talk to the node's own loopback. */
-	    .ip = host            ? context->config->node_ip
-		  : netns_fd >= 0 ? "127.0.0.1"
-				  : NULL,
-	    .netns_fd = netns_fd,
-	    .exec = exec_in_container,
-	    .exec_ctx = c};
+	/* From the node to the pod's address, as the kubelet probes: a server that listens on
+	 * the pod's loopback only is not reachable, and fails its probes there too. */
+	*out = (struct probe_target){.ip = pod_sandbox_ip(pod, pods_context(pod->pods)),
+				     .exec = exec_in_container,
+				     .exec_ctx = c};
 }
 
 void pod_probes_start(struct pod_container *c, bool adopted)

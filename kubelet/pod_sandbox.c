@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "lib/cleanup.h"
+#include "netns/ipv4_cidr.h"
+#include "kubelet/node_network.h"
 #include "lib/fsutil.h"
 #include "runtime/etc_files.h"
 #include "runtime/pod_namespaces.h"
@@ -132,6 +134,87 @@ static int record_pod(struct pod *pod, struct ck_error *err)
 	return fs_replace_file(path, text, strlen(text), 0600, err);
 }
 
+/* Host ports need the proxy's DNAT (the Services' table), which this node does not make yet:
+ * a pod that asks for one is refused rather than run unreachable where it was promised. */
+static int refuse_host_ports(const struct pod *pod, struct ck_error *err)
+{
+	const struct pod_spec *spec = pod->spec;
+
+	if (spec->host_network)
+		return 0;
+	for (size_t i = 0; i < spec->container_count; i++)
+		for (size_t p = 0; p < spec->containers[i].port_count; p++) {
+			const struct port_spec *port = &spec->containers[i].ports[p];
+			if (port->host_port)
+				return ck_error_set(err, ENOTSUP,
+						    "container %s: hostPort %d/%s: host ports are "
+						    "not supported by this node yet",
+						    spec->containers[i].name, port->host_port,
+						    port->protocol);
+		}
+	return 0;
+}
+
+static char *recorded_ip_path(const struct pod *pod)
+{
+	char *path;
+
+	if (asprintf(&path, "%s/ip", pod->dir) < 0)
+		abort();
+	return path;
+}
+
+/* The pod's address and interface. An address recorded by an earlier agent is the pod's
+ * still (its interface lives in its namespace, which outlived that agent): taking it back
+ * needs no network, so a restarted agent reports running pods with their addresses at once. */
+static int attach_network(struct pod *pod, const struct agent_context *context, const char *ns_dir,
+			  struct ck_error *err)
+{
+	_cleanup_free_ char *path = recorded_ip_path(pod), *recorded = NULL;
+	_cleanup_close_ int netns_fd = -1;
+	uint32_t address;
+	size_t len;
+	int r;
+
+	if (pod->spec->host_network)
+		return 0;
+	if (fs_read_file(path, &recorded, &len, NULL) == 0 &&
+	    ipv4_address_parse(recorded, &address, NULL) == 0) {
+		ipv4_address_format(address, pod->ip);
+		return 0;
+	}
+	netns_fd = pod_namespaces_open(ns_dir, "net", err);
+	if (netns_fd < 0)
+		return netns_fd;
+	r = node_network_add_pod(context->network, pod->uid, netns_fd, &address, err);
+	if (r < 0)
+		return r;
+	ipv4_address_format(address, pod->ip);
+	return fs_replace_file(path, pod->ip, strlen(pod->ip), 0600, err);
+}
+
+int pod_sandbox_network_again(struct pod *pod, const struct agent_context *context,
+			      struct ck_error *err)
+{
+	_cleanup_free_ char *ns_dir = pod_namespaces_dir(pod);
+	_cleanup_close_ int netns_fd = -1;
+	uint32_t address;
+
+	if (pod->spec->host_network || !*pod->ip)
+		return 0;
+	netns_fd = pod_namespaces_open(ns_dir, "net", err);
+	if (netns_fd < 0)
+		return netns_fd;
+	return node_network_add_pod(context->network, pod->uid, netns_fd, &address, err);
+}
+
+const char *pod_sandbox_ip(const struct pod *pod, const struct agent_context *context)
+{
+	if (pod->spec->host_network)
+		return context->config->node_ip;
+	return *pod->ip ? pod->ip : NULL;
+}
+
 int pod_sandbox_create(struct pod *pod, const struct agent_context *context, struct ck_error *err)
 {
 	_cleanup_free_ char *ns_dir = pod_namespaces_dir(pod);
@@ -142,12 +225,16 @@ int pod_sandbox_create(struct pod *pod, const struct agent_context *context, str
 	    .host_network = pod->spec->host_network,
 	    .host_ipc = pod->spec->host_ipc,
 	};
-	int r = fs_mkdir_p(pod->dir, 0700, err);
+	int r = refuse_host_ports(pod, err);
 
+	if (r == 0)
+		r = fs_mkdir_p(pod->dir, 0700, err);
 	if (r == 0)
 		r = record_pod(pod, err);
 	if (r == 0)
 		r = pod_namespaces_create(&namespaces, err);
+	if (r == 0)
+		r = attach_network(pod, context, ns_dir, err);
 	if (r == 0)
 		r = create_cgroup(pod, context, err);
 	if (r == 0)
@@ -163,6 +250,11 @@ int pod_sandbox_remove(struct pod *pod, const struct agent_context *context, str
 	_cleanup_free_ char *log_dir = pod_log_dir(pod, context);
 	int r = pod_namespaces_remove(ns_dir, err);
 
+	/* After the namespace: the address is free once nothing can use it any more. */
+	if (r == 0 && !pod->spec->host_network)
+		r = node_network_remove_pod(context->network, pod->uid, err);
+	if (r == 0)
+		*pod->ip = '\0';
 	if (pod->cgroup_fd >= 0) {
 		close(pod->cgroup_fd);
 		pod->cgroup_fd = -1;

@@ -358,6 +358,7 @@ static void read_ports(struct reader *rd, const json_t *container, const char *p
 		p->name = read_string(rd, port, ppath, "name");
 		require(rd, port, ppath, "containerPort");
 		p->container_port = read_int(rd, port, ppath, "containerPort", 0);
+		p->host_port = read_int(rd, port, ppath, "hostPort", 0);
 		p->protocol = read_string_or(rd, port, ppath, "protocol", "TCP");
 	}
 }

@@ -81,6 +81,7 @@ struct env_from_spec {
 struct port_spec {
 	char *name; /* NULL when unnamed */
 	int container_port;
+	int host_port;  /* 0: none */
 	char *protocol; /* "TCP", "UDP", "SCTP" */
 };
 

@@ -103,9 +103,8 @@ static int build_environment(struct pod_container *c, struct start_plan *plan, s
 	const struct pod *pod = c->pod;
 	const struct agent_context *context = context_of(c);
 	const char *host_ips[] = {context->config->node_ip};
+	const char *pod_ips[] = {pod_sandbox_ip(pod, context)};
 	_cleanup_json_ json_t *services = NULL;
-	/* Until the pod network gives pods addresses, only a host-network pod has one. */
-	const bool has_ip = pod->spec->host_network;
 	int r = api_read_services(context->api, pod->spec->namespace, &services, err);
 
 	/* A static pod runs without the API server (it may be the API server): it then goes
@@ -121,8 +120,8 @@ static int build_environment(struct pod_container *c, struct start_plan *plan, s
 	struct env_context env = {
 	    .pod = pod->spec,
 	    .node_name = context->config->node_name,
-	    .pod_ips = host_ips,
-	    .pod_ip_count = has_ip ? 1 : 0,
+	    .pod_ips = pod_ips,
+	    .pod_ip_count = pod_ips[0] ? 1 : 0,
 	    .host_ips = host_ips,
 	    .host_ip_count = 1,
 	    .allocatable_cpu_milli = -1,

@@ -81,9 +81,6 @@ void pod_sync_detach(struct pod *pod)
 	if (pod->cgroup_fd >= 0)
 		close(pod->cgroup_fd);
 	pod->cgroup_fd = -1;
-	if (pod->netns_fd >= 0)
-		close(pod->netns_fd);
-	pod->netns_fd = -1;
 }
 
 /* --- the pod ------------------------------------------------------------------------------ */
@@ -217,9 +214,6 @@ static void terminate_pod(struct pod *pod)
 		return;
 	}
 	pod->sandbox_ready = false;
-	if (pod->netns_fd >= 0)
-		close(pod->netns_fd);
-	pod->netns_fd = -1;
 	pod->stage = POD_GONE;
 }
 
@@ -247,7 +241,7 @@ static void report_status(struct pod *pod)
 	char now[TIMEUTIL_TEXT_SIZE];
 	struct pod_status_context status_context = {
 	    .host_ip = context->config->node_ip,
-	    .pod_ip = pod->spec->host_network ? context->config->node_ip : NULL,
+	    .pod_ip = pod_sandbox_ip(pod, context),
 	    .now = now,
 	};
 	json_t *status;

@@ -12,6 +12,7 @@
 #include "kubelet/adopted_exits.h"
 #include "kubelet/pod.h"
 #include "kubelet/pod_adopt.h"
+#include "kubelet/pod_sandbox.h"
 #include "kubelet/pod_sync.h"
 #include "kubelet/static_pods.h"
 #include "lib/cleanup.h"
@@ -80,7 +81,6 @@ static struct pod *pod_new(struct pods *pods, struct pod_spec *spec)
 	pod->uid = strdup(spec->uid);
 	pod->spec = spec;
 	pod->cgroup_fd = -1;
-	pod->netns_fd = -1;
 	pod->seen_ms = loop_now_ms();
 	if (asprintf(&pod->dir, "%s/pods/%s", pods->context.config->dirs.run_dir, spec->uid) < 0)
 		abort();
@@ -297,29 +297,29 @@ static void apply_snapshot(struct pods *pods, const json_t *items)
 	pods->snapshot_seen = true;
 }
 
-void pods_on_change(void *ctx, const struct pod_change *change)
+void pods_on_change(void *ctx, const struct watch_change *change)
 {
 	struct pods *pods = ctx;
 	const char *uid;
 
 	switch (change->kind) {
-	case POD_SNAPSHOT:
-		apply_snapshot(pods, change->pods);
+	case WATCH_SNAPSHOT:
+		apply_snapshot(pods, change->objects);
 		break;
-	case POD_ADDED:
-	case POD_MODIFIED:
-		if (static_pod_is_mirror(change->pods))
-			mirror_seen(pods, change->pods);
+	case WATCH_ADDED:
+	case WATCH_MODIFIED:
+		if (static_pod_is_mirror(change->objects))
+			mirror_seen(pods, change->objects);
 		else
-			upsert(pods, change->pods, false);
+			upsert(pods, change->objects, false);
 		break;
-	case POD_DELETED:
-		if (static_pod_is_mirror(change->pods)) {
-			mirror_gone(pods, change->pods);
+	case WATCH_DELETED:
+		if (static_pod_is_mirror(change->objects)) {
+			mirror_gone(pods, change->objects);
 			break;
 		}
 		uid = json_string_value(
-		    json_object_get(json_object_get(change->pods, "metadata"), "uid"));
+		    json_object_get(json_object_get(change->objects, "metadata"), "uid"));
 		if (uid)
 			forget_from_api(pods, uid);
 		break;
@@ -329,6 +329,27 @@ void pods_on_change(void *ctx, const struct pod_change *change)
 const struct agent_context *pods_context(const struct pods *pods)
 {
 	return &pods->context;
+}
+
+/* Pods that waited for the network try again now; pods that have their address get their
+ * interface attached again (to a bridge that was made again). */
+static void network_changed(struct pod *pod, void *ctx)
+{
+	struct ck_error err = {0};
+
+	(void)ctx;
+	if (!pod->sandbox_ready) {
+		pod_sync_soon(pod);
+		return;
+	}
+	if (pod_sandbox_network_again(pod, &pod->pods->context, &err) < 0)
+		log_warn("pod %s/%s: network: %s", pod->spec->namespace, pod->spec->name,
+			 err.message);
+}
+
+void pods_network_changed(void *ctx)
+{
+	pods_for_each(ctx, network_changed, NULL);
 }
 
 struct adopted_exits *pods_adopted_exits(struct pods *pods)

@@ -10,7 +10,7 @@
 #include "kubelet/api_writer.h"
 #include "kubelet/image_puller.h"
 #include "kubelet/loop.h"
-#include "kubelet/pod_watch.h"
+#include "kubelet/api_watch.h"
 #include "runtime/cri_log.h"
 
 /* What the pods share, owned by the agent. */
@@ -23,6 +23,7 @@ struct agent_context {
 	struct log_pump *logs;
 	struct http_client *api; /* for the loop's own reads (services, config maps); loop only */
 	struct agent_metrics *metrics; /* thread-safe */
+	struct node_network *network;  /* loop only */
 };
 
 struct pods;
@@ -34,7 +35,9 @@ int pods_new(const struct agent_context *context, struct pods **out, struct ck_e
 void pods_free(struct pods *pods);
 
 /* The pod watch's callback (loop thread). */
-void pods_on_change(void *pods, const struct pod_change *change);
+void pods_on_change(void *pods, const struct watch_change *change);
+/* The node network's callback (loop thread): it became ready, or its bridge was made again. */
+void pods_network_changed(void *pods);
 /* The static pod source's callback (loop thread): every static pod there is now. */
 void pods_static_changed(void *pods, const json_t *list);
 

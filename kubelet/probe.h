@@ -37,8 +37,6 @@ typedef int (*probe_exec_fn)(void *ctx, char *const *argv, int output_fd,
 /* Where a probe goes. The strings and exec_ctx are only read while probe_attempt_start runs. */
 struct probe_target {
 	const char *ip;     /* the pod IP, for httpGet and tcpSocket without a host */
-	int netns_fd;       /* where their sockets are made: a pod's network namespace, or -1
-			       for the agent's own (it must stay open while a prober uses it) */
 	probe_exec_fn exec; /* NULL: exec probes error */
 	void *exec_ctx;
 };

@@ -534,5 +534,5 @@ void probe_http_begin(struct probe_attempt *a, const struct probe_spec *spec,
 			return;
 		}
 	}
-	probe_dial(a, target, &address, address_len);
+	probe_dial(a, &address, address_len);
 }

@@ -72,8 +72,8 @@ int probe_resolve_address(struct probe_attempt *a, const struct probe_spec *spec
 			  const struct probe_target *target, struct sockaddr_storage *address,
 			  socklen_t *address_len);
 /* Connects without blocking; then probe_http_connected() for httpGet, or the verdict. */
-void probe_dial(struct probe_attempt *a, const struct probe_target *target,
-		const struct sockaddr_storage *address, socklen_t address_len);
+void probe_dial(struct probe_attempt *a, const struct sockaddr_storage *address,
+		socklen_t address_len);
 /* Has the loop call back (probe_http_on_socket) once fd is ready for `events`; false when
  * that failed and the attempt is over. */
 bool probe_wait_socket(struct probe_attempt *a, uint32_t events);

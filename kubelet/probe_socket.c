@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "kubelet/probe_internal.h"
-#include "runtime/pod_namespaces.h"
 
 /* Go prints errno texts in lower case ("connection refused"), and so does Kubernetes. */
 static const char *errno_text(int code, char text[128])
@@ -138,21 +137,12 @@ static void on_socket(void *ctx, uint32_t events)
 		probe_http_on_socket(a);
 }
 
-void probe_dial(struct probe_attempt *a, const struct probe_target *target,
-		const struct sockaddr_storage *address, socklen_t address_len)
+void probe_dial(struct probe_attempt *a, const struct sockaddr_storage *address,
+		socklen_t address_len)
 {
 	const int type = SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC;
 
-	if (target->netns_fd >= 0) {
-		struct ck_error err = {0};
-		a->fd = netns_socket(target->netns_fd, address->ss_family, type, &err);
-		if (a->fd < 0) {
-			probe_finish(a, PROBE_ERROR, "%s", err.message);
-			return;
-		}
-	} else {
-		a->fd = socket(address->ss_family, type, 0);
-	}
+	a->fd = socket(address->ss_family, type, 0);
 	if (a->fd < 0) {
 		dial_failed(a, "socket", errno);
 		return;
@@ -222,5 +212,5 @@ void probe_tcp_begin(struct probe_attempt *a, const struct probe_spec *spec,
 
 	if (probe_resolve_address(a, spec, target, &address, &address_len) < 0)
 		return;
-	probe_dial(a, target, &address, address_len);
+	probe_dial(a, &address, address_len);
 }

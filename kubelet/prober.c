@@ -15,7 +15,6 @@ struct prober {
 	struct probe_spec spec; /* a copy: the pod's spec may be replaced while we run */
 	struct prober_timing timing;
 	char *ip;
-	int netns_fd;
 	probe_exec_fn exec;
 	void *exec_ctx;
 	void (*on_result)(void *ctx, enum prober_type type, bool success, const char *message);
@@ -155,8 +154,7 @@ static void on_attempt_done(void *ctx, enum probe_result result, const char *mes
 static void on_tick(void *ctx)
 {
 	struct prober *p = ctx;
-	struct probe_target target = {
-	    .ip = p->ip, .netns_fd = p->netns_fd, .exec = p->exec, .exec_ctx = p->exec_ctx};
+	struct probe_target target = {.ip = p->ip, .exec = p->exec, .exec_ctx = p->exec_ctx};
 
 	p->timer = NULL;
 	if (!runnable(p) || p->attempt)
@@ -290,7 +288,6 @@ int prober_new(struct loop *loop, const struct prober_config *config, struct pro
 	copy_spec(&p->spec, config->spec);
 	p->timing = *t;
 	p->ip = copy_string(config->target.ip);
-	p->netns_fd = config->target.netns_fd;
 	p->exec = config->target.exec;
 	p->exec_ctx = config->target.exec_ctx;
 	p->on_result = config->on_result;

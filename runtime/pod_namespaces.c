@@ -166,25 +166,6 @@ int pod_namespaces_open(const char *dir, const char *name, struct ck_error *err)
 	return fd >= 0 ? fd : ck_error_errno(err, errno, "open %s", path);
 }
 
-int netns_socket(int netns_fd, int domain, int type, struct ck_error *err)
-{
-	_cleanup_close_ int own = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	int fd, saved;
-
-	if (own < 0)
-		return ck_error_errno(err, errno, "open this thread's network namespace");
-	if (setns(netns_fd, CLONE_NEWNET) < 0)
-		return ck_error_errno(err, errno, "enter the pod's network namespace");
-	fd = socket(domain, type, 0);
-	saved = errno;
-	/* Staying in the pod's namespace would put the agent's next sockets there: fatal. */
-	if (setns(own, CLONE_NEWNET) < 0)
-		abort();
-	if (fd < 0)
-		return ck_error_errno(err, saved, "socket in the pod's network namespace");
-	return fd;
-}
-
 int pod_namespaces_remove(const char *dir, struct ck_error *err)
 {
 	int r = 0;

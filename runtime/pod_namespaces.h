@@ -21,9 +21,5 @@ struct pod_namespaces_request {
 int pod_namespaces_create(const struct pod_namespaces_request *request, struct ck_error *err);
 /* Opens one of them ("net", "ipc", "uts") for setns; -ENOENT when it is not pinned. */
 int pod_namespaces_open(const char *dir, const char *name, struct ck_error *err);
-/* A socket (socket(2)'s arguments) made inside the network namespace `netns_fd`: it stays
- * there, so the agent can talk to what listens in a pod (probes) without a process in it.
- * Only the calling thread switches namespace, and back before returning. */
-int netns_socket(int netns_fd, int domain, int type, struct ck_error *err);
 /* Unpins (lazy unmount) and removes the files; the namespaces end with their last user. */
 int pod_namespaces_remove(const char *dir, struct ck_error *err);

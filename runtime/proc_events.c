@@ -2,6 +2,7 @@
 #include "runtime/proc_events.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <linux/cn_proc.h>
 #include <arpa/inet.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/cleanup.h"
@@ -73,63 +75,97 @@ static int subscribe(int fd)
 	return 0;
 }
 
-struct open_in_init_net {
-	int fd;
-	int error;
+/* A subscribed connector socket made in the calling thread's network namespace, or -errno. */
+static int open_here(void)
+{
+	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR);
+	int r;
+
+	if (fd < 0)
+		return -errno;
+	r = subscribe(fd);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+struct open_in {
+	const char *netns; /* a /proc/<pid>/ns/net */
+	int result;        /* the socket, or -errno */
 };
 
 /* Runs in a thread of its own: setns of a network namespace changes only the calling thread,
  * and the socket keeps the namespace it was made in. */
-static void *open_socket_in_init_net(void *arg)
+static void *open_in_thread(void *arg)
 {
-	struct open_in_init_net *result = arg;
-	_cleanup_close_ int init_net = open("/proc/1/ns/net", O_RDONLY | O_CLOEXEC);
+	struct open_in *attempt = arg;
+	_cleanup_close_ int netns = open(attempt->netns, O_RDONLY | O_CLOEXEC);
 
-	if (init_net < 0 || setns(init_net, CLONE_NEWNET) < 0) {
-		result->error = errno;
-		return NULL;
-	}
-	result->fd =
-	    socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR);
-	if (result->fd < 0)
-		result->error = errno;
+	if (netns < 0 || setns(netns, CLONE_NEWNET) < 0)
+		attempt->result = -errno;
+	else
+		attempt->result = open_here();
 	return NULL;
 }
 
+static int open_in(const char *netns)
+{
+	struct open_in attempt = {.netns = netns, .result = -EINVAL};
+	pthread_t thread;
+	int r = pthread_create(&thread, NULL, open_in_thread, &attempt);
+
+	if (r != 0)
+		return -r;
+	pthread_join(thread, NULL);
+	return attempt.result;
+}
+
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], text[512], *end;
+	_cleanup_fclose_ FILE *stat_file = NULL;
+	int parent = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	stat_file = fopen(path, "re");
+	if (!stat_file || !fgets(text, sizeof(text), stat_file))
+		return 0;
+	/* After the command name in parentheses, which may itself hold ") ". */
+	end = strrchr(text, ')');
+	if (!end || sscanf(end + 1, " %*c %d", &parent) != 1)
+		return 0;
+	return (pid_t)parent;
+}
+
+/* The connector serves the machine's first network namespace only: elsewhere its socket
+ * cannot be made or its subscription is refused. An agent started inside a node's namespace
+ * (by nsenter, a test harness, a container) reaches the first one through PID 1, or, where
+ * PID 1's namespace files are closed to it, through the nearest of its ancestors that is
+ * there. */
 static int open_socket(struct ck_error *err)
 {
-	struct open_in_init_net result = {.fd = -1};
-	pthread_t thread;
-	int r;
+	char path[64];
+	int fd = open_here(), first_error = fd;
 
-	/* Other network namespaces have no connector: the socket cannot even be made there. */
-	result.fd =
-	    socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR);
-	if (result.fd >= 0 || errno != EPROTONOSUPPORT)
-		return result.fd >= 0 ? result.fd
-				      : ck_error_errno(err, errno, "process events: socket");
-	r = pthread_create(&thread, NULL, open_socket_in_init_net, &result);
-	if (r != 0)
-		return ck_error_errno(err, r, "process events: start a thread");
-	pthread_join(thread, NULL);
-	if (result.fd < 0)
-		return ck_error_errno(err, result.error,
-				      "process events: socket in the initial network namespace");
-	return result.fd;
+	if (fd >= 0)
+		return fd;
+	fd = open_in("/proc/1/ns/net");
+	for (pid_t pid = parent_of(getpid()); fd < 0 && pid > 1; pid = parent_of(pid)) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+		fd = open_in(path);
+	}
+	return fd >= 0 ? fd : ck_error_errno(err, -first_error, "process events: subscribe");
 }
 
 int proc_events_open(struct proc_events **out, struct ck_error *err)
 {
 	struct proc_events *events;
-	int fd = open_socket(err), r;
+	int fd = open_socket(err);
 
 	if (fd < 0)
 		return fd;
-	r = subscribe(fd);
-	if (r < 0) {
-		close(fd);
-		return ck_error_errno(err, -r, "process events: subscribe");
-	}
 	events = calloc(1, sizeof(*events));
 	if (!events)
 		abort();

@@ -2,10 +2,10 @@
  * (netlink, CN_IDX_PROC). After an agent restart the containers it adopts were started by
  * the agent before: their pidfds say when they end, and this says how (exit code, signal).
  *
- * The connector only exists in the initial network namespace; when the agent runs in another
- * one (as the tests run it), the socket is created from a thread that enters the namespace
- * of pid 1 for that moment (which needs the right to inspect pid 1). Listening changes
- * nothing there. Needs CAP_NET_ADMIN. */
+ * The connector only serves the initial network namespace; when the agent runs in another
+ * one (a node's namespace, as the tests run it), the socket is made from a thread that enters
+ * the namespace of pid 1 for that moment, or, where pid 1 is closed to the agent, that of the
+ * nearest ancestor which is there. Listening changes nothing there. Needs CAP_NET_ADMIN. */
 #pragma once
 
 #include <sys/types.h>

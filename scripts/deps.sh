@@ -17,9 +17,9 @@ build_pkgs="gcc libc6-dev clang make pkg-config
   libmicrohttpd12 libgnutls30 libsqlite3-0 libcurl4 libarchive13"
 # Tests: the official Python client, pytest, and what the tests use to drive the server.
 test_pkgs="python3 python3-kubernetes python3-pytest curl iproute2 procps
-  docker-registry skopeo busybox-static"
+  docker-registry skopeo busybox-static nftables"
 # Benchmarks: public load and timing tools.
-bench_pkgs="wrk hyperfine crun jq"
+bench_pkgs="wrk hyperfine crun jq containernetworking-plugins"
 # Lint: the formatter `make lint` runs.
 lint_pkgs="clang-format"
 

@@ -1,6 +1,7 @@
 """Fixtures for end-to-end tests: a real `ckube server` on a free loopback port with its own
 directories, and the clients a user would point at it (the real kubectl, ckube kubectl and the
-official Python client)."""
+official Python client); node agents, each in a network namespace of its own with relays to
+the test process's loopback (netlab.py); and clusters of nodes on a LAN of namespaces."""
 import http.client
 import json
 import os
@@ -16,6 +17,8 @@ import urllib.request
 import uuid
 
 import pytest
+
+from netlab import ROOT, Lab, Netns, run, split_address
 
 CKUBE = os.environ.get("CKUBE_BIN", os.path.join(os.path.dirname(__file__), "../../build/ckube"))
 REAL_KUBECTL = "/usr/bin/kubectl"
@@ -78,7 +81,14 @@ class NodeCleanup:
             if os.path.isdir(top):
                 with open(os.path.join(top, "cgroup.kill"), "w") as f:
                     f.write("1")
-                time.sleep(0.2)
+                # Killed processes leave their cgroups a moment later; removing one before
+                # that fails with EBUSY.
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    with open(os.path.join(top, "cgroup.events")) as f:
+                        if "populated 0" in f.read():
+                            break
+                    time.sleep(0.02)
                 for path, dirs, _ in sorted(os.walk(top), key=lambda w: -w[0].count("/")):
                     for d in dirs:
                         try:
@@ -92,11 +102,45 @@ class NodeCleanup:
             subprocess.run(["umount", "-l", mount], check=False)
 
 
-class Server(NodeCleanup):
-    """One `ckube server` process with its own directories under a temporary root."""
+class NodeProcess(NodeCleanup):
+    """A node's long-running ckube process (`self.proc`, logging to `self.log_path`)."""
+
+    def stop(self, sig=signal.SIGTERM):
+        """Stops the process (SIGKILL for a crash); its exit status (None when it was not
+        running). A clean stop exits 0; anything else (a crash, a sanitizer report) is a
+        failure. Its containers keep running, as on a real node."""
+        if not self.proc:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        code = self.proc.returncode
+        self.proc = None
+        return code
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
+class Server(NodeProcess):
+    """One `ckube server` process with its own directories under a temporary root.
+
+    With agent=True it runs this node's agent too, which builds its pod network where it runs:
+    so the server runs in a network namespace of its own (`self.netns`, made at the first
+    start, kept across restarts, deleted by close_network()), and relays (`self.lab`) make its
+    API port and the agent's node port answer on the test process's 127.0.0.1 as well, and the
+    registry's port answer inside the namespace."""
 
     def __init__(self, root, extra_args=(), host="127.0.0.1", netns=None, port=None,
-                 agent=False):
+                 agent=False, registry=None):
         self.root = root
         # agent: run this node's agent too, with a node name and a cgroup root of its own.
         self.agent = agent
@@ -105,8 +149,13 @@ class Server(NodeCleanup):
         # The agent's endpoint (logs, exec), on a port of its own so that servers can coexist.
         self.node_port = free_port() if agent else None
         self.host = host
-        # netns: the name of a network namespace (made by the test) to run the server in.
+        # netns: the name of a network namespace (made by the test) to run the server in; for
+        # an agent the harness makes one (see _make_network) unless the test gives one.
         self.netns = netns
+        self.net = Netns(netns) if netns else ROOT
+        # lab: the namespace and relays the harness made for the agent (None: none made).
+        self.lab = None
+        self.registry = registry
         self.port = port or free_port()
         self.url = f"http://{host}:{self.port}"
         self.data_dir = os.path.join(root, "data")
@@ -128,8 +177,9 @@ class Server(NodeCleanup):
         else:
             args += ["--no-agent"]
         args += self.extra_args
-        if self.netns:
-            args = ["nsenter", f"--net=/var/run/netns/{self.netns}", "--"] + args
+        if self.agent and self.netns is None:
+            self._make_network()
+        args = self.net.argv(*args)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         log.close()
@@ -143,8 +193,30 @@ class Server(NodeCleanup):
             time.sleep(0.05)
         raise RuntimeError("ckube server did not become ready:\n" + self.log())
 
+    def _make_network(self):
+        """The agent's namespace, and relays: the API and node ports from the test process's
+        loopback into it, the registry's port from it to the test process's loopback. The
+        namespace is fresh, so the ports picked free here are free there too."""
+        assert self.host == "127.0.0.1", "an agent's server listens on loopback"
+        self.lab = Lab()
+        self.net = self.lab.netns()
+        self.netns = self.net.name
+        self.lab.relay(ROOT, (self.host, self.port), self.net)
+        self.lab.relay(ROOT, ("127.0.0.1", self.node_port), self.net)
+        if self.registry:
+            self.lab.relay(self.net, split_address(self.registry.address), ROOT)
+
+    def close_network(self):
+        """Stops the relays and deletes the namespace the harness made (nothing otherwise).
+        The server and its agent's containers must be gone first (stop(), clean_node())."""
+        if self.lab:
+            lab, self.lab = self.lab, None
+            lab.close()
+        elif not self.net.is_root:
+            self.net.close()  # a thread that made sockets in the test's namespace ends
+
     def _ready(self):
-        if self.netns:
+        if self.netns and not self.lab:
             # The server is only reachable from inside its namespace; ask from there, at the
             # address its kubeconfig names (http or https), with the token (off loopback every
             # request needs it).
@@ -186,29 +258,6 @@ class Server(NodeCleanup):
         with open(os.path.join(self.data_dir, "token")) as f:
             return f.read().strip()
 
-    def stop(self, sig=signal.SIGTERM):
-        """Stops the server; returns its exit status (None when it was not running). A clean
-        stop exits 0; anything else (a crash, a sanitizer report) is a failure."""
-        if not self.proc:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        code = self.proc.returncode
-        self.proc = None
-        return code
-
-    def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
     def kubectl(self, *args, binary=REAL_KUBECTL, input=None, check=True, timeout=60):
         """Runs a real kubectl against this server with its own kubeconfig and cache."""
         cmd = [binary, "--kubeconfig", self.kubeconfig, "--cache-dir", self.cache_dir, *args]
@@ -227,43 +276,15 @@ class Server(NodeCleanup):
     def api(self, method, path, body=None, headers=None, token=None, timeout=30):
         """One raw HTTP request to the API from the loopback: body is JSON-encoded unless it is
         bytes or str. Returns an ApiAnswer (status, headers, raw body, .json)."""
-        hdrs = {"Accept": "application/json"}
-        if body is not None and not isinstance(body, (bytes, str)):
-            body = json.dumps(body)
-            hdrs["Content-Type"] = "application/json"
-        elif body is not None:
-            hdrs["Content-Type"] = "application/json"
-        if token:
-            hdrs["Authorization"] = f"Bearer {token}"
-        hdrs.update(headers or {})
         conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-        try:
-            conn.request(method, path, body=body, headers=hdrs)
-            resp = conn.getresponse()
-            return ApiAnswer(resp.status, dict(resp.getheaders()), resp.read())
-        finally:
-            conn.close()
+        return api_request(conn, method, path, body, headers, token)
 
     def watch(self, path, count, timeout=10, **params):
         """Opens a watch (params become the query, e.g. resourceVersion=5) and returns its
         first `count` events as decoded JSON, failing if they do not come in time. The
         connection is closed afterwards."""
-        query = "&".join(["watch=true"] + [f"{k}={v}" for k, v in params.items()])
         conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-        try:
-            conn.request("GET", f"{path}?{query}", headers={"Accept": "application/json"})
-            resp = conn.getresponse()
-            assert resp.status == 200, f"watch {path}: {resp.status} {resp.read()[:500]!r}"
-            events = []
-            while len(events) < count:
-                line = resp.readline()
-                if not line:
-                    raise AssertionError(f"watch {path} ended after {events}")
-                if line.strip():
-                    events.append(json.loads(line))
-            return events
-        finally:
-            conn.close()
+        return watch_events(conn, path, count, params)
 
     def get_json(self, path):
         """GET that must answer 200; returns the decoded JSON."""
@@ -298,6 +319,48 @@ class Server(NodeCleanup):
                 return current
             previous = current
         raise AssertionError("the store kept changing for %s s" % timeout)
+
+
+def api_request(conn, method, path, body=None, headers=None, token=None):
+    """One request on an http.client connection (closed afterwards): body is JSON-encoded
+    unless it is bytes or str. Returns an ApiAnswer."""
+    hdrs = {"Accept": "application/json"}
+    if body is not None and not isinstance(body, (bytes, str)):
+        body = json.dumps(body)
+        hdrs["Content-Type"] = "application/json"
+    elif body is not None:
+        hdrs["Content-Type"] = "application/json"
+    if token:
+        hdrs["Authorization"] = f"Bearer {token}"
+    hdrs.update(headers or {})
+    try:
+        conn.request(method, path, body=body, headers=hdrs)
+        resp = conn.getresponse()
+        return ApiAnswer(resp.status, dict(resp.getheaders()), resp.read())
+    finally:
+        conn.close()
+
+
+def watch_events(conn, path, count, params, token=None):
+    """The first `count` events of a watch on an http.client connection (closed afterwards)."""
+    query = "&".join(["watch=true"] + [f"{k}={v}" for k, v in params.items()])
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        conn.request("GET", f"{path}?{query}", headers=headers)
+        resp = conn.getresponse()
+        assert resp.status == 200, f"watch {path}: {resp.status} {resp.read()[:500]!r}"
+        events = []
+        while len(events) < count:
+            line = resp.readline()
+            if not line:
+                raise AssertionError(f"watch {path} ended after {events}")
+            if line.strip():
+                events.append(json.loads(line))
+        return events
+    finally:
+        conn.close()
 
 
 class ApiAnswer:
@@ -419,12 +482,31 @@ class LineReader:
             t.join(timeout=5)
 
 
-def run(cmd, input=None, check=True, timeout=60):
-    proc = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}\n"
-                             f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
-    return proc
+def take_down(nodes, what, roots):
+    """The end of a test's nodes, also when it failed: each is stopped, what its containers
+    left is removed, then its namespace and relays, then the directories `roots`. Fails the
+    test when a node did not exit cleanly (a crash, a sanitizer report)."""
+    unclean = []
+    errors = []
+    for node in nodes:
+        try:
+            code = node.stop()
+            if code not in (None, 0):
+                unclean.append(f"{what} exited {code}; its log ends:\n{node.log()[-4000:]}")
+            node.clean_node()
+        except Exception as e:  # noqa: BLE001 - every node is still taken down
+            errors.append(e)
+        finally:
+            try:
+                node.close_network()
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+    for root in roots:
+        shutil.rmtree(root, ignore_errors=True)
+    if errors:
+        raise errors[0]
+    if unclean:
+        pytest.fail("\n".join(unclean))
 
 
 @pytest.fixture
@@ -438,23 +520,14 @@ def server_factory():
         if root is None:
             root = tempfile.mkdtemp(prefix="ckube-e2e-")
             roots.append(root)
-        srv = Server(root, extra_args, host=host, netns=netns, agent=agent)
+        srv = Server(root, extra_args, host=host, netns=netns, agent=agent, registry=registry)
         if registry:
             registry.write_registries(srv.config_dir)
         made.append(srv)
         return srv.start()
 
     yield make
-    unclean = []
-    for srv in made:
-        code = srv.stop()
-        if code not in (None, 0):
-            unclean.append(f"ckube server exited {code}; its log ends:\n{srv.log()[-4000:]}")
-        srv.clean_node()
-    for root in roots:
-        shutil.rmtree(root, ignore_errors=True)
-    if unclean:
-        pytest.fail("\n".join(unclean))
+    take_down(made, "ckube server", roots)
 
 
 @pytest.fixture
@@ -462,11 +535,18 @@ def server(server_factory):
     return server_factory()
 
 
-class Agent(NodeCleanup):
+class Agent(NodeProcess):
     """One `ckube agent` process joined to a server, with its own directories and cgroup
-    root under a temporary root (a second node, or a node whose API server comes and goes)."""
+    root under a temporary root (a second node, or a node whose API server comes and goes).
 
-    def __init__(self, root, server, name=None):
+    It runs in a network namespace of its own (`self.net`, `self.netns`: made at the first
+    start, kept across restarts, deleted by close_network()). Relays (`self.lab`) carry, at the
+    same loopback addresses and ports as without namespaces: the agent's requests to its API
+    server (server.url) into the server's namespace, the API server's requests to the agent's
+    node port (logs, exec) from the server's namespace (and the test process's) into the
+    agent's, and the agent's pulls to the test registry out to the test process's loopback."""
+
+    def __init__(self, root, server, name=None, registry=None):
         self.root = root
         self.server = server
         self.node_name = name or f"node-{uuid.uuid4().hex[:8]}"
@@ -477,10 +557,38 @@ class Agent(NodeCleanup):
         self.data_dir = os.path.join(root, "data")
         self.manifests_dir = os.path.join(self.config_dir, "manifests")
         self.log_path = os.path.join(root, "agent.log")
+        self.registry = registry
+        self.net = None
+        self.netns = None
+        self.lab = None
         self.proc = None
+
+    def _make_network(self):
+        server = self.server
+        host = "127.0.0.1" if server.host == "0.0.0.0" else server.host
+        assert host.startswith("127."), \
+            f"an agent reaches its server on loopback, not {server.host}"
+        self.lab = Lab()
+        self.net = self.lab.netns()
+        self.netns = self.net.name
+        self.lab.relay(self.net, (host, server.port), server.net)
+        self.lab.relay(server.net, ("127.0.0.1", self.node_port), self.net)
+        if not server.net.is_root:
+            self.lab.relay(ROOT, ("127.0.0.1", self.node_port), self.net)
+        if self.registry:
+            self.lab.relay(self.net, split_address(self.registry.address), ROOT)
+
+    def close_network(self):
+        """Stops the relays and deletes the namespace (the agent and its containers must be
+        gone first: stop(), clean_node())."""
+        if self.lab:
+            lab, self.lab = self.lab, None
+            lab.close()
 
     def start(self):
         os.makedirs(self.config_dir, exist_ok=True)
+        if self.lab is None:
+            self._make_network()
         token_file = os.path.join(self.server.data_dir, "token")
         args = [CKUBE, "agent", "--server", self.server.url, "--token-file", token_file,
                 "--node-name", self.node_name, "--node-ip", "127.0.0.1",
@@ -488,57 +596,29 @@ class Agent(NodeCleanup):
                 "--data-dir", self.data_dir, "--run-dir", self.run_dir,
                 "--log-dir", os.path.join(self.root, "logs"), "--config-dir", self.config_dir]
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(self.net.argv(*args), stdout=log,
+                                     stderr=subprocess.STDOUT)
         log.close()
         return self
 
-    def stop(self, sig=signal.SIGTERM):
-        """Stops the agent; its exit status (None when it was not running)."""
-        if not self.proc:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        code = self.proc.returncode
-        self.proc = None
-        return code
-
-    def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
-
 @pytest.fixture
-def agent_factory():
-    """Makes `ckube agent`s joined to a server; stopped, cleaned and removed at the end of the
-    test (a clean stop must exit 0)."""
+def agent_factory(server_factory):
+    """Makes `ckube agent`s joined to a server, each in a network namespace of its own;
+    stopped, cleaned and removed (namespace and relays too) at the end of the test (a clean
+    stop must exit 0). It depends on server_factory so that the agents, which relay into
+    their servers' namespaces, are taken down before their servers."""
     made = []
 
     def make(server, registry=None, name=None):
         root = tempfile.mkdtemp(prefix="ckube-e2e-agent-")
-        agent = Agent(root, server, name)
+        agent = Agent(root, server, name, registry=registry)
         if registry:
             registry.write_registries(agent.config_dir)
         made.append(agent)
         return agent.start()
 
     yield make
-    unclean = []
-    for agent in made:
-        code = agent.stop()
-        if code not in (None, 0):
-            unclean.append(f"ckube agent exited {code}; its log ends:\n{agent.log()[-4000:]}")
-        agent.clean_node()
-        shutil.rmtree(agent.root, ignore_errors=True)
-    if unclean:
-        pytest.fail("\n".join(unclean))
+    take_down(made, "ckube agent", [agent.root for agent in made])
 
 
 @pytest.fixture
@@ -606,6 +686,271 @@ def nsexec(name, *cmd, input=None, check=False, timeout=60):
     return run(["nsenter", f"--net=/var/run/netns/{name}", "--", *cmd], input=input,
                check=check, timeout=timeout)
 
+
+
+# --- A cluster of nodes on a LAN of their own ------------------------------------------------
+# Each node is a network namespace joined to a "LAN" namespace's bridge by a veth (eth0 on the
+# node, 10.77.0.(10+K)/24). Node 0 runs `ckube server` with its agent on 10.77.0.10:6443 (off
+# loopback: HTTPS with the server's own CA and the bearer token); the others run `ckube agent`
+# joined to it. Every process sees this machine's file system, mounts and cgroups as the tests
+# do; only the network is the node's own.
+
+CLUSTER_LAN = "10.77.0"
+CLUSTER_API_PORT = 6443
+CLUSTER_NODE_PORT = 10250
+
+
+class ClusterNode(NodeProcess):
+    """Node K of a Cluster: its namespace (`net`, `netns`), address (`ip`), name (`name`,
+    cnode-K), directories under `root`, cgroup root, and its process (`ckube server` with the
+    agent on node 0, `ckube agent` elsewhere)."""
+
+    def __init__(self, cluster, index):
+        self.cluster = cluster
+        self.index = index
+        self.name = f"cnode-{index}"
+        self.ip = f"{CLUSTER_LAN}.{10 + index}"
+        self.node_port = CLUSTER_NODE_PORT
+        self.root = os.path.join(cluster.root, f"node{index}")
+        self.data_dir = os.path.join(self.root, "data")
+        self.run_dir = os.path.join(self.root, "run")
+        self.log_dir = os.path.join(self.root, "logs")
+        self.config_dir = os.path.join(self.root, "config")
+        self.manifests_dir = os.path.join(self.config_dir, "manifests")
+        self.log_path = os.path.join(self.root, "node.log")
+        self.cgroup_root = f"ckube-e2e-{uuid.uuid4().hex[:12]}"
+        self.net = None
+        self.netns = None
+        self.proc = None
+        os.makedirs(self.config_dir, exist_ok=True)
+
+    def __repr__(self):
+        return f"<ClusterNode {self.name} {self.ip} in {self.netns}>"
+
+    @property
+    def is_server(self):
+        return self.index == 0
+
+    def command(self):
+        common = ["--node-name", self.name, "--node-ip", self.ip,
+                  "--node-port", str(self.node_port), "--cgroup-root", self.cgroup_root,
+                  "--data-dir", self.data_dir, "--run-dir", self.run_dir,
+                  "--log-dir", self.log_dir, "--config-dir", self.config_dir]
+        if self.is_server:
+            return [CKUBE, "server", "--listen", f"{self.ip}:{CLUSTER_API_PORT}", *common,
+                    *self.cluster.server_args]
+        return [CKUBE, "agent", "--server", self.cluster.server_url,
+                "--token-file", self.cluster.token_file, "--ca-file", self.cluster.ca_file,
+                *common, *self.cluster.agent_args]
+
+    def start(self):
+        """Starts the node's process (again, after stop(): same namespace and directories)."""
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.net.argv(*self.command()), stdout=log,
+                                     stderr=subprocess.STDOUT)
+        log.close()
+        return self
+
+    def exec(self, *cmd, input=None, check=False, timeout=60):
+        """Runs CMD in the node's network namespace; the CompletedProcess (text)."""
+        return self.net.run(*cmd, input=input, check=check, timeout=timeout)
+
+
+class Cluster:
+    """N nodes on a LAN of their own (see above). `nodes[K]` are ClusterNodes; `lan` is the
+    LAN namespace (bridge lan0, ports nK); `server` is nodes[0]. Clients run in node 0's
+    namespace: `kubectl` (the real one, through nsenter, with the server's admin kubeconfig),
+    `api`/`get_json`/`watch` (HTTPS sockets made in node 0's namespace, the server's CA and
+    token). With a registry each node's config has registries.yaml for it and a relay makes
+    its 127.0.0.1 port answer inside the node. close() removes everything."""
+
+    def __init__(self, root, nodes=3, registry=None, server_args=(), agent_args=()):
+        assert 1 <= nodes <= 200
+        self.root = root
+        self.registry = registry
+        self.server_args = list(server_args)
+        self.agent_args = list(agent_args)
+        self.lab = Lab()
+        self.lan = None
+        self.nodes = [ClusterNode(self, k) for k in range(nodes)]
+        self.server = self.nodes[0]
+        self.server_url = f"https://{self.server.ip}:{CLUSTER_API_PORT}"
+        self.kubeconfig = os.path.join(self.server.config_dir, "admin.kubeconfig")
+        self.token_file = os.path.join(self.server.data_dir, "token")
+        self.ca_file = os.path.join(self.server.data_dir, "tls", "ca.crt")
+        self.cache_dir = os.path.join(root, "kubectl-cache")
+        self.closed = False
+        self._ssl = None
+
+    def start(self, timeout=30):
+        """Builds the network, starts the server and waits until it answers, then starts the
+        agents (not waiting for them: wait_nodes_ready())."""
+        self._make_network()
+        self.server.start()
+        deadline = time.monotonic() + timeout
+        while not self._server_ready():
+            if self.server.proc.poll() is not None:
+                raise RuntimeError(f"ckube server of the cluster exited "
+                                   f"{self.server.proc.returncode}:\n{self.server.log()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("ckube server of the cluster did not become ready:\n"
+                                   + self.server.log())
+            time.sleep(0.05)
+        for node in self.nodes[1:]:
+            node.start()
+        return self
+
+    def _make_network(self):
+        self.lan = self.lab.netns("ckube-e2e-lan")
+        self.lan.ip("link", "add", "lan0", "type", "bridge")
+        self.lan.ip("link", "set", "lan0", "up")
+        for node in self.nodes:
+            node.net = self.lab.netns(f"ckube-e2e-cnode{node.index}")
+            node.netns = node.net.name
+            port = f"n{node.index}"
+            # Made from inside the LAN namespace: the machine's own namespace never holds
+            # even half of the pair.
+            self.lan.ip("link", "add", port, "type", "veth", "peer", "name", "eth0",
+                        "netns", node.netns)
+            self.lan.ip("link", "set", port, "master", "lan0")
+            self.lan.ip("link", "set", port, "up")
+            node.net.ip("addr", "add", f"{node.ip}/24", "dev", "eth0")
+            node.net.ip("link", "set", "eth0", "up")
+            if self.registry:
+                self.registry.write_registries(node.config_dir)
+                self.lab.relay(node.net, split_address(self.registry.address), ROOT)
+
+    def _server_ready(self):
+        if not all(os.path.exists(p) for p in (self.kubeconfig, self.token_file, self.ca_file)):
+            return False
+        try:
+            return self.api("GET", "/readyz", timeout=2).status == 200
+        except (OSError, http.client.HTTPException):
+            return False
+
+    def token(self):
+        with open(self.token_file) as f:
+            return f.read().strip()
+
+    def ssl_context(self):
+        """TLS that trusts the cluster's CA only (checked against 10.77.0.10)."""
+        if self._ssl is None:
+            import ssl
+            self._ssl = ssl.create_default_context(cafile=self.ca_file)
+        return self._ssl
+
+    def connection(self, timeout=30):
+        """An http.client HTTPS connection to the API server, its socket made in node 0."""
+        return self.server.net.http_connection(self.server.ip, CLUSTER_API_PORT,
+                                               timeout=timeout, context=self.ssl_context())
+
+    def api(self, method, path, body=None, headers=None, token=True, timeout=30):
+        """One request to the API with the admin token (token=None: without one; a string:
+        that one); an ApiAnswer as Server.api gives."""
+        if token is True:
+            token = self.token()
+        return api_request(self.connection(timeout), method, path, body, headers, token)
+
+    def get_json(self, path):
+        answer = self.api("GET", path)
+        assert answer.status == 200, f"GET {path}: {answer.status} {answer.text}"
+        return answer.json
+
+    def watch(self, path, count, timeout=10, **params):
+        return watch_events(self.connection(timeout), path, count, params, token=self.token())
+
+    def kubectl_argv(self, *args, binary=REAL_KUBECTL):
+        """The command line of a kubectl run in node 0 against the cluster (for spawn())."""
+        return self.server.net.argv(binary, "--kubeconfig", self.kubeconfig,
+                                    "--cache-dir", self.cache_dir, *args)
+
+    def kubectl(self, *args, binary=REAL_KUBECTL, input=None, check=True, timeout=60):
+        return run(self.kubectl_argv(*args, binary=binary), input=input, check=check,
+                   timeout=timeout)
+
+    def node_exec(self, k, *cmd, input=None, check=False, timeout=60):
+        """Runs CMD in node K's network namespace; the CompletedProcess (text)."""
+        return self.nodes[k].exec(*cmd, input=input, check=check, timeout=timeout)
+
+    def connect(self, k, host, port, timeout=10):
+        """A TCP socket connected from inside node K to (host, port)."""
+        return self.nodes[k].net.connect((host, port), timeout=timeout)
+
+    def wait_nodes_ready(self, timeout=60):
+        """Waits until every node is registered and Ready; returns the Node objects."""
+        names = {node.name for node in self.nodes}
+
+        def ready():
+            for node in self.nodes:
+                if node.proc is not None and node.proc.poll() is not None:
+                    raise AssertionError(f"{node.name} exited {node.proc.returncode}:\n"
+                                         f"{node.log()[-4000:]}")
+            items = self.get_json("/api/v1/nodes")["items"]
+            found = {i["metadata"]["name"]: i for i in items}
+            if not names <= set(found):
+                return None
+            for name in names:
+                conditions = found[name].get("status", {}).get("conditions", [])
+                if not any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+                    return None
+            return [found[node.name] for node in self.nodes]
+        return wait_for(ready, timeout=timeout, interval=0.2, what="every node Ready")
+
+    def close(self):
+        """Stops the agents and the server, kills what their pods left (cgroups, mounts),
+        deletes the relays and namespaces and the directories. Returns what went wrong that
+        a test should see (a process that did not exit 0); safe to call twice."""
+        if self.closed:
+            return []
+        self.closed = True
+        unclean, errors = [], []
+        for node in reversed(self.nodes):  # the agents before their server
+            try:
+                code = node.stop()
+                if code not in (None, 0):
+                    unclean.append(f"{node.name} exited {code}; its log ends:\n"
+                                   f"{node.log()[-4000:]}")
+            except Exception as e:  # noqa: BLE001 - everything is still removed
+                errors.append(e)
+        for node in self.nodes:
+            try:
+                node.clean_node()
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+        try:
+            self.lab.close()
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+        shutil.rmtree(self.root, ignore_errors=True)
+        if errors:
+            raise errors[0]
+        return unclean
+
+
+@pytest.fixture
+def cluster_factory():
+    """Makes Clusters: cluster_factory(nodes=3, registry=None, server_args=(), agent_args=())
+    returns a started one (server ready, agents starting). Each is closed at the end of the
+    test, also on failure; a node process that did not stop cleanly fails the test."""
+    made = []
+
+    def make(nodes=3, registry=None, server_args=(), agent_args=()):
+        root = tempfile.mkdtemp(prefix="ckube-e2e-cluster-")
+        cluster = Cluster(root, nodes, registry, server_args, agent_args)
+        made.append(cluster)
+        return cluster.start()
+
+    yield make
+    unclean, errors = [], []
+    for cluster in made:
+        try:
+            unclean += cluster.close()
+        except Exception as e:  # noqa: BLE001 - every cluster is still closed
+            errors.append(e)
+    if errors:
+        raise errors[0]
+    if unclean:
+        pytest.fail("\n".join(unclean))
 
 def make_node(srv, name, cpu="4", memory="8Gi", pods="110", ready=True, labels=None,
               taints=None, unschedulable=False, lease=True):

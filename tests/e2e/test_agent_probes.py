@@ -1,6 +1,5 @@
 """Probes on a node: liveness restarts a container, readiness drives the Ready condition,
 startup holds the others back; exec, httpGet and tcpSocket, as Kubernetes runs them."""
-import subprocess
 import time
 
 import pytest
@@ -83,13 +82,10 @@ def test_httpd_ready_by_http_probe_and_answers(cluster, registry):
     wait_for(lambda: ready(cluster, "httpd") == "True", timeout=30, what="Ready")
     c = container(cluster, "httpd")
     assert c["ready"] and c["started"] and c["restartCount"] == 0
-    # The pod answers HTTP inside its own network namespace (its loopback until the pod
-    # network gives it an address).
-    netns = f"{cluster.root}/run/pods/{pod_uid(cluster, 'httpd')}/ns/net"
-    out = subprocess.run(["nsenter", f"--net={netns}", "--", "curl", "-sf", "-m", "5",
-                          "http://127.0.0.1:80/"], capture_output=True, text=True,
-                         timeout=10)
-    assert out.returncode == 0 and out.stdout, out.stderr
+    # The pod answers HTTP on its pod IP, from the node.
+    ip = cluster.get_json("/api/v1/namespaces/default/pods/httpd")["status"]["podIP"]
+    out = cluster.net.run("curl", "-sf", "-m", "5", f"http://{ip}:80/")
+    assert out.returncode == 0 and "ckube test httpd" in out.stdout, out.stderr
     time.sleep(3)
     assert container(cluster, "httpd")["restartCount"] == 0
 
@@ -119,6 +115,3 @@ def test_startup_probe_holds_back_readiness(cluster, registry):
              what="started")
     wait_for(lambda: ready(cluster, "slow") == "True", timeout=5, what="Ready")
 
-
-def pod_uid(srv, name):
-    return srv.get_json(f"/api/v1/namespaces/default/pods/{name}")["metadata"]["uid"]

@@ -338,10 +338,10 @@ def test_attach_shows_output(cluster, registry, spawn):
 
 
 def node_connections(srv):
-    """Established TCP connections to the agent's endpoint."""
-    out = subprocess.run(["ss", "-Htn", "state", "established",
-                          f"( dport = :{srv.node_port} )"], capture_output=True, text=True,
-                         check=True).stdout
+    """Established TCP connections to the agent's endpoint (in the namespace the API server
+    and its agent run in)."""
+    out = nsexec(srv.netns, "ss", "-Htn", "state", "established",
+                 f"( dport = :{srv.node_port} )", check=True).stdout
     return [line for line in out.splitlines() if line.strip()]
 
 

@@ -5,6 +5,7 @@ Asserted with the real kubectl and the official Python client: whole logs, --tai
 container), --previous, the errors kubectl users know, and the endpoint's own guard."""
 import http.client
 import os
+import pathlib
 import re
 import subprocess
 import time
@@ -13,7 +14,7 @@ import uuid
 
 import pytest
 
-from conftest import CKUBE, REAL_KUBECTL, cgroup2_mount, free_port, wait_for
+from conftest import REAL_KUBECTL, nsexec, wait_for
 
 STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z"
 
@@ -227,10 +228,10 @@ def test_follow_tail_of_running_container(cluster, registry, scratch):
 
 
 def node_connections(srv):
-    """Established TCP connections to the agent's endpoint."""
-    out = subprocess.run(["ss", "-Htn", "state", "established",
-                          f"( dport = :{srv.node_port} )"], capture_output=True, text=True,
-                         check=True).stdout
+    """Established TCP connections to the agent's endpoint (in the namespace the API server
+    and its agent run in)."""
+    out = nsexec(srv.netns, "ss", "-Htn", "state", "established",
+                 f"( dport = :{srv.node_port} )", check=True).stdout
     return [line for line in out.splitlines() if line.strip()]
 
 
@@ -350,43 +351,16 @@ def test_node_endpoint_needs_the_token(cluster, registry):
 
 
 @pytest.fixture
-def second_node(cluster, registry, scratch):
+def second_node(cluster, registry, agent_factory):
     """Another node: `ckube agent` joined to the cluster with the join token, with directories,
-    a cgroup root and an endpoint port of its own (on loopback too). Stopped and cleaned up at
-    the end, its containers with it."""
-    root = scratch / "node2"
-    config_dir = root / "config"
-    registry.write_registries(str(config_dir))
-    name = f"node2-{uuid.uuid4().hex[:6]}"
-    cgroup_root = f"ckube-e2e-{uuid.uuid4().hex[:12]}"
-    port = free_port()
-    log = open(root / "agent.log", "ab")
-    proc = subprocess.Popen(
-        [CKUBE, "agent", "--server", cluster.url, "--token-file",
-         os.path.join(cluster.data_dir, "token"), "--node-name", name, "--node-ip", "127.0.0.1",
-         "--node-port", str(port), "--data-dir", str(root / "data"), "--run-dir",
-         str(root / "run"), "--log-dir", str(root / "logs"), "--config-dir", str(config_dir),
-         "--cgroup-root", cgroup_root], stdout=log, stderr=subprocess.STDOUT)
-    log.close()
-    try:
-        wait_for(lambda: cluster.api("GET", f"/api/v1/nodes/{name}").status == 200, timeout=15,
-                 what="the second node registered")
-        yield types.SimpleNamespace(name=name, port=port, root=root)
-    finally:
-        proc.terminate()
-        code = proc.wait(timeout=15)
-        top = os.path.join(cgroup2_mount(), cgroup_root)
-        if os.path.isdir(top):
-            with open(os.path.join(top, "cgroup.kill"), "w") as f:
-                f.write("1")
-            time.sleep(0.2)
-            for path, _, _ in sorted(os.walk(top), key=lambda w: -w[0].count("/")):
-                os.rmdir(path)
-        with open("/proc/self/mountinfo") as f:
-            mounts = [line.split()[4] for line in f if str(root) in line]
-        for mount in sorted(mounts, key=len, reverse=True):
-            subprocess.run(["umount", "-l", mount], check=False)
-        assert code == 0, read_file(root / "agent.log")[-4000:]
+    a cgroup root, an endpoint port and a network namespace of its own (agent_factory stops
+    and cleans it up at the end, its containers with it, and fails on an unclean exit)."""
+    agent = agent_factory(cluster, registry=registry,
+                          name=f"node2-{uuid.uuid4().hex[:6]}")
+    wait_for(lambda: cluster.api("GET", f"/api/v1/nodes/{agent.node_name}").status == 200,
+             timeout=15, what="the second node registered")
+    return types.SimpleNamespace(name=agent.node_name, port=agent.node_port,
+                                 root=pathlib.Path(agent.root))
 
 
 def test_logs_of_a_pod_on_another_node(cluster, registry, second_node, scratch):

@@ -238,7 +238,7 @@ static void server_stop(struct server *s)
 	buf_free(&s->request);
 }
 
-static const struct probe_target local = {.ip = "127.0.0.1", .netns_fd = -1};
+static const struct probe_target local = {.ip = "127.0.0.1"};
 
 /* Probes `path` on a server answering `answer` the `mode` way. */
 static void http_probe(enum server_mode mode, const char *answer, struct outcome *outcome,
@@ -539,7 +539,7 @@ static void test_http_malformed_answer(void **state)
 static void test_http_errors_before_connecting(void **state)
 {
 	struct probe_spec spec = spec_of(PROBE_HTTP_GET, 0);
-	struct probe_target no_ip = {.ip = NULL, .netns_fd = -1};
+	struct probe_target no_ip = {.ip = NULL};
 	struct outcome outcome;
 
 	(void)state;
@@ -566,7 +566,7 @@ static void test_http_errors_before_connecting(void **state)
 static void test_http_host_from_spec(void **state)
 {
 	struct probe_spec spec = spec_of(PROBE_HTTP_GET, 0);
-	struct probe_target elsewhere = {.ip = "192.0.2.1", .netns_fd = -1}; /* never dialled */
+	struct probe_target elsewhere = {.ip = "192.0.2.1"}; /* never dialled */
 	struct outcome outcome;
 	struct server server;
 
@@ -797,7 +797,7 @@ static void exec_probe(struct runner *runner, const char *script, int64_t timeou
 {
 	char *command[] = {"sh", "-c", (char *)script, NULL};
 	struct probe_spec spec = spec_of(PROBE_EXEC, 0);
-	struct probe_target target = {.netns_fd = -1, .exec = fork_exec, .exec_ctx = runner};
+	struct probe_target target = {.exec = fork_exec, .exec_ctx = runner};
 
 	spec.command = command;
 	run_attempt(&spec, &target, timeout_ms, outcome);
@@ -891,7 +891,7 @@ static void test_exec_cancel_kills(void **state)
 	char *command[] = {"sh", "-c", "exec sleep 30", NULL};
 	struct probe_spec spec = spec_of(PROBE_EXEC, 0);
 	struct runner runner = {0};
-	struct probe_target target = {.netns_fd = -1, .exec = fork_exec, .exec_ctx = &runner};
+	struct probe_target target = {.exec = fork_exec, .exec_ctx = &runner};
 	struct outcome outcome = {0};
 	struct probe_attempt *attempt;
 
@@ -909,7 +909,7 @@ static void test_exec_cancel_kills(void **state)
 static void test_exec_cannot_start(void **state)
 {
 	struct runner runner = {.refuse = true};
-	struct probe_target none = {.netns_fd = -1};
+	struct probe_target none = {0};
 	char *command[] = {"true", NULL};
 	struct probe_spec spec = spec_of(PROBE_EXEC, 0);
 	struct outcome outcome;

@@ -257,7 +257,7 @@ static struct prober_config config_of(enum prober_type type, const struct probe_
 		       .timeout_ms = 500,
 		       .success_threshold = 1,
 		       .failure_threshold = 3},
-	    .target = {.ip = "127.0.0.1", .netns_fd = -1},
+	    .target = {.ip = "127.0.0.1"},
 	    .started = true,
 	    .on_result = on_result,
 	    .on_unhealthy = on_unhealthy,
@@ -675,8 +675,7 @@ static void test_exec_through_the_callers_runner(void **state)
 	if (fd < 0 && errno == ENOSYS)
 		skip(); /* valgrind 3.19 knows no pidfds */
 	close(fd);
-	config.target =
-	    (struct probe_target){.netns_fd = -1, .exec = fork_failing, .exec_ctx = &runner};
+	config.target = (struct probe_target){.exec = fork_failing, .exec_ctx = &runner};
 	config.timing.failure_threshold = 2;
 	start(&config, &seen);
 	command[0] = "changed"; /* the worker keeps its own copy */

@@ -1,4 +1,4 @@
-/* The node agent's list and watch of its pods (kubelet/pod_watch.c) against a fake API server
+/* The node agent's list and watch of its pods (kubelet/api_watch.c) against a fake API server
  * that a thread of this test runs on 127.0.0.1: it answers each request with the next step of a
  * script (a PodList, a stream of watch events, a status, or nothing at all), logs what it was
  * asked, and can go away (connection refused) and come back on the same port. The watch posts
@@ -23,7 +23,7 @@
 #include <cmocka.h>
 
 #include "kubelet/loop.h"
-#include "kubelet/pod_watch.h"
+#include "kubelet/api_watch.h"
 #include "lib/buf.h"
 #include "lib/cleanup.h"
 
@@ -616,7 +616,7 @@ static struct {
 
 static struct loop *loop;
 static pthread_t loop_thread;
-static struct pod_watch *watch;
+static struct api_watch *watch;
 
 static const char *meta(json_t *pod, const char *key)
 {
@@ -627,22 +627,22 @@ static const char *meta(json_t *pod, const char *key)
 }
 
 /* In the loop's thread: "SNAPSHOT p1,p2" or "ADDED p3@11". */
-static void on_change(void *ctx, const struct pod_change *change)
+static void on_change(void *ctx, const struct watch_change *change)
 {
 	static const char *const kinds[] = {"SNAPSHOT", "ADDED", "MODIFIED", "DELETED"};
 	_cleanup_buf_ struct buf text = {0};
 
 	(void)ctx;
 	buf_printf(&text, "%s ", kinds[change->kind]);
-	if (change->kind == POD_SNAPSHOT) {
+	if (change->kind == WATCH_SNAPSHOT) {
 		size_t i;
 		json_t *pod;
 
-		json_array_foreach (change->pods, i, pod)
+		json_array_foreach (change->objects, i, pod)
 			buf_printf(&text, "%s%s", i ? "," : "", meta(pod, "name"));
 	} else {
-		buf_printf(&text, "%s@%s", meta(change->pods, "name"),
-			   meta(change->pods, "resourceVersion"));
+		buf_printf(&text, "%s@%s", meta(change->objects, "name"),
+			   meta(change->objects, "resourceVersion"));
 	}
 	pthread_mutex_lock(&seen.lock);
 	if (!pthread_equal(pthread_self(), loop_thread))
@@ -707,11 +707,15 @@ static void start_watch(void)
 	/* The watch keeps the options' strings (its thread makes its client): they must last. */
 	static char server[64];
 	struct ck_error err = {0};
-	struct pod_watch_config config = {.node_name = NODE, .loop = loop, .on_change = on_change};
+	struct api_watch_config config = {.resource = "pods",
+					  .field_selector = "spec.nodeName=" NODE,
+					  .node_name = NODE,
+					  .loop = loop,
+					  .on_change = on_change};
 
 	snprintf(server, sizeof(server), "http://127.0.0.1:%d", api.port);
 	config.api.server = server;
-	assert_int_equal(pod_watch_start(&config, &watch, &err), 0);
+	assert_int_equal(api_watch_start(&config, &watch, &err), 0);
 }
 
 /* Stops the watch; how long that took, in ms. */
@@ -719,7 +723,7 @@ static int64_t stop_watch(void)
 {
 	int64_t start = now_ms();
 
-	pod_watch_stop(watch);
+	api_watch_stop(watch);
 	watch = NULL;
 	return now_ms() - start;
 }

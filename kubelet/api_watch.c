@@ -1,5 +1,5 @@
-/* The list and watch of this node's pods: see pod_watch.h. */
-#include "kubelet/pod_watch.h"
+/* The list and watch of one kind of object: see api_watch.h. */
+#include "kubelet/api_watch.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -20,10 +20,11 @@
  * once is not asked again thousands of times a second. */
 #define SHORT_WATCH_MS 1000
 
-struct pod_watch {
-	struct pod_watch_config config;
+struct api_watch {
+	struct api_watch_config config;
 	char *node_name;
-	char *selector; /* fieldSelector=spec.nodeName%3D<node>, escaped */
+	char *resource;
+	char *selector; /* "fieldSelector=<escaped>", or NULL */
 	pthread_t thread;
 	atomic_bool stopping;
 	pthread_mutex_t lock; /* with `wake`: sleeps between attempts end early on stop */
@@ -32,8 +33,8 @@ struct pod_watch {
 };
 
 struct posted_change {
-	struct pod_watch *watch;
-	struct pod_change change;
+	struct api_watch *watch;
+	struct watch_change change;
 };
 
 static void deliver(void *ctx)
@@ -41,7 +42,7 @@ static void deliver(void *ctx)
 	struct posted_change *posted = ctx;
 
 	posted->watch->config.on_change(posted->watch->config.ctx, &posted->change);
-	json_decref(posted->change.pods);
+	json_decref(posted->change.objects);
 	free(posted);
 }
 
@@ -49,28 +50,28 @@ static void drop(void *ctx)
 {
 	struct posted_change *posted = ctx;
 
-	json_decref(posted->change.pods);
+	json_decref(posted->change.objects);
 	free(posted);
 }
 
-static void post_change(struct pod_watch *watch, enum pod_change_kind kind, json_t *pods)
+static void post_change(struct api_watch *watch, enum watch_change_kind kind, json_t *objects)
 {
 	struct posted_change *posted = calloc(1, sizeof(*posted));
 
 	if (!posted)
 		abort();
-	*posted = (struct posted_change){watch, {kind, json_incref(pods)}};
+	*posted = (struct posted_change){watch, {kind, json_incref(objects)}};
 	loop_post(watch->config.loop, deliver, drop, posted);
 }
 
-static void set_resource_version(struct pod_watch *watch, const char *version)
+static void set_resource_version(struct api_watch *watch, const char *version)
 {
 	free(watch->resource_version);
 	watch->resource_version = version ? strdup(version) : NULL;
 }
 
 /* The whole list; 0, or -errno after logging why. */
-static int list_pods(struct pod_watch *watch, struct http_client *client)
+static int list_objects(struct api_watch *watch, struct http_client *client)
 {
 	_cleanup_free_ char *path = NULL;
 	struct http_response response;
@@ -81,17 +82,19 @@ static int list_pods(struct pod_watch *watch, struct http_client *client)
 	json_t *list;
 	int r;
 
-	if (asprintf(&path, "/api/v1/pods?%s", watch->selector) < 0)
+	if (asprintf(&path, "/api/v1/%s%s%s", watch->resource, watch->selector ? "?" : "",
+		     watch->selector ? watch->selector : "") < 0)
 		abort();
 	request.path = path;
 	r = http_client_request(client, &request, &response, &err);
 	if (r == 0 && response.status != 200)
-		r = ck_error_set(&err, EIO, "list pods: HTTP %ld: %.200s", response.status,
-				 response.body.data ? response.body.data : "");
+		r = ck_error_set(&err, EIO, "list %s: HTTP %ld: %.200s", watch->resource,
+				 response.status, response.body.data ? response.body.data : "");
 	if (r < 0) {
 		http_response_free(&response);
 		if (!atomic_load(&watch->stopping))
-			log_warn("node %s: list pods: %s", watch->node_name, err.message);
+			log_warn("node %s: list %s: %s", watch->node_name, watch->resource,
+				 err.message);
 		return r;
 	}
 	list = json_loadb(response.body.data, response.body.len, 0, NULL);
@@ -101,17 +104,18 @@ static int list_pods(struct pod_watch *watch, struct http_client *client)
 	/* Without a version there is nothing to watch from: list again after a pause. */
 	if (!json_is_array(json_object_get(list, "items")) || !version) {
 		json_decref(list);
-		log_warn("node %s: list pods: not a list with a resourceVersion", watch->node_name);
+		log_warn("node %s: list %s: not a list with a resourceVersion", watch->node_name,
+			 watch->resource);
 		return -EIO;
 	}
 	set_resource_version(watch, version);
-	post_change(watch, POD_SNAPSHOT, json_object_get(list, "items"));
+	post_change(watch, WATCH_SNAPSHOT, json_object_get(list, "items"));
 	json_decref(list);
 	return 0;
 }
 
 struct watch_stream {
-	struct pod_watch *watch;
+	struct api_watch *watch;
 	bool gone;   /* 410: list again */
 	bool failed; /* another ERROR: resume after a pause */
 	char error[256];
@@ -121,7 +125,7 @@ struct watch_stream {
 static int on_event(void *ctx, const char *line, size_t len)
 {
 	struct watch_stream *stream = ctx;
-	struct pod_watch *watch = stream->watch;
+	struct api_watch *watch = stream->watch;
 	_cleanup_json_ json_t *event = json_loadb(line, len, 0, NULL);
 	const char *type = json_string_value(json_object_get(event, "type"));
 	json_t *object = json_object_get(event, "object");
@@ -144,16 +148,16 @@ static int on_event(void *ctx, const char *line, size_t len)
 	if (version)
 		set_resource_version(watch, version);
 	if (strcmp(type, "ADDED") == 0)
-		post_change(watch, POD_ADDED, object);
+		post_change(watch, WATCH_ADDED, object);
 	else if (strcmp(type, "MODIFIED") == 0)
-		post_change(watch, POD_MODIFIED, object);
+		post_change(watch, WATCH_MODIFIED, object);
 	else if (strcmp(type, "DELETED") == 0)
-		post_change(watch, POD_DELETED, object);
+		post_change(watch, WATCH_DELETED, object);
 	return 0; /* BOOKMARK: only its version counts */
 }
 
 /* One watch until the server ends it; -ESTALE when the version is too old. */
-static int watch_pods(struct pod_watch *watch, struct http_client *client)
+static int watch_objects(struct api_watch *watch, struct http_client *client)
 {
 	_cleanup_free_ char *path = NULL, *version = NULL;
 	struct watch_stream stream = {.watch = watch};
@@ -165,29 +169,30 @@ static int watch_pods(struct pod_watch *watch, struct http_client *client)
 	int r;
 
 	version = http_escape(watch->resource_version);
-	if (asprintf(&path, "/api/v1/pods?%s&watch=1&allowWatchBookmarks=true&resourceVersion=%s",
-		     watch->selector, version) < 0)
+	if (asprintf(&path, "/api/v1/%s?%s%swatch=1&allowWatchBookmarks=true&resourceVersion=%s",
+		     watch->resource, watch->selector ? watch->selector : "",
+		     watch->selector ? "&" : "", version) < 0)
 		abort();
 	request.path = path;
 	r = http_client_request(client, &request, &response, &err);
 	if (r == 0 && response.status == 410)
 		stream.gone = true;
 	else if (r == 0 && response.status != 200)
-		r = ck_error_set(&err, EIO, "watch pods: HTTP %ld", response.status);
+		r = ck_error_set(&err, EIO, "watch %s: HTTP %ld", watch->resource, response.status);
 	else if (r == 0 && stream.failed)
 		r = ck_error_set(&err, EIO, "ERROR %s", stream.error);
 	else if (r == 0 && stream.events == 0 && loop_now_ms() - started < SHORT_WATCH_MS)
 		r = ck_error_set(&err, EIO, "ended at once with nothing in it");
 	http_response_free(&response);
 	if (r < 0 && !atomic_load(&watch->stopping))
-		log_warn("node %s: watch pods: %s", watch->node_name, err.message);
+		log_warn("node %s: watch %s: %s", watch->node_name, watch->resource, err.message);
 	if (stream.gone)
 		return -ESTALE;
 	return r;
 }
 
 /* Sleeps up to `ms` unless the watch is being stopped. */
-static void pause_for(struct pod_watch *watch, int ms)
+static void pause_for(struct api_watch *watch, int ms)
 {
 	struct timespec until;
 
@@ -201,22 +206,22 @@ static void pause_for(struct pod_watch *watch, int ms)
 
 static void *run(void *arg)
 {
-	struct pod_watch *watch = arg;
+	struct api_watch *watch = arg;
 	struct http_client *client = NULL;
 	struct ck_error err = {0};
 	int backoff = BACKOFF_FIRST_MS;
 
 	if (http_client_new(&watch->config.api, &client, &err) < 0) {
-		log_error("node %s: pod watch: %s", watch->node_name, err.message);
+		log_error("node %s: watch %s: %s", watch->node_name, watch->resource, err.message);
 		return NULL;
 	}
 	while (!atomic_load(&watch->stopping)) {
 		int r = 0;
 
 		if (!watch->resource_version)
-			r = list_pods(watch, client);
+			r = list_objects(watch, client);
 		if (r == 0) {
-			r = watch_pods(watch, client);
+			r = watch_objects(watch, client);
 			if (r == -ESTALE)
 				set_resource_version(watch, NULL);
 		}
@@ -234,34 +239,35 @@ static void *run(void *arg)
 	return NULL;
 }
 
-int pod_watch_start(const struct pod_watch_config *config, struct pod_watch **out,
+int api_watch_start(const struct api_watch_config *config, struct api_watch **out,
 		    struct ck_error *err)
 {
-	struct pod_watch *watch = calloc(1, sizeof(*watch));
-	_cleanup_free_ char *field = NULL, *escaped = NULL;
+	struct api_watch *watch = calloc(1, sizeof(*watch));
+	_cleanup_free_ char *escaped = NULL;
 	int r;
 
 	if (!watch)
 		abort();
 	watch->config = *config;
 	watch->node_name = strdup(config->node_name);
-	if (asprintf(&field, "spec.nodeName=%s", config->node_name) < 0)
-		abort();
-	escaped = http_escape(field);
-	if (asprintf(&watch->selector, "fieldSelector=%s", escaped) < 0)
-		abort();
+	watch->resource = strdup(config->resource);
+	if (config->field_selector) {
+		escaped = http_escape(config->field_selector);
+		if (asprintf(&watch->selector, "fieldSelector=%s", escaped) < 0)
+			abort();
+	}
 	pthread_mutex_init(&watch->lock, NULL);
 	pthread_cond_init(&watch->wake, NULL);
 	r = pthread_create(&watch->thread, NULL, run, watch);
 	if (r != 0) {
-		pod_watch_stop(watch);
-		return ck_error_errno(err, r, "start the pod watch");
+		api_watch_stop(watch);
+		return ck_error_errno(err, r, "start the watch of %s", config->resource);
 	}
 	*out = watch;
 	return 0;
 }
 
-void pod_watch_stop(struct pod_watch *watch)
+void api_watch_stop(struct api_watch *watch)
 {
 	if (!watch)
 		return;
@@ -276,6 +282,7 @@ void pod_watch_stop(struct pod_watch *watch)
 	pthread_cond_destroy(&watch->wake);
 	free(watch->resource_version);
 	free(watch->selector);
+	free(watch->resource);
 	free(watch->node_name);
 	free(watch);
 }
