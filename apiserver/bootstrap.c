@@ -24,15 +24,15 @@ int apiserver_init_allocators(struct apiserver *server, struct ck_error *err)
 				    config->node_port_range);
 	if (ipv4_allocator_init(&server->service_ips, config->service_cidr, 32, err) < 0)
 		return ck_error_prefix(err, "--service-cidr");
-	if (config->node_cidr_mask_size > 30)
+	const unsigned node_block = config->node_cidr_mask_size ? config->node_cidr_mask_size : 24;
+	if (node_block > 30)
 		return ck_error_set(err, EINVAL,
 				    "--node-cidr-mask-size %u: a node's block needs at least a "
 				    "network, a gateway, a pod and a broadcast address (/30)",
-				    config->node_cidr_mask_size);
-	if (ipv4_allocator_init(&server->pod_cidrs, config->cluster_cidr,
-				config->node_cidr_mask_size, err) < 0)
+				    node_block);
+	if (ipv4_allocator_init(&server->pod_cidrs, config->cluster_cidr, node_block, err) < 0)
 		return ck_error_prefix(err, "--cluster-cidr with --node-cidr-mask-size %u",
-				       config->node_cidr_mask_size);
+				       node_block);
 	if (range_allocator_init(&server->node_ports, first, last - first + 1) < 0)
 		return ck_error_set(err, ENOMEM, "node port range: out of memory");
 	server->namespaces = strmap_new(NULL);

@@ -21,7 +21,7 @@ struct apiserver_config {
 	const char *config_dir;
 	const char *service_cidr;     /* ClusterIPs, default 10.96.0.0/12 */
 	const char *cluster_cidr;     /* pod CIDRs, default 10.244.0.0/16 */
-	unsigned node_cidr_mask_size; /* each node's block of it: default /24 */
+	unsigned node_cidr_mask_size; /* each node's block of it; 0: /24 */
 	const char *node_port_range;  /* default 30000-32767 */
 	size_t max_body_bytes;
 	size_t watch_window_bytes;

@@ -307,3 +307,26 @@ def test_pod_cidr_overlapping_the_lan_is_refused(cluster_factory, registry):
                   cluster.get_json("/api/v1/nodes/cnode-0")["status"]["conditions"]}
     assert conditions["Ready"] == "True"
     assert cluster.nodes[0].proc.poll() is None
+
+
+def test_leftovers_of_pods_deleted_while_the_agent_was_down_are_collected(cluster_factory,
+                                                                          registry):
+    """A pod force-deleted while its node's agent is down: the restarted agent removes its
+    namespace (and with it the veth) and gives its address back."""
+    cluster = cluster_factory(nodes=2, registry=registry)
+    cluster.wait_nodes_ready()
+    create(cluster, "orphan", registry.image("busybox"), SLEEP, node="cnode-1")
+    ip = running_ip(cluster, "orphan")
+    ipam = os.path.join(cluster.nodes[1].data_dir, "network", "ipam")
+    assert ip in os.listdir(ipam)
+    veths = cluster.node_exec(1, "ip", "-br", "link", "show", "master", "ckube0").stdout
+    assert veths.strip(), "the pod's veth on the bridge"
+    cluster.nodes[1].stop(signal.SIGKILL)
+    cluster.kubectl("delete", "pod", "orphan", "--grace-period=0", "--force")
+    cluster.nodes[1].start()
+    wait_for(lambda: ip not in os.listdir(ipam), timeout=30, what="the address released")
+    wait_for(lambda: not cluster.node_exec(1, "ip", "-br", "link", "show", "master",
+                                           "ckube0").stdout.strip(),
+             timeout=30, what="the veth gone")
+    assert not [line for line in open("/proc/self/mountinfo")
+                if f"{cluster.nodes[1].run_dir}/pods/" in line]
