@@ -1,5 +1,6 @@
 /* `ckube agent`: this node's agent alone, joined to an API server elsewhere. */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,6 +193,10 @@ int agent_main(int argc, char **argv)
 	sigaddset(&stop, SIGTERM);
 	sigprocmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Each of the agent's dozen threads would otherwise get a malloc arena of its own that
+	 * keeps its freed memory: two arenas hold what they need for a fraction of the memory
+	 * (the agent allocates little, and rarely from two threads at once). */
+	mallopt(M_ARENA_MAX, 2);
 	if (agent_start(&config, &agent, &err) < 0) {
 		fprintf(stderr, "ckube agent: %s\n", err.message);
 		return 1;

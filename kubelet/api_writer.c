@@ -50,6 +50,7 @@ struct api_writer {
 	struct write *queue, *tail; /* events and deletions, in order */
 	struct strmap *statuses;    /* uid -> the newest pending status write */
 	struct strmap *events_seen; /* aggregation key -> struct event_seen (thread only) */
+	time_t events_pruned;       /* when events_seen was last rid of old entries */
 	time_t stop_deadline;
 };
 
@@ -233,13 +234,40 @@ static int send_event_repeat(struct api_writer *writer, const char *namespace,
 	return r == 0 && status == 404 ? -ENOENT : r;
 }
 
+/* Events older than the aggregation window are never counted again: they are forgotten, at
+ * most once a minute, so that a long-running agent does not keep every event it ever wrote. */
+static void forget_old_events(struct api_writer *writer, time_t now)
+{
+	struct event_seen *seen;
+	const char *key;
+	char **old = NULL;
+	size_t count = 0;
+
+	if (now - writer->events_pruned < 60)
+		return;
+	writer->events_pruned = now;
+	old = calloc(strmap_size(writer->events_seen) + 1, sizeof(*old));
+	if (!old)
+		abort();
+	STRMAP_FOREACH (writer->events_seen, it, key, seen) {
+		if (now - seen->first >= EVENT_AGGREGATION_SECONDS && !(old[count++] = strdup(key)))
+			abort();
+	}
+	/* Not while iterating: the map must not change under its iterator. */
+	for (size_t i = 0; i < count; i++) {
+		strmap_remove(writer->events_seen, old[i]);
+		free(old[i]);
+	}
+	free(old);
+}
+
 static int send_event(struct api_writer *writer, struct write *w)
 {
 	json_t *event = w->body;
 	json_t *involved = json_object_get(event, "involvedObject");
 	const char *namespace = json_string_value(json_object_get(involved, "namespace"));
 	_cleanup_free_ char *key = event_key(event), *path = NULL, *name = NULL;
-	struct event_seen *seen = strmap_get(writer->events_seen, key);
+	struct event_seen *seen;
 	char now[TIMEUTIL_TEXT_SIZE];
 	struct timespec ts;
 	long status;
@@ -249,6 +277,8 @@ static int send_event(struct api_writer *writer, struct write *w)
 	namespace = "default"; /* the Node's events */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	timeutil_format_rfc3339(ts.tv_sec, now);
+	forget_old_events(writer, ts.tv_sec);
+	seen = strmap_get(writer->events_seen, key);
 	if (seen && ts.tv_sec - seen->first < EVENT_AGGREGATION_SECONDS) {
 		r = send_event_repeat(writer, namespace, seen, now);
 		if (r != -ENOENT)

@@ -1,3 +1,3 @@
 #include "curl_dl.h"
 
-DLOPEN_LIBRARY(curl, "libcurl.so.4", "libcurl4", CURL_SYMBOLS)
+DLOPEN_LIBRARY(curl, "libcurl-gnutls.so.4", "libcurl3-gnutls", CURL_SYMBOLS)

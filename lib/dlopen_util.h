@@ -29,7 +29,7 @@ struct dlopen_symbol {
 };
 
 struct dlopen_library {
-	const char *soname;  /* "libcurl.so.4" */
+	const char *soname;  /* "libcurl-gnutls.so.4" */
 	const char *package; /* the Debian package that ships it, named in errors */
 	const struct dlopen_symbol *symbols;
 	size_t symbol_count;
@@ -38,8 +38,8 @@ struct dlopen_library {
 
 /* Opens the library and resolves every symbol the first time, thread-safe; later calls only
  * check. A failure is not remembered, so a server finds a library installed since.
- * -ELIBACC: "libcurl.so.4: cannot open shared object file: No such file or directory (install
- * libcurl4)". */
+ * -ELIBACC: "libcurl-gnutls.so.4: cannot open shared object file: No such file or directory
+ * (install libcurl3-gnutls)". */
 int dlopen_library(struct dlopen_library *library, struct ck_error *err);
 
 #define DLOPEN_DECLARE(name) extern __typeof__(name) *sym_##name;
