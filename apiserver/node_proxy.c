@@ -275,24 +275,12 @@ static void *run_transfer(void *arg)
 	return NULL;
 }
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_result;
-
-static void init_curl(void)
-{
-	curl_init_result = sym_curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 static int setup_transfer(struct log_proxy *p, const char *token, struct api_status *status)
 {
 	struct ck_error err = {0};
 
-	if (dlopen_curl(&err) < 0)
+	if (curl_ready(&err) < 0)
 		return api_fail_internal(status, "pod logs: %s", err.message);
-	pthread_once(&curl_once, init_curl);
-	if (curl_init_result != CURLE_OK)
-		return api_fail_internal(status, "pod logs: initialize libcurl: %s",
-					 sym_curl_easy_strerror(curl_init_result));
 	p->curl = sym_curl_easy_init();
 	if (!p->curl || asprintf(&p->authorization, "Authorization: Bearer %s", token) < 0)
 		abort();

@@ -26,3 +26,7 @@
 CURL_SYMBOLS(DLOPEN_DECLARE)
 
 int dlopen_curl(struct ck_error *err);
+
+/* Opens libcurl and runs its global set-up, once per process: what every user of libcurl calls
+ * first. -ELIBACC when the library is missing, -EIO when its set-up failed. */
+int curl_ready(struct ck_error *err);

@@ -42,14 +42,6 @@ struct exchange {
 	bool too_big;
 };
 
-static pthread_once_t curl_initialized = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_result;
-
-static void init_curl(void)
-{
-	curl_init_result = sym_curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 static char *dup_bytes(const char *data, size_t len)
 {
 	char *copy = malloc(len + 1);
@@ -118,12 +110,8 @@ int http_client_new(const struct http_client_options *options, struct http_clien
 {
 	if (!options->server || !*options->server)
 		return ck_error_set(err, EINVAL, "HTTP client: no server URL");
-	if (dlopen_curl(err) < 0)
+	if (curl_ready(err) < 0)
 		return ck_error_prefix(err, "HTTP client for %s", options->server);
-	pthread_once(&curl_initialized, init_curl);
-	if (curl_init_result != CURLE_OK)
-		return ck_error_set(err, EIO, "HTTP client: initialize libcurl: %s",
-				    sym_curl_easy_strerror(curl_init_result));
 	__attribute__((cleanup(free_clientp))) struct http_client *client =
 	    calloc(1, sizeof(*client));
 	if (!client)

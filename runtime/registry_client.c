@@ -78,14 +78,6 @@ struct request {
 	long timeout;
 };
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_global_result;
-
-static void curl_global_setup(void)
-{
-	curl_global_result = sym_curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 static void challenge_clear(struct challenge *c)
 {
 	free(c->realm);
@@ -151,12 +143,8 @@ int registry_client_new(const struct registry_endpoint *endpoint, const char *re
 	bool https = strncmp(endpoint->url, "https://", 8) == 0;
 	if (!https && strncmp(endpoint->url, "http://", 7) != 0)
 		return ck_error_set(err, EINVAL, "registry %s: not an http(s) URL", endpoint->url);
-	if (dlopen_curl(err) < 0)
+	if (curl_ready(err) < 0)
 		return ck_error_prefix(err, "registry %s", endpoint->url);
-	pthread_once(&curl_once, curl_global_setup);
-	if (curl_global_result != CURLE_OK)
-		return ck_error_set(err, EIO, "registry %s: libcurl: %s", endpoint->url,
-				    sym_curl_easy_strerror(curl_global_result));
 	struct registry_client *client = calloc(1, sizeof(*client));
 	if (!client)
 		return ck_error_set(err, ENOMEM, "registry %s: out of memory", endpoint->url);
