@@ -318,8 +318,8 @@ static int start_services(struct agent *agent, struct ck_error *err)
 		r = api_writer_start(&config->api, config->node_name, agent->metrics,
 				     &agent->writer, err);
 	if (r == 0)
-		r = image_puller_start(agent->loop, config->dirs.data_dir, config->dirs.config_dir,
-				       PULL_WORKERS, &agent->puller, err);
+		r = image_puller_start(agent->loop, &config->dirs, PULL_WORKERS, &agent->puller,
+				       err);
 	if (r == 0)
 		r = log_pump_start(&log_options, &agent->logs, err);
 	if (r == 0)

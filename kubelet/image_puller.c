@@ -2,14 +2,24 @@
 #include "kubelet/image_puller.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "lib/buf.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
-#include "runtime/image_pull.h"
+#include "runtime/image_ref.h"
+
+/* What of the pull's stderr is kept: its last line is the error, and progress lines before it
+ * are not worth more memory. */
+#define STDERR_KEEP (16 * 1024)
+#define PULL_ERROR_PREFIX "ckube image pull: "
 
 struct waiter {
 	image_pulled_fn done;
@@ -32,7 +42,7 @@ struct pull_job {
 
 struct image_puller {
 	struct loop *loop;
-	char *registries_path;
+	char *data_dir, *config_dir, *run_dir;
 	struct image_store *store;
 	pthread_t *threads;
 	int thread_count;
@@ -95,18 +105,106 @@ static void unlink_job(struct image_puller *puller, struct pull_job *job)
 		}
 }
 
+/* The child's stderr until it closes, the last STDERR_KEEP bytes of it. */
+static void read_stderr(int fd, struct buf *out)
+{
+	char chunk[4096];
+	ssize_t n;
+
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		buf_append(out, chunk, (size_t)n);
+		if (out->len > STDERR_KEEP) {
+			memmove(out->data, out->data + out->len - STDERR_KEEP, STDERR_KEEP);
+			out->len = STDERR_KEEP;
+		}
+	}
+}
+
+/* The pull's error as `ckube image pull` printed it: its last line, without the prefix. */
+static void child_error(const struct buf *stderr_text, int status, struct ck_error *err)
+{
+	const char *text = stderr_text->data ? stderr_text->data : "";
+	size_t len = stderr_text->len;
+	const char *line;
+
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		len--;
+	line = memrchr(text, '\n', len);
+	line = line ? line + 1 : text;
+	if (strncmp(line, PULL_ERROR_PREFIX, strlen(PULL_ERROR_PREFIX)) == 0)
+		line += strlen(PULL_ERROR_PREFIX);
+	if (line < text + len)
+		ck_error_set(err, EIO, "%.*s", (int)(text + len - line), line);
+	else if (WIFSIGNALED(status))
+		ck_error_set(err, EIO, "the pull was killed by signal %d", WTERMSIG(status));
+	else
+		ck_error_set(err, EIO, "the pull failed (exit status %d)", WEXITSTATUS(status));
+}
+
+/* The pull itself runs in a child process, `ckube image pull`: the agent never maps libarchive
+ * and the libraries behind it (2.5 MiB it would keep resident after its first pull), and a
+ * layer that crashes the unpacker ends that child, not the node's agent. */
+static int pull_in_child(const struct image_puller *puller, const char *reference,
+			 struct ck_error *err)
+{
+	char *const argv[] = {"ckube",
+			      "image",
+			      "--data-dir",
+			      puller->data_dir,
+			      "--config-dir",
+			      puller->config_dir,
+			      "--run-dir",
+			      puller->run_dir,
+			      "pull",
+			      (char *)reference,
+			      NULL};
+	_cleanup_close_ int read_end = -1;
+	posix_spawn_file_actions_t actions;
+	int pipe_fds[2], status = 0, r;
+	struct buf stderr_text = {0};
+	pid_t pid;
+
+	if (pipe2(pipe_fds, O_CLOEXEC) < 0)
+		return ck_error_errno(err, errno, "pull: pipe");
+	read_end = pipe_fds[0];
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDERR_FILENO);
+	r = posix_spawn(&pid, "/proc/self/exe", &actions, NULL, argv, NULL);
+	posix_spawn_file_actions_destroy(&actions);
+	close(pipe_fds[1]);
+	if (r != 0)
+		return ck_error_errno(err, r, "pull: start ckube image pull");
+	read_stderr(read_end, &stderr_text);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		r = 0;
+	else {
+		child_error(&stderr_text, status, err);
+		r = -EIO;
+	}
+	buf_free(&stderr_text);
+	return r;
+}
+
 static void pull(struct image_puller *puller, struct pull_job *job)
 {
-	struct registries *registries = NULL;
-	struct image_record *record = NULL;
+	struct image_ref ref;
 
-	job->result = registries_load(puller->registries_path, &registries, &job->err);
-	if (job->result == 0)
-		job->result = image_pull(puller->store, registries, job->reference, job->always,
-					 NULL, &record, &job->err);
-	job->invalid = job->result == -EINVAL;
-	image_record_free(record);
-	registries_free(registries);
+	/* An unparsable name is InvalidImageName, told apart here: the child's failures are all
+	 * ErrImagePull. */
+	job->result = image_ref_parse(job->reference, &ref, &job->err);
+	job->invalid = job->result < 0;
+	if (job->result == 0) {
+		image_ref_clear(&ref);
+		job->result = pull_in_child(puller, job->reference, &job->err);
+	}
 }
 
 static void *work(void *arg)
@@ -166,7 +264,7 @@ struct image_store *image_puller_store(struct image_puller *puller)
 	return puller->store;
 }
 
-int image_puller_start(struct loop *loop, const char *data_dir, const char *config_dir, int workers,
+int image_puller_start(struct loop *loop, const struct runtime_dirs *dirs, int workers,
 		       struct image_puller **out, struct ck_error *err)
 {
 	struct image_puller *puller = calloc(1, sizeof(*puller));
@@ -178,8 +276,11 @@ int image_puller_start(struct loop *loop, const char *data_dir, const char *conf
 	puller->loop = loop;
 	pthread_mutex_init(&puller->lock, NULL);
 	pthread_cond_init(&puller->work, NULL);
-	if (asprintf(&store_dir, "%s/images", data_dir) < 0 ||
-	    asprintf(&puller->registries_path, "%s/registries.yaml", config_dir) < 0)
+	puller->data_dir = strdup(dirs->data_dir);
+	puller->config_dir = strdup(dirs->config_dir);
+	puller->run_dir = strdup(dirs->run_dir);
+	if (!puller->data_dir || !puller->config_dir || !puller->run_dir ||
+	    asprintf(&store_dir, "%s/images", dirs->data_dir) < 0)
 		abort();
 	r = image_store_open(store_dir, &puller->store, err);
 	puller->threads = calloc((size_t)workers, sizeof(pthread_t));
@@ -221,6 +322,8 @@ void image_puller_stop(struct image_puller *puller)
 	pthread_mutex_destroy(&puller->lock);
 	pthread_cond_destroy(&puller->work);
 	free(puller->threads);
-	free(puller->registries_path);
+	free(puller->data_dir);
+	free(puller->config_dir);
+	free(puller->run_dir);
 	free(puller);
 }

@@ -1,17 +1,20 @@
 /* Image pulls for the sync loop: a few worker threads pull (each image at most once at a time,
- * however many pods wait for it) and post the result back to the loop. */
+ * however many pods wait for it) and post the result back to the loop. Each pull runs as a
+ * child process, `ckube image pull` on the node's directories, so that the agent itself never
+ * loads the archive libraries, and a hostile layer can crash nothing but that child. */
 #pragma once
 
 #include <stdbool.h>
 
 #include "kubelet/loop.h"
 #include "lib/error.h"
+#include "runtime/cli.h"
 #include "runtime/image_store.h"
-#include "runtime/registries.h"
 
 struct image_puller;
 
-int image_puller_start(struct loop *loop, const char *data_dir, const char *config_dir, int workers,
+/* `dirs`: the data, config (registries.yaml) and run directories the pulls use. */
+int image_puller_start(struct loop *loop, const struct runtime_dirs *dirs, int workers,
 		       struct image_puller **out, struct ck_error *err);
 void image_puller_stop(struct image_puller *puller);
 
