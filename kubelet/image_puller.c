@@ -175,17 +175,20 @@ static int pull_in_child(const struct image_puller *puller, const char *referenc
 	posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDERR_FILENO);
-	r = posix_spawn(&pid, "/proc/self/exe", &actions, NULL, argv, NULL);
+	/* The agent's environment: a proxy for the registries (HTTPS_PROXY) applies to pulls. */
+	r = posix_spawn(&pid, "/proc/self/exe", &actions, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&actions);
 	close(pipe_fds[1]);
 	if (r != 0)
 		return ck_error_errno(err, r, "pull: start ckube image pull");
 	read_stderr(read_end, &stderr_text);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	while ((r = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
 		;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	if (r < 0) {
+		r = ck_error_errno(err, errno, "pull: wait for ckube image pull");
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		r = 0;
-	else {
+	} else {
 		child_error(&stderr_text, status, err);
 		r = -EIO;
 	}

@@ -233,7 +233,9 @@ def test_pod_deleted_while_agent_down(server_factory, registry):
 def test_adopted_container_exit_code_is_known(cluster, registry):
     """A container adopted after a restart of the agent is not its child; how it ends still
     shows (from the kernel's process events), not as ContainerStatusUnknown."""
-    node_pod(cluster, "finisher", registry.image("busybox"), ["sh", "-c", "sleep 4; exit 7"],
+    # It must end after the restarted agent is listening: a container that ends while no agent
+    # runs is ContainerStatusUnknown by design. 10 s leave room for a slow restart.
+    node_pod(cluster, "finisher", registry.image("busybox"), ["sh", "-c", "sleep 10; exit 7"],
              restart="Never")
     wait_for(lambda: pod(cluster, "finisher").get("status", {}).get("phase") == "Running",
              timeout=30, what="Running")
