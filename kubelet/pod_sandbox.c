@@ -164,6 +164,17 @@ static char *recorded_ip_path(const struct pod *pod)
 	return path;
 }
 
+/* Gives the pod its address (the one it has, when done again) and its interface. */
+static int add_to_network(struct pod *pod, const struct agent_context *context, const char *ns_dir,
+			  uint32_t *address, struct ck_error *err)
+{
+	_cleanup_close_ int netns_fd = pod_namespaces_open(ns_dir, "net", err);
+
+	if (netns_fd < 0)
+		return netns_fd;
+	return node_network_add_pod(context->network, pod->uid, netns_fd, address, err);
+}
+
 /* The pod's address and interface. An address recorded by an earlier agent is the pod's
  * still (its interface lives in its namespace, which outlived that agent): taking it back
  * needs no network, so a restarted agent reports running pods with their addresses at once. */
@@ -171,7 +182,6 @@ static int attach_network(struct pod *pod, const struct agent_context *context, 
 			  struct ck_error *err)
 {
 	_cleanup_free_ char *path = recorded_ip_path(pod), *recorded = NULL;
-	_cleanup_close_ int netns_fd = -1;
 	uint32_t address;
 	size_t len;
 	int r;
@@ -183,10 +193,7 @@ static int attach_network(struct pod *pod, const struct agent_context *context, 
 		ipv4_address_format(address, pod->ip);
 		return 0;
 	}
-	netns_fd = pod_namespaces_open(ns_dir, "net", err);
-	if (netns_fd < 0)
-		return netns_fd;
-	r = node_network_add_pod(context->network, pod->uid, netns_fd, &address, err);
+	r = add_to_network(pod, context, ns_dir, &address, err);
 	if (r < 0)
 		return r;
 	ipv4_address_format(address, pod->ip);
@@ -197,15 +204,11 @@ int pod_sandbox_network_again(struct pod *pod, const struct agent_context *conte
 			      struct ck_error *err)
 {
 	_cleanup_free_ char *ns_dir = pod_namespaces_dir(pod);
-	_cleanup_close_ int netns_fd = -1;
 	uint32_t address;
 
 	if (pod->spec->host_network || !*pod->ip)
 		return 0;
-	netns_fd = pod_namespaces_open(ns_dir, "net", err);
-	if (netns_fd < 0)
-		return netns_fd;
-	return node_network_add_pod(context->network, pod->uid, netns_fd, &address, err);
+	return add_to_network(pod, context, ns_dir, &address, err);
 }
 
 const char *pod_sandbox_ip(const struct pod *pod, const struct agent_context *context)

@@ -68,7 +68,7 @@ int bridge_ensure(struct nl_sock *node, const char *name, const struct link_fact
 		r = ck_error_set(err, EEXIST, "the link exists and is not a bridge");
 	} else if (!facts.up) {
 		/* Someone took it down; pods would lose the node. */
-		r = link_set_up(node, facts.index, err);
+		r = link_set_up(node, facts.index, 0, err);
 	}
 	if (r == 0)
 		r = ipv4_address_add(node, facts.index, gateway, pod_cidr->prefix, err);

@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd/commands.h"
 #include "lib/cleanup.h"
+#include "lib/strconv.h"
 #include "netns/ipam.h"
 #include "netns/netns_file.h"
 #include "netns/pod_network.h"
@@ -87,13 +89,16 @@ static int parse(int argc, char **argv, struct network_args *args)
 		case OPT_NODE_IP:
 			args->node_ip = optarg;
 			break;
-		case OPT_MTU:
-			args->mtu = atoi(optarg);
-			if (args->mtu < 68 || args->mtu > 65535) {
-				fprintf(stderr, "ckube network: --mtu %s: 68 to 65535\n", optarg);
+		case OPT_MTU: {
+			int64_t mtu;
+			if (strconv_parse_int(optarg, 68, 65535, &mtu, NULL) < 0) {
+				fprintf(stderr, "ckube network: --mtu %s: want 68 to 65535\n",
+					optarg);
 				return -1;
 			}
+			args->mtu = (int)mtu;
 			break;
+		}
 		case OPT_DATA_DIR:
 			args->data_dir = optarg;
 			break;
@@ -121,7 +126,7 @@ static int add(const struct network_args *args, const char *state_dir, struct ck
 	_cleanup_close_ int netns_fd = -1;
 	char text[IPV4_TEXT_MAX + 1];
 	uint32_t address;
-	bool bridge_remade;
+	bool bridge_remade, created = access(args->netns, F_OK) != 0;
 	int r = pod_network_open(&config, &network, err);
 
 	if (r < 0)
@@ -130,9 +135,15 @@ static int add(const struct network_args *args, const char *state_dir, struct ck
 	r = netns_fd < 0
 		? netns_fd
 		: pod_network_add(network, args->id, netns_fd, &address, &bridge_remade, err);
-	if (r == 0)
+	if (r == 0) {
 		printf("%s/%u\n", ipv4_address_format(address, text),
 		       pod_network_cidr(network)->prefix);
+	} else {
+		/* A failed add leaves nothing: no address held, no namespace it made. */
+		pod_network_remove(network, args->id, NULL);
+		if (created)
+			netns_file_remove(args->netns, NULL);
+	}
 	pod_network_close(network);
 	return r;
 }

@@ -32,19 +32,12 @@ static void delete_unwanted(struct nl_object *object, void *arg)
 {
 	struct rtnl_route *route = (struct rtnl_route *)object;
 	struct collect *c = arg;
-	struct nl_addr *dst = rtnl_route_get_dst(route);
-	struct ipv4_cidr destination = {0};
+	struct ipv4_cidr destination;
 	char text[IPV4_TEXT_MAX + 1];
 	int r;
 
 	if (rtnl_route_get_protocol(route) != RTPROT_CKUBE ||
-	    rtnl_route_get_table(route) != RT_TABLE_MAIN || !dst ||
-	    nl_addr_get_family(dst) != AF_INET)
-		return;
-	destination.prefix = (unsigned)nl_addr_get_prefixlen(dst);
-	if (nl_addr_get_len(dst) == 4)
-		destination.network = ntohl(*(const uint32_t *)nl_addr_get_binary_addr(dst));
-	if (wanted(c, &destination))
+	    !route_ipv4_destination(route, &destination) || wanted(c, &destination))
 		return;
 	r = rtnl_route_delete(c->sock, route, 0);
 	if (r < 0 && r != -NLE_OBJ_NOTFOUND && c->result == 0)

@@ -35,24 +35,12 @@ void pod_interface_node_name(const char *id, uint64_t netns_inode, char out[IF_N
 static int attach_existing(struct nl_sock *node, const struct pod_interface_request *request,
 			   const char *node_name, struct ck_error *err)
 {
-	struct rtnl_link *link = rtnl_link_alloc(), *change = rtnl_link_alloc();
 	struct link_facts facts;
 	int r = link_find(node, node_name, &facts, err);
 
-	if (!link || !change)
-		abort();
-	if (r < 0) {
-		rtnl_link_put(link);
-		rtnl_link_put(change);
-		return r;
-	}
-	rtnl_link_set_ifindex(link, facts.index);
-	rtnl_link_set_master(change, request->bridge_ifindex);
-	rtnl_link_set_flags(change, IFF_UP);
-	r = rtnl_link_change(node, link, change, 0);
-	rtnl_link_put(link);
-	rtnl_link_put(change);
-	return r < 0 ? netlink_error(err, r, "attach veth %s to the bridge", node_name) : 0;
+	if (r == 0)
+		r = link_set_up(node, facts.index, request->bridge_ifindex, err);
+	return r < 0 ? ck_error_prefix(err, "attach veth %s to the bridge", node_name) : 0;
 }
 
 static int create_pair(struct nl_sock *node, const struct pod_interface_request *request,
@@ -93,7 +81,7 @@ static int configure_pod_end(const struct pod_interface_request *request, struct
 	if (r == 0)
 		r = link_find(pod, POD_INTERFACE, &eth0, err);
 	if (r == 0)
-		r = link_set_up(pod, eth0.index, err);
+		r = link_set_up(pod, eth0.index, 0, err);
 	if (r == 0)
 		r = ipv4_address_add(pod, eth0.index, request->address, request->prefix, err);
 	if (r == 0)

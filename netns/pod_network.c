@@ -33,19 +33,19 @@ struct pod_network {
 static int check_uplink(const struct pod_network_config *config, struct uplink *uplink, bool *have,
 			struct ck_error *err)
 {
+	uint32_t address;
 	int r;
 
 	*have = false;
 	if (!config->node_ip)
 		return 0;
-	r = uplink_find(config->node_ip, uplink, err);
+	r = ipv4_address_parse(config->node_ip, &address, err);
 	/* A node on loopback alone (one machine, nothing to reach) has no uplink to look at. */
-	if (r == -EINVAL && strncmp(config->node_ip, "127.", 4) == 0)
-		return 0;
-	if (r < 0)
-		return r;
-	*have = true;
-	return 0;
+	if (r < 0 || (address >> 24) == 127)
+		return r < 0 ? ck_error_prefix(err, "node IP") : 0;
+	r = uplink_find(config->node_ip, uplink, err);
+	*have = r == 0;
+	return r;
 }
 
 /* Routes the node has to part of the pod CIDR through something else than the bridge mean the
@@ -61,18 +61,15 @@ static void find_overlap(struct nl_object *object, void *arg)
 {
 	struct rtnl_route *route = (struct rtnl_route *)object;
 	struct overlap_search *search = arg;
-	struct nl_addr *dst = rtnl_route_get_dst(route);
-	struct rtnl_nexthop *hop;
-	struct ipv4_cidr destination = {0};
+	struct rtnl_nexthop *hop = rtnl_route_nexthop_n(route, 0);
+	struct ipv4_cidr destination;
 
-	if (search->found[0] || rtnl_route_get_table(route) != RT_TABLE_MAIN || !dst ||
-	    nl_addr_get_family(dst) != AF_INET || nl_addr_get_prefixlen(dst) == 0)
+	/* The default route overlaps everything and says nothing about the pod CIDR. */
+	if (search->found[0] || !route_ipv4_destination(route, &destination) ||
+	    destination.prefix == 0)
 		return;
-	hop = rtnl_route_nexthop_n(route, 0);
 	if (hop && rtnl_route_nh_get_ifindex(hop) == search->bridge_ifindex)
 		return;
-	destination.prefix = (unsigned)nl_addr_get_prefixlen(dst);
-	destination.network = ntohl(*(const uint32_t *)nl_addr_get_binary_addr(dst));
 	if (!ipv4_cidr_overlaps(&destination, search->cidr))
 		return;
 	ipv4_cidr_format(&destination, search->found);

@@ -44,7 +44,7 @@ int link_find(struct nl_sock *sock, const char *name, struct link_facts *out, st
 	return 0;
 }
 
-int link_set_up(struct nl_sock *sock, int ifindex, struct ck_error *err)
+int link_set_up(struct nl_sock *sock, int ifindex, int master, struct ck_error *err)
 {
 	struct rtnl_link *link = rtnl_link_alloc(), *change = rtnl_link_alloc();
 	int r;
@@ -53,6 +53,8 @@ int link_set_up(struct nl_sock *sock, int ifindex, struct ck_error *err)
 		abort();
 	rtnl_link_set_ifindex(link, ifindex);
 	rtnl_link_set_flags(change, IFF_UP);
+	if (master)
+		rtnl_link_set_master(change, master);
 	r = rtnl_link_change(sock, link, change, 0);
 	rtnl_link_put(link);
 	rtnl_link_put(change);
@@ -84,6 +86,20 @@ int ipv4_address_add(struct nl_sock *sock, int ifindex, uint32_t address, unsign
 		return netlink_error(err, r, "add address %s/%u",
 				     ipv4_address_format(address, text), prefix);
 	return 0;
+}
+
+bool route_ipv4_destination(struct rtnl_route *route, struct ipv4_cidr *out)
+{
+	struct nl_addr *dst = rtnl_route_get_dst(route);
+
+	if (rtnl_route_get_table(route) != RT_TABLE_MAIN || !dst ||
+	    nl_addr_get_family(dst) != AF_INET)
+		return false;
+	*out = (struct ipv4_cidr){.prefix = (unsigned)nl_addr_get_prefixlen(dst)};
+	/* The default route's destination has no address bytes. */
+	if (nl_addr_get_len(dst) == 4)
+		out->network = ntohl(*(const uint32_t *)nl_addr_get_binary_addr(dst));
+	return true;
 }
 
 int ipv4_route_replace(struct nl_sock *sock, const struct ipv4_cidr *destination, uint32_t gateway,

@@ -35,8 +35,6 @@ int uplink_find(const char *node_ip, struct uplink *out, struct ck_error *err)
 
 	if (inet_pton(AF_INET, node_ip, &wanted) != 1)
 		return ck_error_set(err, EINVAL, "node IP %s is not an IPv4 address", node_ip);
-	if ((ntohl(wanted.s_addr) >> 24) == 127)
-		return ck_error_set(err, EINVAL, "node IP %s is a loopback address", node_ip);
 	if (getifaddrs(&all) < 0)
 		return ck_error_errno(err, errno, "list the node's addresses");
 	for (struct ifaddrs *a = all; a; a = a->ifa_next) {

@@ -12,6 +12,5 @@ struct uplink {
 	int mtu;
 };
 
-/* The interface with address `node_ip` in the caller's namespace. -ENOENT when none has it;
- * -EINVAL for a loopback address (a single node that talks to nobody: no uplink). */
+/* The interface with address `node_ip` in the caller's namespace. -ENOENT when none has it. */
 int uplink_find(const char *node_ip, struct uplink *out, struct ck_error *err);
