@@ -10,7 +10,7 @@ STATIC_PKGS := jansson yaml-0.1 libnl-route-3.0 libnl-3.0 libnftnl libseccomp li
 SHARED_PKGS := libmnl
 # Heavy ones, with some fifty shared libraries behind them, are opened with dlopen() by the
 # features that use them (lib/dlopen_util.h): at build time only their headers count.
-DLOPEN_PKGS := libmicrohttpd gnutls sqlite3 libcurl libarchive
+DLOPEN_PKGS := libmicrohttpd gnutls sqlite3 libcurl libarchive libnetfilter_conntrack
 PKGS := $(STATIC_PKGS) $(SHARED_PKGS) $(DLOPEN_PKGS)
 # snprintf truncation is how bounded buffers are meant to behave, so it is not a warning here.
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

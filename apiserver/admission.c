@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "apiserver/registry.h"
@@ -120,10 +121,17 @@ static void release_node_ports(struct apiserver *server, const json_t *svc)
 	}
 }
 
-/* Takes the node ports asked for and allocates the missing ones. `keep` holds ports the
- * object already owned (on update), which are not taken again. */
-static int allocate_node_ports(struct apiserver *server, const struct api_resource *resource,
-			       json_t *svc, const json_t *keep, struct api_status *status)
+/* The node ports one request took, given back when the request fails after all. */
+struct taken_ports {
+	uint32_t *values;
+	size_t count;
+};
+
+/* Takes the node ports asked for and allocates the missing ones, noting each in `taken`.
+ * `keep` holds ports the object already owned (on update), which are not taken again. */
+static int take_node_ports(struct apiserver *server, const struct api_resource *resource,
+			   json_t *svc, const json_t *keep, struct taken_ports *taken,
+			   struct api_status *status)
 {
 	size_t i;
 	json_t *port;
@@ -149,6 +157,7 @@ static int allocate_node_ports(struct apiserver *server, const struct api_resour
 						 ? "provided port is already allocated"
 						 : "provided port is not in the valid range");
 		}
+		taken->values[taken->count++] = value;
 	}
 	json_array_foreach (json_path(svc, "spec.ports"), i, port) {
 		json_t *node_port = json_object_get(port, "nodePort");
@@ -157,9 +166,28 @@ static int allocate_node_ports(struct apiserver *server, const struct api_resour
 		uint32_t value;
 		if (range_allocator_next(&server->node_ports, &value) < 0)
 			return api_fail_internal(status, "no node ports left to allocate");
+		taken->values[taken->count++] = value;
 		json_object_set_new(port, "nodePort", json_integer(value));
 	}
 	return 0;
+}
+
+/* All the node ports of `svc`, or none: a Service refused for its second port must not keep
+ * its first one's. */
+static int allocate_node_ports(struct apiserver *server, const struct api_resource *resource,
+			       json_t *svc, const json_t *keep, struct api_status *status)
+{
+	size_t ports = json_array_size(json_path(svc, "spec.ports"));
+	_cleanup_free_ uint32_t *values = calloc(ports ? ports : 1, sizeof(*values));
+	if (!values)
+		return api_fail_internal(status, "service node ports: out of memory");
+	struct taken_ports taken = {values, 0};
+	int ret = take_node_ports(server, resource, svc, keep, &taken, status);
+	if (ret < 0) {
+		while (taken.count)
+			range_allocator_release(&server->node_ports, values[--taken.count]);
+	}
+	return ret;
 }
 
 static int allocate_service(struct apiserver *server, const struct api_resource *resource,

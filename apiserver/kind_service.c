@@ -1,6 +1,6 @@
 /* Services: defaults (ClusterIP type, targetPort = port, TCP), validation of ports, types and
- * addresses, the immutable ClusterIP, and the columns of `kubectl get services`. The address
- * itself is allocated by admission.c. */
+ * addresses, the immutable ClusterIP, the fields a type change leaves behind, and the columns
+ * of `kubectl get services`. Addresses and node ports are allocated by admission.c. */
 #include <stdio.h>
 #include <string.h>
 
@@ -43,6 +43,62 @@ static void service_set_defaults(json_t *svc)
 	}
 	if (!json_object_get(svc, "status"))
 		json_object_set_new(svc, "status", json_pack("{s:{}}", "loadBalancer"));
+}
+
+static bool uses_node_ports(const json_t *svc)
+{
+	const char *type = json_path_string(svc, "spec.type");
+	return type && (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer"));
+}
+
+/* serviceapi.ExternallyAccessible: where externalTrafficPolicy means something. */
+static bool externally_accessible(const json_t *svc)
+{
+	const char *type = json_path_string(svc, "spec.type");
+	return uses_node_ports(svc) || ((!type || !strcmp(type, "ClusterIP")) &&
+					json_array_size(json_path(svc, "spec.externalIPs")));
+}
+
+/* Whether every node port `svc` has was `old`'s already (sameNodePorts). */
+static bool adds_no_node_port(const json_t *svc, const json_t *old)
+{
+	size_t i, j;
+	json_t *port, *old_port;
+	json_array_foreach (json_path(svc, "spec.ports"), i, port) {
+		json_int_t value = json_integer_value(json_object_get(port, "nodePort"));
+		bool known = value == 0;
+		json_array_foreach (json_path(old, "spec.ports"), j, old_port)
+			known = known ||
+				json_integer_value(json_object_get(old_port, "nodePort")) == value;
+		if (!known)
+			return false;
+	}
+	return true;
+}
+
+/* A type change drops the fields the old type filled in and the new one has no use for, as
+ * dropTypeDependentFields does: `kubectl patch -p '{"spec":{"type":"ClusterIP"}}'` on a
+ * NodePort Service keeps its ports, node ports included, which the new type forbids. A field
+ * the update changes too is the user's and left for validation to judge. */
+static void drop_type_dependent_fields(json_t *svc, const json_t *old)
+{
+	json_t *spec = json_object_get(svc, "spec");
+	if (uses_node_ports(old) && !uses_node_ports(svc) && adds_no_node_port(svc, old)) {
+		size_t i;
+		json_t *port;
+		json_array_foreach (json_object_get(spec, "ports"), i, port)
+			json_object_del(port, "nodePort");
+	}
+	if (externally_accessible(old) && !externally_accessible(svc) &&
+	    json_equal(json_object_get(spec, "externalTrafficPolicy"),
+		       json_path(old, "spec.externalTrafficPolicy")))
+		json_object_del(spec, "externalTrafficPolicy");
+}
+
+static void service_prepare_update(json_t *svc, const json_t *old)
+{
+	kind_keep_status(svc, old);
+	drop_type_dependent_fields(svc, old);
 }
 
 static void service_prepare_create(json_t *svc)
@@ -116,6 +172,21 @@ static void validate_service_ports(const json_t *ports, struct field_errors *err
 	}
 }
 
+/* A ClusterIP Service is reached on no node port, so it may not hold one. */
+static void forbid_node_ports(const json_t *ports, struct field_errors *errors)
+{
+	size_t i;
+	json_t *port;
+	json_array_foreach (ports, i, port) {
+		if (json_integer_value(json_object_get(port, "nodePort"))) {
+			char field[64];
+			snprintf(field, sizeof(field), "spec.ports[%zu].nodePort", i);
+			field_error_forbidden(errors, field,
+					      "may not be used when `type` is 'ClusterIP'");
+		}
+	}
+}
+
 static void service_validate(const json_t *svc, struct field_errors *errors)
 {
 	static const char *const types[] = {"ClusterIP", "ExternalName", "LoadBalancer", "NodePort",
@@ -150,6 +221,8 @@ static void service_validate(const json_t *svc, struct field_errors *errors)
 					   "may not be set to 'None' for LoadBalancer or NodePort "
 					   "services");
 	validate_service_ports(json_object_get(spec, "ports"), errors);
+	if (type && strcmp(type, "ClusterIP") == 0)
+		forbid_node_ports(json_object_get(spec, "ports"), errors);
 	const char *key;
 	json_t *value;
 	json_object_foreach (json_object_get(spec, "selector"), key, value) {
@@ -256,7 +329,7 @@ static void service_selectable_fields(const json_t *svc, struct buf *fields)
 const struct kind_strategy service_strategy = {
     .set_defaults = service_set_defaults,
     .prepare_create = service_prepare_create,
-    .prepare_update = kind_keep_status,
+    .prepare_update = service_prepare_update,
     .prepare_status_update = kind_keep_spec,
     .validate = service_validate,
     .validate_update = service_validate_update,

@@ -298,6 +298,7 @@ static int start_node(const struct server_node_role *node, const struct server_f
 	    .cgroup_root = flags->cgroup_root,
 	    .node_port = flags->node_port,
 	    .cluster_cidr = flags->config.cluster_cidr,
+	    .service_cidr = flags->config.service_cidr,
 	};
 
 	access_client_url(flags->config.listen, server->require_token, url, sizeof(url));

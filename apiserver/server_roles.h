@@ -14,6 +14,7 @@ struct server_node_launch {
 	const char *data_dir, *run_dir, *log_dir, *config_dir, *cgroup_root;
 	int node_port;            /* the agent's endpoint for logs; 0: its default */
 	const char *cluster_cidr; /* every node's pods, for the pod network's masquerade */
+	const char *service_cidr; /* ClusterIPs, for the Service proxy */
 };
 
 struct server_node_role {

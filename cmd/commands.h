@@ -12,3 +12,4 @@ int exec_main(int argc, char **argv);
 int rm_main(int argc, char **argv);
 int wait_main(int argc, char **argv);
 int network_main(int argc, char **argv);
+int proxy_main(int argc, char **argv);

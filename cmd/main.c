@@ -32,6 +32,7 @@ static const struct command commands[] = {
     {"wait", wait_main, "wait for a container of this node and print its exit code"},
     {"rm", rm_main, "remove what stopped containers left"},
     {"network", network_main, "wire a network namespace as a pod's, or unwire it"},
+    {"proxy", proxy_main, "program this node's Service rules from a file, or delete them"},
     {"version", cmd_version, "print the version"},
 };
 

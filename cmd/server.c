@@ -25,6 +25,7 @@ static int start_agent(const struct server_node_launch *launch, void **handle, s
 	    .log_dir = launch->log_dir,
 	    .node_port = launch->node_port,
 	    .network.cluster_cidr = launch->cluster_cidr,
+	    .network.service_cidr = launch->service_cidr,
 	};
 	struct agent *agent;
 	int r = agent_start(&config, &agent, err);

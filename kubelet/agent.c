@@ -19,6 +19,7 @@
 #include "kubelet/node_status.h"
 #include "kubelet/api_watch.h"
 #include "kubelet/pods.h"
+#include "kubelet/service_proxy.h"
 #include "kubelet/status_socket.h"
 #include "kubelet/usage_report.h"
 #include "lib/cleanup.h"
@@ -35,7 +36,8 @@ struct agent {
 	struct agent_config config;
 	/* Owned copies behind config's pointers: the caller's strings need not outlive the start
 	 * (the threads read them for as long as the agent runs). */
-	char *node_name, *node_ip, *api_server, *api_token, *api_ca, *bridge, *cluster_cidr;
+	char *node_name, *node_ip, *api_server, *api_token, *api_ca, *bridge, *cluster_cidr,
+	    *service_cidr;
 	struct cgroup_root cgroup;
 	bool cgroup_open;
 	struct loop *loop;
@@ -49,6 +51,7 @@ struct agent {
 	struct api_watch *watch;
 	struct node_network *network;
 	struct api_watch *node_watch;
+	struct service_proxy *services;
 	struct node_status *node;
 	struct node_server *endpoint;
 	struct agent_context context;
@@ -276,6 +279,7 @@ static struct node_network *new_network(struct agent *agent)
 					      .node_ip = config->node_ip,
 					      .bridge = config->network.bridge,
 					      .cluster_cidr = config->network.cluster_cidr,
+					      .service_cidr = config->network.service_cidr,
 					      .mtu = config->network.mtu,
 					      .on_ready = network_changed,
 					      .ctx = agent};
@@ -299,6 +303,19 @@ static int start_node_watch(struct agent *agent, struct ck_error *err)
 					       .ctx = agent->network};
 
 	return api_watch_start(&watch, &agent->node_watch, err);
+}
+
+/* kube-proxy's part: every Service and Endpoints object, to the node's nftables table. */
+static int start_service_proxy(struct agent *agent, struct ck_error *err)
+{
+	const struct agent_config *config = &agent->config;
+	const struct service_proxy_config proxy = {.api = config->api,
+						   .node_name = config->node_name,
+						   .cluster_cidr = config->network.cluster_cidr,
+						   .service_cidr = config->network.service_cidr,
+						   .bridge = config->network.bridge};
+
+	return service_proxy_start(&proxy, &agent->services, err);
 }
 
 static int start_services(struct agent *agent, struct ck_error *err)
@@ -358,6 +375,8 @@ static int start_services(struct agent *agent, struct ck_error *err)
 	r = api_watch_start(&watch, &agent->watch, err);
 	if (r == 0)
 		r = start_node_watch(agent, err);
+	if (r == 0)
+		r = start_service_proxy(agent, err);
 	if (r < 0)
 		return r;
 	if (asprintf(&image_dir, "%s/images", config->dirs.data_dir) < 0)
@@ -410,6 +429,9 @@ int agent_start(const struct agent_config *config, struct agent **out, struct ck
 	if (config->network.cluster_cidr)
 		agent->config.network.cluster_cidr = agent->cluster_cidr =
 		    strdup(config->network.cluster_cidr);
+	if (config->network.service_cidr)
+		agent->config.network.service_cidr = agent->service_cidr =
+		    strdup(config->network.service_cidr);
 	if (config->status_socket)
 		agent->status_socket_path = strdup(config->status_socket);
 	else if (asprintf(&agent->status_socket_path, "%s/ckube.sock", config->dirs.run_dir) < 0)
@@ -448,6 +470,7 @@ void agent_stop(struct agent *agent)
 	node_server_stop(agent->endpoint);
 	api_watch_stop(agent->watch);
 	api_watch_stop(agent->node_watch);
+	service_proxy_stop(agent->services);
 	if (agent->loop_running) {
 		loop_post(agent->loop, free_pods, NULL, agent);
 		loop_quit(agent->loop);
@@ -470,6 +493,7 @@ void agent_stop(struct agent *agent)
 	free(agent->api_ca);
 	free(agent->bridge);
 	free(agent->cluster_cidr);
+	free(agent->service_cidr);
 	free(agent->status_socket_path);
 	free(agent);
 }

@@ -28,6 +28,7 @@ struct agent_config {
 	struct {
 		const char *bridge;       /* NULL: ckube0 */
 		const char *cluster_cidr; /* pod traffic beyond it is masqueraded; NULL: none */
+		const char *service_cidr; /* ClusterIPs: the proxy's, routed to the bridge */
 		int mtu;                  /* 0: the uplink's */
 	} network;
 };

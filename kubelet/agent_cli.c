@@ -25,6 +25,7 @@ enum {
 	OPT_MANIFESTS_DIR,
 	OPT_BRIDGE,
 	OPT_CLUSTER_CIDR,
+	OPT_SERVICE_CIDR,
 	OPT_MTU,
 	OPT_DIR_BASE, /* the runtime_dirs options follow */
 };
@@ -37,7 +38,8 @@ static void usage(FILE *out)
 		"                   [--run-dir DIR] [--log-dir DIR] [--config-dir DIR]\n"
 		"                   [--cgroup-root PATH] [--status-socket PATH]\n"
 		"                   [--node-port PORT] [--manifests-dir DIR]\n"
-		"                   [--bridge NAME] [--cluster-cidr CIDR] [--mtu N]\n\n"
+		"                   [--bridge NAME] [--cluster-cidr CIDR] [--mtu N]\n"
+		"                   [--service-cidr CIDR]\n\n"
 		"Runs this node's agent against the API server at URL until SIGINT or SIGTERM.\n"
 		"Containers keep running when it stops; the next start adopts them.\n"
 		"  --token-file FILE   the server's join token (<data-dir>/token on the server);\n"
@@ -55,7 +57,10 @@ static void usage(FILE *out)
 		"  --cluster-cidr CIDR every node's pods (the server's --cluster-cidr, default\n"
 		"                      10.244.0.0/16): pod traffic to anywhere else is\n"
 		"                      masqueraded behind the node's address\n"
-		"  --mtu N             the pods' interfaces (default: the node IP's interface)\n");
+		"  --mtu N             the pods' interfaces (default: the node IP's interface)\n"
+		"  --service-cidr CIDR the ClusterIP range (the server's --service-cidr, default\n"
+		"                      10.96.0.0/12): routed to the bridge, its unallocated\n"
+		"                      addresses dropped by the Service proxy\n");
 }
 
 static char *read_trimmed(const char *path, struct ck_error *err)
@@ -96,12 +101,14 @@ int agent_main(int argc, char **argv)
 	    {"manifests-dir", required_argument, NULL, OPT_MANIFESTS_DIR},
 	    {"bridge", required_argument, NULL, OPT_BRIDGE},
 	    {"cluster-cidr", required_argument, NULL, OPT_CLUSTER_CIDR},
+	    {"service-cidr", required_argument, NULL, OPT_SERVICE_CIDR},
 	    {"mtu", required_argument, NULL, OPT_MTU},
 	    {"help", no_argument, NULL, 'h'},
 	    RUNTIME_DIRS_OPTIONS(OPT_DIR_BASE),
 	    {0},
 	};
-	struct agent_config config = {.network.cluster_cidr = "10.244.0.0/16"};
+	struct agent_config config = {.network.cluster_cidr = "10.244.0.0/16",
+				      .network.service_cidr = "10.96.0.0/12"};
 	const char *token_file = NULL, *ca_file = NULL;
 	_cleanup_free_ char *token = NULL, *ca = NULL;
 	struct ck_error err = {0};
@@ -141,6 +148,9 @@ int agent_main(int argc, char **argv)
 			break;
 		case OPT_CLUSTER_CIDR:
 			config.network.cluster_cidr = optarg;
+			break;
+		case OPT_SERVICE_CIDR:
+			config.network.service_cidr = optarg;
 			break;
 		case OPT_MTU: {
 			int64_t mtu;

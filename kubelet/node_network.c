@@ -155,16 +155,18 @@ static int compare_routes(const void *a, const void *b)
 {
 	const struct node_route *x = a, *y = b;
 
-	if (x->pods.network != y->pods.network)
-		return x->pods.network < y->pods.network ? -1 : 1;
-	return x->pods.prefix < y->pods.prefix ? -1 : x->pods.prefix > y->pods.prefix;
+	if (x->destination.network != y->destination.network)
+		return x->destination.network < y->destination.network ? -1 : 1;
+	return x->destination.prefix < y->destination.prefix
+		   ? -1
+		   : x->destination.prefix > y->destination.prefix;
 }
 
 /* The other nodes that can be routed to. Names point into the node table. */
 static size_t wanted_routes(struct node_network *network, struct node_route **out)
 {
 	const struct ipv4_cidr *own = pod_network_cidr(network->pods);
-	struct node_route *routes = calloc(strmap_size(network->nodes) + 1, sizeof(*routes));
+	struct node_route *routes = calloc(strmap_size(network->nodes) + 2, sizeof(*routes));
 	struct node_entry *entry;
 	const char *name;
 	size_t count = 0;
@@ -175,10 +177,10 @@ static size_t wanted_routes(struct node_network *network, struct node_route **ou
 		struct node_route *route = &routes[count];
 		if (strcmp(name, network->config.node_name) == 0 || !entry->pod_cidr ||
 		    !entry->internal_ip ||
-		    ipv4_cidr_parse(entry->pod_cidr, &route->pods, NULL) < 0 ||
+		    ipv4_cidr_parse(entry->pod_cidr, &route->destination, NULL) < 0 ||
 		    ipv4_address_parse(entry->internal_ip, &route->address, NULL) < 0)
 			continue;
-		if (ipv4_cidr_overlaps(&route->pods, own)) {
+		if (ipv4_cidr_overlaps(&route->destination, own)) {
 			log_warn(
 			    "node %s: node %s's pod CIDR %s overlaps this node's: no route to it",
 			    network->config.node_name, name, entry->pod_cidr);
@@ -186,6 +188,11 @@ static size_t wanted_routes(struct node_network *network, struct node_route **ou
 		}
 		route->node = name;
 		count++;
+	}
+	if (network->config.service_cidr &&
+	    ipv4_cidr_parse(network->config.service_cidr, &routes[count].destination, NULL) == 0) {
+		routes[count].node = "the Service CIDR";
+		routes[count++].address = 0;
 	}
 	qsort(routes, count, sizeof(*routes), compare_routes);
 	*out = routes;

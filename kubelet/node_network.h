@@ -15,9 +15,12 @@ struct node_network_config {
 	const char *node_ip;
 	const char *bridge;       /* NULL: ckube0 */
 	const char *cluster_cidr; /* pod traffic beyond it is masqueraded; NULL: none */
-	int mtu;                  /* 0: the uplink's */
-	const char *state_dir;    /* <data-dir>/network */
-	const char *pods_dir;     /* <run-dir>/pods: a pod whose directory is gone is gone */
+	/* Routed to the bridge, so that the node reaches ClusterIPs without a default route and
+	 * from the bridge's address, which every pod and node can answer. NULL: no route. */
+	const char *service_cidr;
+	int mtu;               /* 0: the uplink's */
+	const char *state_dir; /* <data-dir>/network */
+	const char *pods_dir;  /* <run-dir>/pods: a pod whose directory is gone is gone */
 	/* Loop thread: the network just became ready, so pods that waited for it may go on; or
 	 * its bridge was made again, so the pods that have addresses must be added again (which
 	 * attaches their interfaces to the new bridge). */

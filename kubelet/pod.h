@@ -10,7 +10,7 @@
 #include "kubelet/pod_spec.h"
 #include "kubelet/restart_backoff.h"
 #include "lib/timeutil.h"
-#include "netns/ipv4_cidr.h"
+#include "lib/ipv4_cidr.h"
 #include "runtime/container.h"
 #include "runtime/cri_log.h"
 #include "runtime/image_store.h"

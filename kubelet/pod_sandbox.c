@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "lib/cleanup.h"
-#include "netns/ipv4_cidr.h"
+#include "lib/ipv4_cidr.h"
 #include "kubelet/node_network.h"
 #include "lib/fsutil.h"
 #include "runtime/etc_files.h"

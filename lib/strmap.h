@@ -10,6 +10,12 @@ struct strmap;
 
 struct strmap *strmap_new(void (*free_value)(void *value));
 void strmap_free(struct strmap *map);
+/* For _cleanup_(strmap_freep): frees the map (NULL is fine). */
+static inline void strmap_freep(struct strmap **map)
+{
+	if (*map)
+		strmap_free(*map);
+}
 void *strmap_get(const struct strmap *map, const char *key);
 /* Sets key to value, freeing a value it replaces. Aborts when out of memory. */
 void strmap_put(struct strmap *map, const char *key, void *value);

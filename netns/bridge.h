@@ -7,7 +7,7 @@
 #include <netlink/netlink.h>
 
 #include "lib/error.h"
-#include "netns/ipv4_cidr.h"
+#include "lib/ipv4_cidr.h"
 #include "netns/rtnl_requests.h"
 
 /* Makes sure bridge `name` exists (created if missing), is up, has the gateway address

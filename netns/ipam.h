@@ -35,7 +35,7 @@
 #include <stdint.h>
 
 #include "lib/error.h"
-#include "netns/ipv4_cidr.h"
+#include "lib/ipv4_cidr.h"
 
 /* The longest owner id; ids are 1 to this many characters of [A-Za-z0-9._-], not "." or "..". */
 #define IPAM_OWNER_MAX 253

@@ -14,7 +14,7 @@
 #pragma once
 
 #include "lib/error.h"
-#include "netns/ipv4_cidr.h"
+#include "lib/ipv4_cidr.h"
 
 #define POD_MASQUERADE_TABLE "ckube-network"
 #define POD_MASQUERADE_CHAIN "postrouting"

@@ -22,8 +22,8 @@ struct collect {
 static bool wanted(const struct collect *c, const struct ipv4_cidr *destination)
 {
 	for (size_t i = 0; i < c->count; i++)
-		if (c->routes[i].pods.network == destination->network &&
-		    c->routes[i].pods.prefix == destination->prefix)
+		if (c->routes[i].destination.network == destination->network &&
+		    c->routes[i].destination.prefix == destination->prefix)
 			return true;
 	return false;
 }
@@ -46,7 +46,7 @@ static void delete_unwanted(struct nl_object *object, void *arg)
 }
 
 int node_routes_sync(struct nl_sock *node, const struct node_route *routes, size_t count,
-		     struct ck_error *err)
+		     int device, struct ck_error *err)
 {
 	struct collect c = {.sock = node, .routes = routes, .count = count, .err = err};
 	struct nl_cache *cache = NULL;
@@ -58,8 +58,8 @@ int node_routes_sync(struct nl_sock *node, const struct node_route *routes, size
 	nl_cache_foreach(cache, delete_unwanted, &c);
 	nl_cache_free(cache);
 	for (size_t i = 0; i < count; i++) {
-		r = ipv4_route_replace(node, &routes[i].pods, routes[i].address, 0, RTPROT_CKUBE,
-				       &one);
+		r = ipv4_route_replace(node, &routes[i].destination, routes[i].address,
+				       routes[i].address ? 0 : device, RTPROT_CKUBE, &one);
 		if (r < 0 && c.result == 0) {
 			*err = one;
 			c.result = ck_error_prefix(err, "node %s", routes[i].node);

@@ -254,5 +254,5 @@ int pod_network_collect(struct pod_network *network, bool (*keep)(const char *id
 int pod_network_set_routes(struct pod_network *network, const struct node_route *routes,
 			   size_t count, struct ck_error *err)
 {
-	return node_routes_sync(network->node, routes, count, err);
+	return node_routes_sync(network->node, routes, count, network->bridge_ifindex, err);
 }

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "lib/error.h"
-#include "netns/ipv4_cidr.h"
+#include "lib/ipv4_cidr.h"
 #include "netns/node_routes.h"
 
 #define POD_NETWORK_DEFAULT_BRIDGE "ckube0"
@@ -46,6 +46,7 @@ int pod_network_remove(struct pod_network *network, const char *id, struct ck_er
 /* Releases the addresses of pods that `keep` says are gone (leftovers of a crash). */
 int pod_network_collect(struct pod_network *network, bool (*keep)(const char *id, void *ctx),
 			void *ctx, struct ck_error *err);
-/* Makes the routes to other nodes' pods exactly `routes`. */
+/* Makes the node's routes exactly `routes`: to other nodes' pods through their addresses, and
+ * those without an address (the Service CIDR) on the bridge. */
 int pod_network_set_routes(struct pod_network *network, const struct node_route *routes,
 			   size_t count, struct ck_error *err);

@@ -10,7 +10,7 @@
 #include <netlink/route/route.h>
 
 #include "lib/error.h"
-#include "netns/ipv4_cidr.h"
+#include "lib/ipv4_cidr.h"
 
 /* The routes ckube puts (routes to other nodes' pods) carry this protocol number, so that they
  * are told apart from everyone else's and collected after a crash. */

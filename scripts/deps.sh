@@ -13,8 +13,9 @@ build_pkgs="gcc libc6-dev clang make pkg-config
   libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev libyaml-dev
   libarchive-dev
   libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev libseccomp-dev libcap-dev
+  libnetfilter-conntrack-dev
   libcmocka-dev
-  libmicrohttpd12 libgnutls30 libsqlite3-0 libcurl3-gnutls libarchive13"
+  libmicrohttpd12 libgnutls30 libsqlite3-0 libcurl3-gnutls libarchive13 libnetfilter-conntrack3"
 # Tests: the official Python client, pytest, and what the tests use to drive the server.
 test_pkgs="python3 python3-kubernetes python3-pytest curl iproute2 procps
   docker-registry skopeo busybox-static nftables"

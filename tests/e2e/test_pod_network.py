@@ -188,19 +188,24 @@ def test_bridge_removed_by_someone_is_made_again(node, registry):
 
 # --- several nodes --------------------------------------------------------------------------
 
+SERVICE_CIDR = "10.96.0.0/12"
+
+
 def routes_via(cluster, k):
-    """ckube's routes in node k: {destination: gateway}."""
+    """ckube's routes in node k: {destination: gateway, or the device for the Service CIDR}."""
     out = cluster.node_exec(k, "ip", "-j", "route", "show", "proto", "77", check=True).stdout
-    return {r["dst"]: r.get("gateway") for r in json.loads(out or "[]")}
+    return {r["dst"]: r.get("gateway") or r["dev"] for r in json.loads(out or "[]")}
 
 
 def test_pods_reach_each_other_across_nodes(cluster_factory, registry):
     cluster = cluster_factory(nodes=3, registry=registry)
     nodes = cluster.wait_nodes_ready()
     cidrs = {n["metadata"]["name"]: n["spec"]["podCIDR"] for n in nodes}
-    # Each node routes to the others' pods through their addresses, and to none of its own.
+    # Each node routes to the others' pods through their addresses, and to none of its own;
+    # ClusterIPs go to the pods' bridge.
     for k in range(3):
         wanted = {cidrs[cluster.nodes[j].name]: cluster.nodes[j].ip for j in range(3) if j != k}
+        wanted[SERVICE_CIDR] = "ckube0"
         wait_for(lambda: routes_via(cluster, k) == wanted, timeout=20,
                  what=f"routes on node {k}")
     create(cluster, "web", registry.image("httpd"), node="cnode-1")

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "netns/ipv4_cidr.h"
+#include "lib/ipv4_cidr.h"
 
 #define ADDR(a, b, c, d) (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((c) << 8) | (d))
 

@@ -34,7 +34,7 @@
 
 #include "lib/fsutil.h"
 #include "netns/ipam.h"
-#include "netns/ipv4_cidr.h"
+#include "lib/ipv4_cidr.h"
 #include "netns/netns_file.h"
 #include "netns/pod_interface.h"
 #include "netns/pod_network.h"
@@ -935,10 +935,11 @@ static void node_routes_are_exactly_the_wanted_ones(void **state)
 	char text[1024], others_before[1024], other_table[1024];
 
 	need_root();
-	assert_int_equal(ipv4_cidr_parse("10.244.8.0/24", &routes[0].pods, NULL), 0);
-	assert_int_equal(ipv4_cidr_parse("10.244.9.0/24", &routes[1].pods, NULL), 0);
+	assert_int_equal(ipv4_cidr_parse("10.244.8.0/24", &routes[0].destination, NULL), 0);
+	assert_int_equal(ipv4_cidr_parse("10.244.9.0/24", &routes[1].destination, NULL), 0);
 	with_unreachable[1] = routes[1];
-	assert_int_equal(ipv4_cidr_parse("10.244.10.0/24", &with_unreachable[0].pods, NULL), 0);
+	assert_int_equal(ipv4_cidr_parse("10.244.10.0/24", &with_unreachable[0].destination, NULL),
+			 0);
 	veth_with_address("vx0", "vx1", "10.77.0.1/24");
 	/* Others' routes, one of them to a pod CIDR, and ckube's in another table: never
 	 * touched. A leftover of ckube's in the main table (a crashed agent's): collected. */

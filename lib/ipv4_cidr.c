@@ -1,5 +1,5 @@
 /* IPv4 addresses and CIDR blocks: see ipv4_cidr.h. */
-#include "netns/ipv4_cidr.h"
+#include "lib/ipv4_cidr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

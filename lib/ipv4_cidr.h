@@ -1,5 +1,5 @@
-/* IPv4 addresses and CIDR blocks as the pod network needs them: parsed once from the text the
- * API carries ("10.244.1.0/24"), then compared and counted in host byte order. */
+/* IPv4 addresses and CIDR blocks as the pod network and the Service proxy need them: parsed once
+ * from the text the API carries ("10.244.1.0/24"), then compared and counted in host byte order. */
 #pragma once
 
 #include <stdbool.h>

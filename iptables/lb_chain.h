@@ -1,0 +1,37 @@
+/* The load-balancing chains: where a Service's packet gets its endpoint. The random choice
+ * needs the number of endpoints as a constant (numgen's modulus), so Service ports with the
+ * same number share one chain, and the chain takes the Service from the packet itself: its
+ * destination (a ClusterIP) or, for a node port, the ClusterIP that the node-port-targets map
+ * gives. A few chains serve any number of Services; a Service with a new endpoint count changes
+ * one map element to point at another chain.
+ *
+ *   cluster-3:     ip saddr != <cluster CIDR> meta mark set meta mark | 0x4000
+ *                  dnat to ip daddr . meta l4proto . th dport . numgen random mod 3 map @backends
+ *   node-port-3:   meta mark set meta mark | 0x4000   (always: the reply must come back here)
+ *                  dnat to (meta l4proto . th dport map @node-port-targets) . numgen random mod 3
+ *                          map @backends
+ *
+ * With ClientIP affinity for T seconds (cluster-3-affinity-T, node-port-3-affinity-T), the
+ * client's last endpoint is kept in the affinity map, refreshed by every new connection and
+ * trusted only while the Service still has that endpoint (the affinity-endpoints set); a stale
+ * entry is deleted by the packet that finds it, and the choice made next is recorded. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "iptables/proxy_table.h"
+
+enum lb_entry { LB_CLUSTER_IP, LB_NODE_PORT };
+
+struct lb_chain {
+	enum lb_entry entry;
+	uint32_t endpoints;        /* 1 or more */
+	uint32_t affinity_seconds; /* 0: no affinity */
+};
+
+void lb_chain_name(const struct lb_chain *chain, char name[PROXY_CHAIN_NAME_MAX]);
+/* False for a name that is not a load-balancing chain's. */
+bool lb_chain_parse(const char *name, struct lb_chain *out);
+void lb_chain_spec(const struct lb_chain *chain, const struct proxy_config *config,
+		   struct chain_spec *spec);

@@ -1,0 +1,312 @@
+/* A Service port's set and map elements: see proxy_elements.h. */
+#include "iptables/proxy_elements.h"
+
+#include <endian.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netlink.h>
+
+/* A key or data under construction: members appended, each padded to four bytes. */
+struct packer {
+	uint8_t *bytes;
+	uint8_t len;
+};
+
+static void pack_u32_be(struct packer *p, uint32_t host)
+{
+	uint32_t be = htobe32(host);
+
+	memcpy(p->bytes + p->len, &be, 4);
+	p->len += 4;
+}
+
+static void pack_u16_be(struct packer *p, uint16_t host)
+{
+	uint16_t be = htobe16(host);
+
+	memcpy(p->bytes + p->len, &be, 2);
+	p->len += 4;
+}
+
+static void pack_u8(struct packer *p, uint8_t value)
+{
+	p->bytes[p->len] = value;
+	p->len += 4;
+}
+
+static void pack_u32_host(struct packer *p, uint32_t value)
+{
+	memcpy(p->bytes + p->len, &value, 4);
+	p->len += 4;
+}
+
+static void pack_service(struct packer *p, const struct service_port *port)
+{
+	pack_u32_be(p, port->cluster_ip);
+	pack_u8(p, port->protocol);
+	pack_u16_be(p, port->port);
+}
+
+static void pack_node_port(struct packer *p, const struct service_port *port)
+{
+	pack_u8(p, port->protocol);
+	pack_u16_be(p, port->node_port);
+}
+
+static void pack_endpoint(struct packer *p, const struct proxy_endpoint *endpoint)
+{
+	pack_u32_be(p, endpoint->address);
+	pack_u16_be(p, endpoint->port);
+}
+
+void element_list_add(struct element_list *list, const struct proxy_element *element)
+{
+	if (list->count == list->capacity) {
+		list->capacity = list->capacity ? 2 * list->capacity : 16;
+		list->items = realloc(list->items, list->capacity * sizeof(*list->items));
+		if (!list->items)
+			abort();
+	}
+	list->items[list->count++] = *element;
+}
+
+/* A new element of `set`, zeroed, its key packer ready. */
+static struct proxy_element *element_new(struct proxy_element *e, enum proxy_set set,
+					 struct packer *key)
+{
+	memset(e, 0, sizeof(*e));
+	e->set = (uint8_t)set;
+	*key = (struct packer){e->key, 0};
+	return e;
+}
+
+static void finish(struct element_list *list, struct proxy_element *e, const struct packer *key)
+{
+	e->key_len = key->len;
+	element_list_add(list, e);
+}
+
+void element_list_add_service_port(struct element_list *list, const struct service_port *port)
+{
+	struct lb_chain cluster = {LB_CLUSTER_IP, (uint32_t)port->endpoint_count,
+				   port->affinity_seconds};
+	struct lb_chain node = {LB_NODE_PORT, (uint32_t)port->endpoint_count,
+				port->affinity_seconds};
+	struct proxy_element e;
+	struct packer key, data;
+
+	element_new(&e, PROXY_SET_CLUSTER_IPS, &key);
+	pack_u32_be(&key, port->cluster_ip);
+	finish(list, &e, &key);
+
+	if (port->endpoint_count == 0) {
+		element_new(&e, PROXY_SET_NO_ENDPOINTS, &key);
+		pack_service(&key, port);
+		finish(list, &e, &key);
+		if (port->node_port) {
+			element_new(&e, PROXY_SET_NO_ENDPOINT_NODE_PORTS, &key);
+			pack_node_port(&key, port);
+			finish(list, &e, &key);
+		}
+		return;
+	}
+
+	element_new(&e, PROXY_SET_SERVICES, &key);
+	pack_service(&key, port);
+	e.data.chain = cluster;
+	finish(list, &e, &key);
+	for (size_t i = 0; i < port->endpoint_count; i++) {
+		element_new(&e, PROXY_SET_BACKENDS, &key);
+		pack_service(&key, port);
+		pack_u32_host(&key, (uint32_t)i);
+		data = (struct packer){e.data.bytes, 0};
+		pack_endpoint(&data, &port->endpoints[i]);
+		finish(list, &e, &key);
+		if (port->affinity_seconds) {
+			element_new(&e, PROXY_SET_AFFINITY_ENDPOINTS, &key);
+			pack_service(&key, port);
+			pack_endpoint(&key, &port->endpoints[i]);
+			finish(list, &e, &key);
+		}
+	}
+	if (port->node_port) {
+		element_new(&e, PROXY_SET_NODE_PORTS, &key);
+		pack_node_port(&key, port);
+		e.data.chain = node;
+		finish(list, &e, &key);
+
+		element_new(&e, PROXY_SET_NODE_PORT_TARGETS, &key);
+		pack_node_port(&key, port);
+		data = (struct packer){e.data.bytes, 0};
+		pack_service(&data, port);
+		finish(list, &e, &key);
+	}
+}
+
+struct proxy_element proxy_element_hairpin(uint32_t address)
+{
+	struct proxy_element e;
+	struct packer key;
+
+	element_new(&e, PROXY_SET_HAIRPIN, &key);
+	pack_u32_be(&key, address);
+	pack_u32_be(&key, address);
+	e.key_len = key.len;
+	return e;
+}
+
+int proxy_element_compare(const struct proxy_element *a, const struct proxy_element *b)
+{
+	if (a->set != b->set)
+		return a->set < b->set ? -1 : 1;
+	if (a->key_len != b->key_len)
+		return a->key_len < b->key_len ? -1 : 1;
+	return memcmp(a->key, b->key, a->key_len);
+}
+
+bool proxy_element_same_data(const struct proxy_element *a, const struct proxy_element *b)
+{
+	return memcmp(&a->data, &b->data, sizeof(a->data)) == 0;
+}
+
+static int compare_items(const void *a, const void *b)
+{
+	return proxy_element_compare(a, b);
+}
+
+void element_list_sort(struct element_list *list)
+{
+	size_t kept = 0;
+
+	qsort(list->items, list->count, sizeof(*list->items), compare_items);
+	for (size_t i = 0; i < list->count; i++)
+		if (kept == 0 || proxy_element_compare(&list->items[kept - 1], &list->items[i]))
+			list->items[kept++] = list->items[i];
+	list->count = kept;
+}
+
+void element_list_clear(struct element_list *list)
+{
+	free(list->items);
+	memset(list, 0, sizeof(*list));
+}
+
+static uint32_t data_len(enum proxy_set set)
+{
+	switch (set) {
+	case PROXY_SET_NODE_PORT_TARGETS:
+		return 12;
+	case PROXY_SET_BACKENDS:
+		return 8;
+	default:
+		return 0;
+	}
+}
+
+void proxy_element_put(const struct proxy_element *element, struct nftnl_set *set, bool key_only)
+{
+	struct nftnl_set_elem *elem = nftnl_set_elem_alloc();
+	enum proxy_set which = element->set;
+
+	if (!elem)
+		abort();
+	nftnl_set_elem_set(elem, NFTNL_SET_ELEM_KEY, element->key, element->key_len);
+	if (!key_only && proxy_set_is_verdict_map(which)) {
+		char chain[PROXY_CHAIN_NAME_MAX];
+
+		lb_chain_name(&element->data.chain, chain);
+		nftnl_set_elem_set_u32(elem, NFTNL_SET_ELEM_VERDICT, (uint32_t)NFT_GOTO);
+		nftnl_set_elem_set_str(elem, NFTNL_SET_ELEM_CHAIN, chain);
+	} else if (!key_only && data_len(which)) {
+		nftnl_set_elem_set(elem, NFTNL_SET_ELEM_DATA, element->data.bytes, data_len(which));
+	}
+	nftnl_set_elem_add(set, elem);
+}
+
+bool proxy_element_read(enum proxy_set set, struct nftnl_set_elem *elem, struct proxy_element *out)
+{
+	uint32_t len = 0;
+	const void *key = nftnl_set_elem_get(elem, NFTNL_SET_ELEM_KEY, &len);
+	const void *data;
+
+	memset(out, 0, sizeof(*out));
+	out->set = (uint8_t)set;
+	if (!key || len > PROXY_KEY_MAX)
+		return false;
+	memcpy(out->key, key, len);
+	out->key_len = (uint8_t)len;
+	if (proxy_set_is_verdict_map(set)) {
+		const char *chain = nftnl_set_elem_get_str(elem, NFTNL_SET_ELEM_CHAIN);
+
+		return nftnl_set_elem_get_u32(elem, NFTNL_SET_ELEM_VERDICT) == (uint32_t)NFT_GOTO &&
+		       chain && lb_chain_parse(chain, &out->data.chain);
+	}
+	if (!data_len(set))
+		return true;
+	data = nftnl_set_elem_get(elem, NFTNL_SET_ELEM_DATA, &len);
+	if (!data || len != data_len(set))
+		return false;
+	memcpy(out->data.bytes, data, len);
+	return true;
+}
+
+void element_changes_delete(struct element_changes *c, const struct proxy_element *e)
+{
+	if (!c->deletes[e->set])
+		c->deletes[e->set] = proxy_set_handle(e->set);
+	proxy_element_put(e, c->deletes[e->set], true);
+	c->deleted++;
+}
+
+void element_changes_add(struct element_changes *c, const struct proxy_element *e)
+{
+	if (!c->adds[e->set])
+		c->adds[e->set] = proxy_set_handle(e->set);
+	proxy_element_put(e, c->adds[e->set], false);
+	c->added++;
+}
+
+void element_changes_diff(struct element_changes *c, const struct element_list *have,
+			  const struct element_list *want)
+{
+	size_t i = 0, j = 0;
+
+	while (i < have->count || j < want->count) {
+		const struct proxy_element *h = i < have->count ? &have->items[i] : NULL;
+		const struct proxy_element *w = j < want->count ? &want->items[j] : NULL;
+		int order = !h ? 1 : !w ? -1 : proxy_element_compare(h, w);
+		bool changed = order == 0 && !proxy_element_same_data(h, w);
+
+		if (order < 0 || changed)
+			element_changes_delete(c, h);
+		if (order > 0 || changed)
+			element_changes_add(c, w);
+		i += order <= 0;
+		j += order >= 0;
+	}
+}
+
+void element_changes_flush(struct element_changes *c, struct nft_batch *batch)
+{
+	char step[96];
+
+	for (int set = 0; set < PROXY_SET_COUNT; set++) {
+		if (!c->deletes[set])
+			continue;
+		snprintf(step, sizeof(step), "delete elements of %s", proxy_set_name(set));
+		nft_batch_elements(batch, NFT_MSG_DELSETELEM, 0, c->deletes[set], step);
+		nftnl_set_free(c->deletes[set]);
+		c->deletes[set] = NULL;
+	}
+	for (int set = 0; set < PROXY_SET_COUNT; set++) {
+		if (!c->adds[set])
+			continue;
+		snprintf(step, sizeof(step), "add elements to %s", proxy_set_name(set));
+		nft_batch_elements(batch, NFT_MSG_NEWSETELEM, NLM_F_CREATE, c->adds[set], step);
+		nftnl_set_free(c->adds[set]);
+		c->adds[set] = NULL;
+	}
+}

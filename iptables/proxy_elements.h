@@ -1,0 +1,70 @@
+/* The set and map elements of a Service port, in the byte layout of proxy_table.h's sets: each
+ * member of a concatenation padded to four bytes; addresses and ports in network order, the
+ * load-balancing slot in host order (numgen writes it so). A Service port with endpoints has
+ *   services:          ClusterIP . protocol . port : goto cluster-<n>[-affinity-<T>]
+ *   backends:          ClusterIP . protocol . port . <slot> : endpoint . port, slots 0..n-1
+ *   node-ports, node-port-targets (with a node port), affinity-endpoints (with affinity)
+ * and one without has no-endpoints (and no-endpoint-node-ports); each has cluster-ips. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libnftnl/set.h>
+
+#include "iptables/lb_chain.h"
+#include "iptables/proxy_table.h"
+#include "iptables/service_ports.h"
+
+struct proxy_element {
+	uint8_t set; /* enum proxy_set */
+	uint8_t key_len;
+	uint8_t key[PROXY_KEY_MAX];
+	union {
+		uint8_t bytes[PROXY_DATA_MAX]; /* a data map's */
+		struct lb_chain chain;         /* a verdict map's: the chain it goes to */
+	} data;
+};
+
+struct element_list {
+	struct proxy_element *items;
+	size_t count, capacity;
+};
+
+/* Appends the elements of the port (unsorted). */
+void element_list_add_service_port(struct element_list *list, const struct service_port *port);
+void element_list_add(struct element_list *list, const struct proxy_element *element);
+/* Sorts by set and key and drops repeated keys (a ClusterIP of several ports). */
+void element_list_sort(struct element_list *list);
+void element_list_clear(struct element_list *list);
+
+/* Element messages in the making: per set, the elements to delete and to add. */
+struct element_changes {
+	struct nftnl_set *deletes[PROXY_SET_COUNT];
+	struct nftnl_set *adds[PROXY_SET_COUNT];
+	size_t deleted, added;
+};
+
+void element_changes_delete(struct element_changes *changes, const struct proxy_element *element);
+void element_changes_add(struct element_changes *changes, const struct proxy_element *element);
+/* What turns the elements `have` into `want` (both sorted): the missing ones added, the extra
+ * ones deleted, the changed ones deleted and added again. */
+void element_changes_diff(struct element_changes *changes, const struct element_list *have,
+			  const struct element_list *want);
+/* The messages, deletes before adds (a changed element goes and comes back in one batch). */
+void element_changes_flush(struct element_changes *changes, struct nft_batch *batch);
+
+/* Orders by set, then key. */
+int proxy_element_compare(const struct proxy_element *a, const struct proxy_element *b);
+bool proxy_element_same_data(const struct proxy_element *a, const struct proxy_element *b);
+
+/* endpoint . endpoint, for the hairpin set. */
+struct proxy_element proxy_element_hairpin(uint32_t address);
+
+/* Adds the element to `set` (of its kind, from proxy_set_handle) for an element message; with
+ * `key_only` as a delete wants it. */
+void proxy_element_put(const struct proxy_element *element, struct nftnl_set *set, bool key_only);
+/* The element of a dump; false when its data is none of ours (a verdict to a chain that is no
+ * load-balancing chain: only its key is filled, to delete it). */
+bool proxy_element_read(enum proxy_set set, struct nftnl_set_elem *elem, struct proxy_element *out);
