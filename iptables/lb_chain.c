@@ -131,8 +131,9 @@ void lb_chain_spec(const struct lb_chain *chain, const struct proxy_config *conf
 		rule = chain_spec_rule(spec);
 		load_client_and_service(rule, chain->entry);
 		recall_endpoint(rule, NFT_LOOKUP_F_INV);
+		/* The kernel wants a map's data register even to delete. */
 		nft_expr_dynset(rule, proxy_set_name(PROXY_SET_AFFINITY), NFT_DYNSET_OP_DELETE,
-				R_CLIENT, 0, 0);
+				R_CLIENT, R_ENDPOINT, 0);
 
 		rule = chain_spec_rule(spec);
 		load_client_and_service(rule, chain->entry);

@@ -83,7 +83,7 @@ static int parse_generation(const struct nlmsghdr *nlh, struct reader *reader)
 
 int nft_read_generation(struct mnl_socket *nl, uint32_t *generation, struct ck_error *err)
 {
-	char buf[256];
+	char buf[256] = {0};
 	struct reader reader = {.parse = parse_generation};
 	struct nlmsghdr *nlh = request_header(buf, NFT_MSG_GETGEN, NFPROTO_UNSPEC, false);
 	int r;
@@ -166,7 +166,7 @@ static int parse_elements(const struct nlmsghdr *nlh, struct reader *reader)
 int nft_read_tables(struct mnl_socket *nl, uint16_t family, nft_table_fn fn, void *ctx,
 		    struct ck_error *err)
 {
-	char buf[256];
+	char buf[256] = {0};
 	struct reader reader = {.parse = parse_table, .fn = (void *)fn, .ctx = ctx};
 
 	return run(nl, request_header(buf, NFT_MSG_GETTABLE, family, true), &reader,
@@ -176,7 +176,7 @@ int nft_read_tables(struct mnl_socket *nl, uint16_t family, nft_table_fn fn, voi
 int nft_read_chains(struct mnl_socket *nl, uint16_t family, const char *table, nft_chain_fn fn,
 		    void *ctx, struct ck_error *err)
 {
-	char buf[256];
+	char buf[256] = {0};
 	struct reader reader = {.parse = parse_chain, .table = table, .fn = (void *)fn, .ctx = ctx};
 
 	return run(nl, request_header(buf, NFT_MSG_GETCHAIN, family, true), &reader,
@@ -186,7 +186,7 @@ int nft_read_chains(struct mnl_socket *nl, uint16_t family, const char *table, n
 int nft_read_rules(struct mnl_socket *nl, uint16_t family, const char *table, nft_rule_fn fn,
 		   void *ctx, struct ck_error *err)
 {
-	char buf[512];
+	char buf[512] = {0}; /* libnftnl leaves padding unwritten */
 	struct reader reader = {.parse = parse_rule, .table = table, .fn = (void *)fn, .ctx = ctx};
 	struct nlmsghdr *nlh = request_header(buf, NFT_MSG_GETRULE, family, true);
 	struct nftnl_rule *filter = nftnl_rule_alloc();
@@ -203,7 +203,7 @@ int nft_read_rules(struct mnl_socket *nl, uint16_t family, const char *table, nf
 int nft_read_sets(struct mnl_socket *nl, uint16_t family, const char *table, nft_set_fn fn,
 		  void *ctx, struct ck_error *err)
 {
-	char buf[512];
+	char buf[512] = {0}; /* libnftnl leaves padding unwritten */
 	struct reader reader = {.parse = parse_set, .table = table, .fn = (void *)fn, .ctx = ctx};
 	struct nlmsghdr *nlh = request_header(buf, NFT_MSG_GETSET, family, true);
 	struct nftnl_set *filter = nftnl_set_alloc();
@@ -219,7 +219,7 @@ int nft_read_sets(struct mnl_socket *nl, uint16_t family, const char *table, nft
 int nft_read_elements(struct mnl_socket *nl, uint16_t family, const char *table, const char *set,
 		      nft_set_fn fn, void *ctx, struct ck_error *err)
 {
-	char buf[512];
+	char buf[512] = {0}; /* libnftnl leaves padding unwritten */
 	struct reader reader = {.parse = parse_elements, .fn = (void *)fn, .ctx = ctx};
 	struct nlmsghdr *nlh = request_header(buf, NFT_MSG_GETSETELEM, family, true);
 	struct nftnl_set *which = nftnl_set_alloc();

@@ -154,7 +154,9 @@ struct nftnl_rule *chain_spec_rule(struct chain_spec *spec)
 /* FNV-1a over the rule as it goes to the kernel, which is all its expressions say. */
 static uint64_t rule_hash(const struct nftnl_rule *rule)
 {
-	char buf[8192]; /* a rule of this table takes a few hundred bytes */
+	/* A rule of this table takes a few hundred bytes. Zeroed: libnftnl leaves some bytes of
+	 * its attributes unwritten, and they must not make two equal rules hash apart. */
+	char buf[8192] = {0};
 	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWRULE, NFPROTO_IPV4, 0, 0);
 	const unsigned char *p = mnl_nlmsg_get_payload(nlh);
 	uint64_t hash = 0xcbf29ce484222325ull;
@@ -368,7 +370,8 @@ static void endpoints_check_chain(struct chain_spec *spec)
 	nft_expr_verdict(rule, NFT_GOTO, "reject");
 }
 
-/* A TCP client learns at once with a reset, any other with ICMP port unreachable. */
+/* A TCP client learns at once with a reset, any other with ICMP port unreachable (which the
+ * kernel does not send to the node's own sockets: a reset is the one answer they all get). */
 static void reject_chain(struct chain_spec *spec)
 {
 	uint8_t tcp = IPPROTO_TCP;
@@ -394,7 +397,7 @@ static void cluster_ips_check_chain(struct chain_spec *spec, const struct proxy_
 	rule = chain_spec_rule(spec);
 	load_daddr(rule, NFT_REG32(0));
 	nft_expr_lookup(rule, proxy_set_name(PROXY_SET_CLUSTER_IPS), NFT_REG32(0), 0, 0);
-	nft_expr_reject(rule, NFT_REJECT_ICMP_UNREACH, 3 /* port unreachable */);
+	nft_expr_verdict(rule, NFT_GOTO, "reject");
 
 	rule = chain_spec_rule(spec);
 	nft_expr_ipv4_prefix_match(rule, IPV4_DADDR, config->service_cidr.network,

@@ -23,7 +23,7 @@
  *   reject: meta l4proto tcp reject with tcp reset; reject (ICMP port unreachable)
  *   filter-forward (filter, dstnat - 10), filter-output-post-dnat (filter, dstnat + 10):
  *             ct state new jump cluster-ips-check
- *   cluster-ips-check: ip daddr @cluster-ips reject; ip daddr 10.96.0.0/12 drop
+ *   cluster-ips-check: ip daddr @cluster-ips goto reject; ip daddr 10.96.0.0/12 drop
  *   nat-postrouting (nat, srcnat): jump masquerading
  *   masquerading: meta mark & 0x4000 != 0 meta mark set meta mark & ~0x4000 masquerade fully-random
  *                 ct status dnat ip saddr . ip daddr @hairpin masquerade fully-random

@@ -67,6 +67,9 @@ static void *batch_room(struct nft_batch *b)
 		while (capacity - b->used < MESSAGE_ROOM)
 			capacity *= 2;
 		b->buf = xrealloc(b->buf, capacity);
+		/* libnftnl leaves some bytes of its attributes unwritten: zeros, not old heap
+		 * contents, go to the kernel. */
+		memset(b->buf + b->capacity, 0, capacity - b->capacity);
 		b->capacity = capacity;
 	}
 	return b->buf + b->used;
