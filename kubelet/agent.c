@@ -211,6 +211,12 @@ static json_t *status_pods(void *ctx)
 	return pods;
 }
 
+/* The Service proxy's part of the status socket. */
+static json_t *services_status(void *ctx)
+{
+	return service_proxy_status(ctx);
+}
+
 /* What reports on the node from outside the loop: usage for `kubectl top`, and the status
  * socket. */
 static int start_reporting(struct agent *agent, struct ck_error *err)
@@ -230,6 +236,8 @@ static int start_reporting(struct agent *agent, struct ck_error *err)
 						  cgroup_root_missing(&agent->cgroup),
 					      .pods_snapshot = status_pods,
 					      .ctx = agent,
+					      .services_status = services_status,
+					      .services_ctx = agent->services,
 					      .metrics = agent->metrics};
 	int r = usage_reporter_start(&usage, &agent->usage, err);
 

@@ -24,10 +24,11 @@ static void usage(FILE *out)
 	fprintf(
 	    out,
 	    "usage: ckube status [--socket PATH | --run-dir DIR] [--json] [node | pods |\n"
-	    "                    pod NAME[.NAMESPACE] [-n NAMESPACE]]\n\n"
+	    "                    pod NAME[.NAMESPACE] [-n NAMESPACE] | services]\n\n"
 	    "Shows what the node agent on this machine runs, from its status socket: the node,\n"
 	    "a table of its pods (the default: both), or one pod with its containers' ids,\n"
-	    "pids, cgroups, network namespace, mounts and the last error of each step.\n"
+	    "pids, cgroups, network namespace, mounts and the last error of each step; or the\n"
+	    "Service proxy's table and its last error.\n"
 	    "  --socket PATH      the agent's status socket (default " DEFAULT_SOCKET ")\n"
 	    "  --run-dir DIR      the agent's run directory: its socket is DIR/ckube.sock\n"
 	    "  --json             the agent's answer as JSON\n"
@@ -75,6 +76,33 @@ static void print_json(const json_t *value)
 	_cleanup_free_ char *text = json_dumps(value, JSON_INDENT(2) | JSON_SORT_KEYS);
 
 	puts(text ? text : "null");
+}
+
+/* --- The Service proxy --------------------------------------------------------------------- */
+
+static void print_services(const json_t *s)
+{
+	const json_t *chains = json_object_get(s, "loadBalancingChains");
+	size_t i;
+	json_t *chain;
+
+	printf("Service proxy: %s, %s; %lld Services, %lld ports, %lld endpoints\n",
+	       text_of(s, "table", "no table yet"),
+	       !json_is_true(json_object_get(s, "listed"))  ? "waiting for the API's lists"
+	       : json_is_true(json_object_get(s, "inSync")) ? "in sync"
+							    : "NOT in sync",
+	       json_integer_value(json_object_get(s, "services")),
+	       json_integer_value(json_object_get(s, "servicePorts")),
+	       json_integer_value(json_object_get(s, "endpoints")));
+	printf("  last sync %s", text_of(s, "lastSync", "never"));
+	if (json_string_value(json_object_get(s, "lastError")))
+		printf("; last failure %s: %s", text_of(s, "lastFailure", "?"),
+		       text_of(s, "lastError", ""));
+	printf("\n  load-balancing chains:");
+	json_array_foreach (chains, i, chain)
+		printf(" %s (%lld)", text_of(chain, "name", "?"),
+		       json_integer_value(json_object_get(chain, "users")));
+	printf("%s\n", json_array_size(chains) ? "" : " none");
 }
 
 /* --- The node and the pods table ---------------------------------------------------------- */
@@ -314,6 +342,14 @@ int status_main(int argc, char **argv)
 		}
 	}
 	what = optind < argc ? argv[optind] : "";
+	if (strcmp(what, "services") == 0 && optind + 1 == argc) {
+		_cleanup_json_ json_t *services = ask(socket, "/services", NULL);
+
+		if (!services)
+			return 1;
+		json ? print_json(services) : print_services(services);
+		return 0;
+	}
 	if (strcmp(what, "pod") == 0 && optind + 2 == argc) {
 		_cleanup_json_ json_t *pod = find_pod(socket, argv[optind + 1], namespace);
 

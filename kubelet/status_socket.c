@@ -35,6 +35,8 @@ struct status_socket {
 	char started_at[TIMEUTIL_TEXT_SIZE];
 	status_pods_fn pods_snapshot;
 	void *ctx;
+	json_t *(*services_status)(void *services_ctx);
+	void *services_ctx;
 	struct agent_metrics *metrics;
 	struct MHD_Daemon *daemon;
 };
@@ -141,11 +143,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 	if (strcmp(url, "/metrics") == 0)
 		return reply(connection, 200, "text/plain; version=0.0.4; charset=utf-8",
 			     agent_metrics_scrape(s->metrics));
+	if (strcmp(url, "/services") == 0)
+		return reply_json(connection, 200, s->services_status(s->services_ctx));
 	if (strcmp(url, "/") != 0 && strcmp(url, "/node") != 0 && strcmp(url, "/pods") != 0 &&
 	    strncmp(url, "/pods/", 6) != 0)
 		return reply_error(connection, 404,
 				   "no such page: try /node, /pods, "
-				   "/pods/NAMESPACE/NAME, /healthz or /metrics");
+				   "/pods/NAMESPACE/NAME, /services, /healthz or /metrics");
 	pods = snapshot(s);
 	if (!pods)
 		return reply_error(connection, 503, "the agent's sync loop did not answer");
@@ -298,6 +302,8 @@ int status_socket_start(const struct status_socket_config *config, struct status
 				    .unenforced_limits = copy(config->unenforced_limits),
 				    .pods_snapshot = config->pods_snapshot,
 				    .ctx = config->ctx,
+				    .services_status = config->services_status,
+				    .services_ctx = config->services_ctx,
 				    .metrics = config->metrics};
 	timeutil_format_rfc3339(time(NULL), s->started_at);
 	r = dlopen_microhttpd(err);

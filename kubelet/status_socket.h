@@ -8,6 +8,10 @@
  *      "runningContainers" (count)}
  *   GET /pods                  an array of pods, as below
  *   GET /pods/NAMESPACE/NAME   one of them; 404 {"error": "..."} when the node has no such pod
+ *   GET /services              the Service proxy: {"table", "listed" (both lists arrived),
+ *      "inSync" (the kernel's table is known to be right), "services", "servicePorts",
+ *      "endpoints" (counts of what the table holds), "loadBalancingChains": [{"name",
+ *      "users"}], "lastSync", "lastFailure", "lastError" (null when the last attempt worked)}
  *   GET /healthz               "ok" (text/plain)
  *   GET /metrics               the agent's metrics, Prometheus text format 0.0.4
  *
@@ -58,6 +62,9 @@ struct status_socket_config {
 	const char *unenforced_limits; /* cgroup_root_missing(), NULL when none */
 	status_pods_fn pods_snapshot;
 	void *ctx;
+	/* A new reference to the Service proxy's status; any thread. */
+	json_t *(*services_status)(void *services_ctx);
+	void *services_ctx;
 	struct agent_metrics *metrics; /* for /metrics */
 };
 

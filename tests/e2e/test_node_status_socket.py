@@ -109,6 +109,42 @@ def test_socket_file_and_status_of_the_node(node):
     assert not os.path.exists(path)
 
 
+def test_service_proxy_in_status(node):
+    """The Service proxy's table as the node debugger sees it: counts that follow Services, the
+    load-balancing chains in use, no error."""
+    path = socket_path(node)
+    wait_for(lambda: answers(path), what="the status socket")
+    # The kubernetes Service (one endpoint: the API server) is there from the start.
+    wait_for(lambda: json.loads(socket_get(path, "/services")[2]).get("inSync"),
+             what="the proxy in sync")
+    made = node.api("POST", "/api/v1/namespaces/default/services", {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "db"},
+        "spec": {"ports": [{"port": 5432}]}})
+    assert made.status == 201, made.text()
+    node.api("POST", "/api/v1/namespaces/default/endpoints", {
+        "apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "db"},
+        "subsets": [{"addresses": [{"ip": "10.244.0.50"}, {"ip": "10.244.0.51"}],
+                     "ports": [{"port": 5432}]}]})
+
+    def described():
+        code, content_type, body = socket_get(path, "/services")
+        assert code == 200 and content_type == "application/json"
+        s = json.loads(body)
+        return s if s["services"] == 2 else None
+    s = wait_for(described, what="two Services in the proxy's table")
+    assert s["table"] == "ip ckube-proxy" and s["listed"] and s["inSync"]
+    assert s["servicePorts"] == 2 and s["endpoints"] == 3 and s["lastError"] is None
+    assert {c["name"]: c["users"] for c in s["loadBalancingChains"]} == {
+        "cluster-1": 1, "cluster-2": 1}
+    out = status(node, "services").stdout.splitlines()
+    assert out[0] == ("Service proxy: ip ckube-proxy, in sync; 2 Services, 2 ports, "
+                      "3 endpoints"), out
+    assert out[1].startswith("  last sync 20") and "failure" not in out[1]
+    assert out[2] == "  load-balancing chains: cluster-1 (1) cluster-2 (1)" or \
+        out[2] == "  load-balancing chains: cluster-2 (1) cluster-1 (1)", out
+    assert json.loads(status(node, "--json", "services").stdout)["services"] == 2
+
+
 def test_socket_of_a_killed_agent_is_replaced(node):
     path = socket_path(node)
     wait_for(lambda: answers(path), what="the status socket")
