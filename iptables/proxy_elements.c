@@ -181,6 +181,8 @@ void element_list_sort(struct element_list *list)
 {
 	size_t kept = 0;
 
+	if (!list->count)
+		return;
 	qsort(list->items, list->count, sizeof(*list->items), compare_items);
 	for (size_t i = 0; i < list->count; i++)
 		if (kept == 0 || proxy_element_compare(&list->items[kept - 1], &list->items[i]))
