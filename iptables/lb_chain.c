@@ -148,3 +148,36 @@ void lb_chain_spec(const struct lb_chain *chain, const struct proxy_config *conf
 	}
 	chain_spec_seal(spec);
 }
+
+void lb_chain_set(const struct lb_chain *chain, char name[PROXY_CHAIN_NAME_MAX],
+		  struct proxy_set_definition *set)
+{
+	lb_chain_name(chain, name);
+	if (chain->entry == LB_CLUSTER_IP)
+		*set = (struct proxy_set_definition){name, PROXY_SERVICE_KEY_TYPE,
+						     PROXY_SERVICE_KEY_LEN};
+	else
+		*set = (struct proxy_set_definition){name, PROXY_NODE_PORT_KEY_TYPE,
+						     PROXY_NODE_PORT_KEY_LEN};
+}
+
+void lb_dispatch_chain(const struct lb_chain *chains, size_t count, struct chain_spec *spec)
+{
+	memset(spec, 0, sizeof(*spec));
+	snprintf(spec->name, sizeof(spec->name), "services");
+	for (size_t i = 0; i < count; i++) {
+		struct nftnl_rule *rule = chain_spec_rule(spec);
+		char name[PROXY_CHAIN_NAME_MAX];
+
+		lb_chain_name(&chains[i], name);
+		if (chains[i].entry == LB_CLUSTER_IP) {
+			proxy_load_service_key(rule, NFT_REG32(0));
+		} else {
+			proxy_match_node_address(rule);
+			proxy_load_protocol_port(rule, NFT_REG32(0));
+		}
+		nft_expr_lookup(rule, name, NFT_REG32(0), 0, 0);
+		nft_expr_verdict(rule, NFT_GOTO, name);
+	}
+	chain_spec_seal(spec);
+}

@@ -1,6 +1,7 @@
-/* The load-balancing chains: where a Service's packet gets its endpoint. The random choice
- * needs the number of endpoints as a constant (numgen's modulus), so Service ports with the
- * same number share one chain, and the chain takes the Service from the packet itself: its
+/* The load-balancing chains: where a Service's packet gets its endpoint. Each has a set of the
+ * same name, the Service ports that go to it, and a dispatch rule in the `services` chain. The
+ * random choice needs the number of endpoints as a constant (numgen's modulus), so Service ports
+ * with the same number share one chain, and the chain takes the Service from the packet itself: its
  * destination (a ClusterIP) or, for a node port, the ClusterIP that the node-port-targets map
  * gives. A few chains serve any number of Services; a Service with a new endpoint count changes
  * one map element to point at another chain.
@@ -35,3 +36,10 @@ void lb_chain_name(const struct lb_chain *chain, char name[PROXY_CHAIN_NAME_MAX]
 bool lb_chain_parse(const char *name, struct lb_chain *out);
 void lb_chain_spec(const struct lb_chain *chain, const struct proxy_config *config,
 		   struct chain_spec *spec);
+/* The chain's set: ClusterIP . protocol . port, or protocol . node port. `name` holds the set's
+ * name (the chain's) for as long as the definition is used. */
+void lb_chain_set(const struct lb_chain *chain, char name[PROXY_CHAIN_NAME_MAX],
+		  struct proxy_set_definition *set);
+/* The `services` chain: for each of the chains (sorted by name, as given), "the packet's
+ * Service is in the chain's set: goto the chain". */
+void lb_dispatch_chain(const struct lb_chain *chains, size_t count, struct chain_spec *spec);

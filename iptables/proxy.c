@@ -12,6 +12,7 @@
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netlink.h>
 
 #include "iptables/conntrack_flows.h"
 #include "iptables/lb_chain.h"
@@ -52,6 +53,7 @@ struct proxy {
 	size_t dirty_count, dirty_capacity;
 	struct mnl_socket *nl; /* one for the proxy's life: see nft_batch.h */
 	bool in_sync;          /* the kernel's table is what `applied` says */
+	bool dispatch_changed; /* a load-balancing chain came: `services` needs its rule */
 	uint32_t generation;
 	struct udp_flow_match *stale_udp;
 	size_t stale_udp_count, stale_udp_capacity;
@@ -295,12 +297,19 @@ static void chain_acquire(struct proxy *p, const struct lb_chain *chain, struct 
 	}
 	use->users++;
 	if (batch && !use->in_kernel) {
+		struct proxy_set_definition definition;
 		struct chain_spec spec;
+		struct nftnl_set *set;
 
+		lb_chain_set(chain, name, &definition);
+		set = proxy_set_object(&definition);
+		nft_batch_set(batch, NFT_MSG_NEWSET, NLM_F_CREATE, set, "create a chain's set");
+		nftnl_set_free(set);
 		lb_chain_spec(chain, &p->config, &spec);
 		chain_spec_add(batch, &spec);
 		chain_spec_clear(&spec);
 		use->in_kernel = true;
+		p->dispatch_changed = true;
 		stats->chains_added++;
 	}
 }
@@ -520,6 +529,46 @@ static void batch_freep(struct nft_batch **batch)
 	nft_batch_free(*batch);
 }
 
+static int compare_chains(const void *a, const void *b)
+{
+	char x[PROXY_CHAIN_NAME_MAX], y[PROXY_CHAIN_NAME_MAX];
+
+	lb_chain_name(a, x);
+	lb_chain_name(b, y);
+	return strcmp(x, y);
+}
+
+/* The load-balancing chains in use, or (`in_kernel`) those the kernel has, sorted by name:
+ * the `services` chain's rules follow this order, so equal sets of chains give equal rules. */
+static size_t chains_of(const struct proxy *p, bool in_kernel, struct lb_chain **out)
+{
+	struct lb_chain *chains = xrealloc(NULL, (strmap_size(p->chains) + 1) * sizeof(*chains));
+	const char *name;
+	struct chain_use *use;
+	size_t count = 0;
+
+	STRMAP_FOREACH (p->chains, iter, name, use)
+		if (in_kernel ? use->in_kernel : use->users > 0)
+			chains[count++] = use->chain;
+	qsort(chains, count, sizeof(*chains), compare_chains);
+	*out = chains;
+	return count;
+}
+
+/* The `services` chain again, with a rule for each chain the kernel has. */
+static void rewrite_dispatch(struct proxy *p, struct nft_batch *batch)
+{
+	struct lb_chain *chains;
+	size_t count = chains_of(p, true, &chains);
+	struct chain_spec spec;
+
+	lb_dispatch_chain(chains, count, &spec);
+	chain_spec_rewrite(batch, &spec);
+	chain_spec_clear(&spec);
+	free(chains);
+	p->dispatch_changed = false;
+}
+
 int proxy_commit(struct proxy *p, struct proxy_stats *stats, struct ck_error *err)
 {
 	_cleanup_(batch_freep) struct nft_batch *batch = NULL;
@@ -536,11 +585,13 @@ int proxy_commit(struct proxy *p, struct proxy_stats *stats, struct ck_error *er
 		return -err->code;
 	batch = nft_batch_new(NFPROTO_IPV4, PROXY_TABLE_TEXT);
 	take_changes(p, batch, &changes, stats);
+	if (p->dispatch_changed)
+		rewrite_dispatch(p, batch);
 	element_changes_flush(&changes, batch);
 	stats->elements_added = changes.added;
 	stats->elements_deleted = changes.deleted;
 	stats->messages = nft_batch_messages(batch);
-	stats->bytes = nft_batch_bytes(batch);
+	stats->bytes = stats->messages ? nft_batch_bytes(batch) : 0;
 	r = stats->messages ? nft_batch_send(batch, p->nl, &failure) : 0;
 	if (r < 0) {
 		/* What the kernel holds is not what was thought (someone deleted an element, a
@@ -552,21 +603,6 @@ int proxy_commit(struct proxy *p, struct proxy_stats *stats, struct ck_error *er
 	note_generation(p);
 	clean_stale_udp(p, stats);
 	return 0;
-}
-
-static void add_lb_chain_specs(struct proxy *p, struct chain_spec **chains, size_t *count)
-{
-	const char *name;
-	struct chain_use *use;
-	size_t n = 0;
-
-	STRMAP_FOREACH (p->chains, iter, name, use)
-		n += use->users > 0;
-	*chains = xrealloc(*chains, (*count + n) * sizeof(**chains));
-	STRMAP_FOREACH (p->chains, iter, name, use) {
-		if (use->users)
-			lb_chain_spec(&use->chain, &p->config, &(*chains)[(*count)++]);
-	}
 }
 
 static void wanted_elements(struct proxy *p, struct element_list *out)
@@ -594,6 +630,10 @@ int proxy_reconcile(struct proxy *p, struct proxy_stats *stats, struct ck_error 
 {
 	struct element_list elements = {0};
 	struct proxy_wanted wanted = {0};
+	struct proxy_set_definition *sets;
+	char(*set_names)[PROXY_CHAIN_NAME_MAX];
+	struct lb_chain *chains;
+	size_t count;
 	const char *name;
 	struct chain_use *use;
 	int r;
@@ -602,10 +642,24 @@ int proxy_reconcile(struct proxy *p, struct proxy_stats *stats, struct ck_error 
 	if (!proxy_socket(p, err))
 		return -err->code;
 	take_changes(p, NULL, NULL, stats);
-	wanted.chains = xrealloc(NULL, PROXY_FIXED_CHAINS * sizeof(*wanted.chains));
+	count = chains_of(p, false, &chains);
+	/* The fixed sets, then a set per load-balancing chain. */
+	sets = xrealloc(NULL, (PROXY_FIXED_SETS + count) * sizeof(*sets));
+	set_names = xrealloc(NULL, (count + 1) * sizeof(*set_names));
+	for (int set = 0; set < PROXY_FIXED_SETS; set++)
+		sets[set] = *proxy_fixed_set(set);
+	for (size_t i = 0; i < count; i++)
+		lb_chain_set(&chains[i], set_names[i], &sets[PROXY_FIXED_SETS + i]);
+	/* The fixed chains, `services`, then the load-balancing chains. */
+	wanted.chains = xrealloc(NULL, (PROXY_FIXED_CHAINS + 1 + count) * sizeof(*wanted.chains));
 	proxy_fixed_chains(&p->config, wanted.chains);
-	wanted.chain_count = PROXY_FIXED_CHAINS;
-	add_lb_chain_specs(p, &wanted.chains, &wanted.chain_count);
+	lb_dispatch_chain(chains, count, &wanted.chains[PROXY_FIXED_CHAINS]);
+	for (size_t i = 0; i < count; i++)
+		lb_chain_spec(&chains[i], &p->config, &wanted.chains[PROXY_FIXED_CHAINS + 1 + i]);
+	wanted.chain_count = PROXY_FIXED_CHAINS + 1 + count;
+	wanted.sets = sets;
+	wanted.set_count = PROXY_FIXED_SETS + count;
+	wanted.lb_chains = chains;
 	wanted_elements(p, &elements);
 	wanted.elements = &elements;
 
@@ -614,6 +668,9 @@ int proxy_reconcile(struct proxy *p, struct proxy_stats *stats, struct ck_error 
 	for (size_t i = 0; i < wanted.chain_count; i++)
 		chain_spec_clear(&wanted.chains[i]);
 	free(wanted.chains);
+	free(sets);
+	free(set_names);
+	free(chains);
 	element_list_clear(&elements);
 	if (r < 0) {
 		p->in_sync = false;
@@ -632,6 +689,7 @@ int proxy_reconcile(struct proxy *p, struct proxy_stats *stats, struct ck_error 
 	}
 	STRMAP_FOREACH (p->chains, iter, name, use)
 		use->in_kernel = true;
+	p->dispatch_changed = false;
 	p->in_sync = true;
 	note_generation(p);
 	clean_stale_udp(p, stats);
@@ -663,21 +721,32 @@ int proxy_collect_chains(struct proxy *p, int64_t now, int64_t idle_ms, struct c
 	if (!p->in_sync || !proxy_socket(p, err))
 		return p->in_sync ? -err->code : 0;
 	batch = nft_batch_new(NFPROTO_IPV4, PROXY_TABLE_TEXT);
+	/* Out of the dispatch first: nothing refers to the chain or its (empty) set then. */
+	STRMAP_FOREACH (p->chains, iter, name, use) {
+		if (use->users || !use->in_kernel || now - use->unused_since < idle_ms)
+			continue;
+		use->in_kernel = false;
+		p->dispatch_changed = true;
+	}
+	if (!p->dispatch_changed)
+		return 0;
+	rewrite_dispatch(p, batch);
 	STRMAP_FOREACH (p->chains, iter, name, use) {
 		struct chain_spec empty = {0};
 		struct nftnl_chain *chain;
+		struct nftnl_set *set;
 
-		if (use->users || !use->in_kernel || now - use->unused_since < idle_ms)
+		if (use->users || use->in_kernel)
 			continue;
 		snprintf(empty.name, sizeof(empty.name), "%s", name);
 		chain_spec_rewrite(batch, &empty);
 		chain = chain_spec_object(&empty);
 		nft_batch_chain(batch, NFT_MSG_DELCHAIN, 0, chain, "delete an unused chain");
 		nftnl_chain_free(chain);
-		use->in_kernel = false;
+		set = proxy_set_handle(name);
+		nft_batch_set(batch, NFT_MSG_DELSET, 0, set, "delete an unused chain's set");
+		nftnl_set_free(set);
 	}
-	if (!nft_batch_messages(batch))
-		return 0;
 	r = nft_batch_send(batch, p->nl, err);
 	if (r < 0) {
 		p->in_sync = false;

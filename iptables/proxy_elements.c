@@ -114,7 +114,7 @@ void element_list_add_service_port(struct element_list *list, const struct servi
 		return;
 	}
 
-	element_new(&e, PROXY_SET_SERVICES, &key);
+	element_new(&e, PROXY_SET_LB, &key);
 	pack_service(&key, port);
 	e.data.chain = cluster;
 	finish(list, &e, &key);
@@ -133,7 +133,7 @@ void element_list_add_service_port(struct element_list *list, const struct servi
 		}
 	}
 	if (port->node_port) {
-		element_new(&e, PROXY_SET_NODE_PORTS, &key);
+		element_new(&e, PROXY_SET_LB, &key);
 		pack_node_port(&key, port);
 		e.data.chain = node;
 		finish(list, &e, &key);
@@ -196,41 +196,32 @@ void element_list_clear(struct element_list *list)
 	memset(list, 0, sizeof(*list));
 }
 
-static uint32_t data_len(enum proxy_set set)
+const char *proxy_element_set_name(const struct proxy_element *element,
+				   char buf[PROXY_CHAIN_NAME_MAX])
 {
-	switch (set) {
-	case PROXY_SET_NODE_PORT_TARGETS:
-		return 12;
-	case PROXY_SET_BACKENDS:
-		return 8;
-	default:
-		return 0;
-	}
+	if (element->set != PROXY_SET_LB)
+		return proxy_set_name(element->set);
+	lb_chain_name(&element->data.chain, buf);
+	return buf;
 }
 
-void proxy_element_put(const struct proxy_element *element, struct nftnl_set *set, bool key_only)
+static void element_put(const struct proxy_element *element, struct nftnl_set *set, bool key_only)
 {
 	struct nftnl_set_elem *elem = nftnl_set_elem_alloc();
-	enum proxy_set which = element->set;
+	uint32_t len = element->set == PROXY_SET_LB ? 0 : proxy_fixed_set(element->set)->data_len;
 
 	if (!elem)
 		abort();
 	nftnl_set_elem_set(elem, NFTNL_SET_ELEM_KEY, element->key, element->key_len);
-	if (!key_only && proxy_set_is_verdict_map(which)) {
-		char chain[PROXY_CHAIN_NAME_MAX];
-
-		lb_chain_name(&element->data.chain, chain);
-		nftnl_set_elem_set_u32(elem, NFTNL_SET_ELEM_VERDICT, (uint32_t)NFT_GOTO);
-		nftnl_set_elem_set_str(elem, NFTNL_SET_ELEM_CHAIN, chain);
-	} else if (!key_only && data_len(which)) {
-		nftnl_set_elem_set(elem, NFTNL_SET_ELEM_DATA, element->data.bytes, data_len(which));
-	}
+	if (!key_only && len)
+		nftnl_set_elem_set(elem, NFTNL_SET_ELEM_DATA, element->data.bytes, len);
 	nftnl_set_elem_add(set, elem);
 }
 
-bool proxy_element_read(enum proxy_set set, struct nftnl_set_elem *elem, struct proxy_element *out)
+bool proxy_element_read(enum proxy_set set, const struct lb_chain *chain,
+			struct nftnl_set_elem *elem, struct proxy_element *out)
 {
-	uint32_t len = 0;
+	uint32_t len = 0, wanted = set == PROXY_SET_LB ? 0 : proxy_fixed_set(set)->data_len;
 	const void *key = nftnl_set_elem_get(elem, NFTNL_SET_ELEM_KEY, &len);
 	const void *data;
 
@@ -240,34 +231,49 @@ bool proxy_element_read(enum proxy_set set, struct nftnl_set_elem *elem, struct 
 		return false;
 	memcpy(out->key, key, len);
 	out->key_len = (uint8_t)len;
-	if (proxy_set_is_verdict_map(set)) {
-		const char *chain = nftnl_set_elem_get_str(elem, NFTNL_SET_ELEM_CHAIN);
-
-		return nftnl_set_elem_get_u32(elem, NFTNL_SET_ELEM_VERDICT) == (uint32_t)NFT_GOTO &&
-		       chain && lb_chain_parse(chain, &out->data.chain);
+	if (set == PROXY_SET_LB) {
+		out->data.chain = *chain;
+		return true;
 	}
-	if (!data_len(set))
+	if (!wanted)
 		return true;
 	data = nftnl_set_elem_get(elem, NFTNL_SET_ELEM_DATA, &len);
-	if (!data || len != data_len(set))
+	if (!data || len != wanted)
 		return false;
 	memcpy(out->data.bytes, data, len);
 	return true;
 }
 
+static void set_free(void *set)
+{
+	nftnl_set_free(set);
+}
+
+static void changes_put(struct strmap **sets, const struct proxy_element *e, bool key_only)
+{
+	char buf[PROXY_CHAIN_NAME_MAX];
+	const char *name = proxy_element_set_name(e, buf);
+	struct nftnl_set *set;
+
+	if (!*sets)
+		*sets = strmap_new(set_free);
+	set = strmap_get(*sets, name);
+	if (!set) {
+		set = proxy_set_handle(name);
+		strmap_put(*sets, name, set);
+	}
+	element_put(e, set, key_only);
+}
+
 void element_changes_delete(struct element_changes *c, const struct proxy_element *e)
 {
-	if (!c->deletes[e->set])
-		c->deletes[e->set] = proxy_set_handle(e->set);
-	proxy_element_put(e, c->deletes[e->set], true);
+	changes_put(&c->deletes, e, true);
 	c->deleted++;
 }
 
 void element_changes_add(struct element_changes *c, const struct proxy_element *e)
 {
-	if (!c->adds[e->set])
-		c->adds[e->set] = proxy_set_handle(e->set);
-	proxy_element_put(e, c->adds[e->set], false);
+	changes_put(&c->adds, e, false);
 	c->added++;
 }
 
@@ -291,24 +297,32 @@ void element_changes_diff(struct element_changes *c, const struct element_list *
 	}
 }
 
-void element_changes_flush(struct element_changes *c, struct nft_batch *batch)
+static void flush_sets(struct strmap **sets, uint16_t type, uint16_t flags, const char *verb,
+		       struct nft_batch *batch)
 {
+	const char *name;
+	struct nftnl_set *set;
 	char step[96];
 
-	for (int set = 0; set < PROXY_SET_COUNT; set++) {
-		if (!c->deletes[set])
-			continue;
-		snprintf(step, sizeof(step), "delete elements of %s", proxy_set_name(set));
-		nft_batch_elements(batch, NFT_MSG_DELSETELEM, 0, c->deletes[set], step);
-		nftnl_set_free(c->deletes[set]);
-		c->deletes[set] = NULL;
+	if (!*sets)
+		return;
+	STRMAP_FOREACH (*sets, iter, name, set) {
+		snprintf(step, sizeof(step), "%s elements of %s", verb, name);
+		nft_batch_elements(batch, type, flags, set, step);
 	}
-	for (int set = 0; set < PROXY_SET_COUNT; set++) {
-		if (!c->adds[set])
-			continue;
-		snprintf(step, sizeof(step), "add elements to %s", proxy_set_name(set));
-		nft_batch_elements(batch, NFT_MSG_NEWSETELEM, NLM_F_CREATE, c->adds[set], step);
-		nftnl_set_free(c->adds[set]);
-		c->adds[set] = NULL;
-	}
+	strmap_free(*sets);
+	*sets = NULL;
+}
+
+void element_changes_flush(struct element_changes *c, struct nft_batch *batch)
+{
+	flush_sets(&c->deletes, NFT_MSG_DELSETELEM, 0, "delete", batch);
+	flush_sets(&c->adds, NFT_MSG_NEWSETELEM, NLM_F_CREATE, "add", batch);
+}
+
+void element_changes_clear(struct element_changes *c)
+{
+	strmap_free(c->deletes);
+	strmap_free(c->adds);
+	memset(c, 0, sizeof(*c));
 }

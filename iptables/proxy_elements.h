@@ -1,9 +1,9 @@
 /* The set and map elements of a Service port, in the byte layout of proxy_table.h's sets: each
  * member of a concatenation padded to four bytes; addresses and ports in network order, the
  * load-balancing slot in host order (numgen writes it so). A Service port with endpoints has
- *   services:          ClusterIP . protocol . port : goto cluster-<n>[-affinity-<T>]
+ *   cluster-<n>[-affinity-<T>]: ClusterIP . protocol . port   (the set of its chain)
  *   backends:          ClusterIP . protocol . port . <slot> : endpoint . port, slots 0..n-1
- *   node-ports, node-port-targets (with a node port), affinity-endpoints (with affinity)
+ *   node-port-<n>[...], node-port-targets (with a node port), affinity-endpoints (with affinity)
  * and one without has no-endpoints (and no-endpoint-node-ports); each has cluster-ips. */
 #pragma once
 
@@ -16,6 +16,7 @@
 #include "iptables/lb_chain.h"
 #include "iptables/proxy_table.h"
 #include "iptables/service_ports.h"
+#include "lib/strmap.h"
 
 struct proxy_element {
 	uint8_t set; /* enum proxy_set */
@@ -23,7 +24,7 @@ struct proxy_element {
 	uint8_t key[PROXY_KEY_MAX];
 	union {
 		uint8_t bytes[PROXY_DATA_MAX]; /* a data map's */
-		struct lb_chain chain;         /* a verdict map's: the chain it goes to */
+		struct lb_chain chain;         /* PROXY_SET_LB's: the chain whose set holds it */
 	} data;
 };
 
@@ -41,8 +42,7 @@ void element_list_clear(struct element_list *list);
 
 /* Element messages in the making: per set, the elements to delete and to add. */
 struct element_changes {
-	struct nftnl_set *deletes[PROXY_SET_COUNT];
-	struct nftnl_set *adds[PROXY_SET_COUNT];
+	struct strmap *deletes, *adds; /* set name -> struct nftnl_set */
 	size_t deleted, added;
 };
 
@@ -52,8 +52,10 @@ void element_changes_add(struct element_changes *changes, const struct proxy_ele
  * ones deleted, the changed ones deleted and added again. */
 void element_changes_diff(struct element_changes *changes, const struct element_list *have,
 			  const struct element_list *want);
-/* The messages, deletes before adds (a changed element goes and comes back in one batch). */
+/* The messages, deletes before adds (a changed element goes and comes back in one batch); the
+ * changes are empty again after. */
 void element_changes_flush(struct element_changes *changes, struct nft_batch *batch);
+void element_changes_clear(struct element_changes *changes);
 
 /* Orders by set, then key. */
 int proxy_element_compare(const struct proxy_element *a, const struct proxy_element *b);
@@ -62,9 +64,10 @@ bool proxy_element_same_data(const struct proxy_element *a, const struct proxy_e
 /* endpoint . endpoint, for the hairpin set. */
 struct proxy_element proxy_element_hairpin(uint32_t address);
 
-/* Adds the element to `set` (of its kind, from proxy_set_handle) for an element message; with
- * `key_only` as a delete wants it. */
-void proxy_element_put(const struct proxy_element *element, struct nftnl_set *set, bool key_only);
-/* The element of a dump; false when its data is none of ours (a verdict to a chain that is no
- * load-balancing chain: only its key is filled, to delete it). */
-bool proxy_element_read(enum proxy_set set, struct nftnl_set_elem *elem, struct proxy_element *out);
+/* The name of the set that holds the element. */
+const char *proxy_element_set_name(const struct proxy_element *element,
+				   char buf[PROXY_CHAIN_NAME_MAX]);
+/* The element of a dump of `set` (for PROXY_SET_LB, of the set of `chain`); false when its data
+ * is none of ours: only its key is filled, to delete it. */
+bool proxy_element_read(enum proxy_set set, const struct lb_chain *chain,
+			struct nftnl_set_elem *elem, struct proxy_element *out);

@@ -30,15 +30,18 @@ struct kernel_chain {
 };
 
 struct kernel_table {
+	const struct proxy_wanted *wanted;
 	bool exists;
-	bool sets_wrong; /* a wanted set missing or unlike the wanted one */
-	bool set_seen[PROXY_SET_COUNT];
+	bool sets_wrong; /* a wanted set unlike the wanted one */
+	bool *set_seen;  /* per wanted set */
 	char **extra_sets;
 	size_t extra_set_count;
 	struct kernel_chain *chains;
 	size_t chain_count;
 	struct element_list elements;
-	enum proxy_set reading; /* the set whose elements are being read */
+	/* The set whose elements are being read. */
+	enum proxy_set reading;
+	const struct lb_chain *reading_chain;
 };
 
 static void *xrealloc(void *p, size_t size)
@@ -54,6 +57,7 @@ static void kernel_table_clear(struct kernel_table *k)
 	for (size_t i = 0; i < k->extra_set_count; i++)
 		free(k->extra_sets[i]);
 	free(k->extra_sets);
+	free(k->set_seen);
 	for (size_t i = 0; i < k->chain_count; i++) {
 		for (size_t j = 0; j < k->chains[i].rule_count; j++)
 			free(k->chains[i].rules[j].userdata);
@@ -73,11 +77,11 @@ static void on_table(void *ctx, struct nftnl_table *table)
 		k->exists = true;
 }
 
-static int set_by_name(const char *name)
+static int wanted_set(const struct proxy_wanted *wanted, const char *name)
 {
-	for (int set = 0; set < PROXY_SET_COUNT; set++)
-		if (name && strcmp(name, proxy_set_name(set)) == 0)
-			return set;
+	for (size_t i = 0; name && i < wanted->set_count; i++)
+		if (strcmp(name, wanted->sets[i].name) == 0)
+			return (int)i;
 	return -1;
 }
 
@@ -85,7 +89,7 @@ static void on_set(void *ctx, struct nftnl_set *set)
 {
 	struct kernel_table *k = ctx;
 	const char *name = nftnl_set_get_str(set, NFTNL_SET_NAME);
-	int which = set_by_name(name);
+	int which = wanted_set(k->wanted, name);
 
 	if (which < 0) {
 		/* Anonymous sets belong to rules and go with them. */
@@ -97,7 +101,7 @@ static void on_set(void *ctx, struct nftnl_set *set)
 		return;
 	}
 	k->set_seen[which] = true;
-	if (!proxy_set_matches(which, set))
+	if (!proxy_set_matches(&k->wanted->sets[which], set))
 		k->sets_wrong = true;
 }
 
@@ -157,7 +161,7 @@ static int on_element(struct nftnl_set_elem *elem, void *ctx)
 	struct proxy_element e;
 
 	/* Data that is none of ours can equal nothing wanted: the element is replaced. */
-	if (!proxy_element_read(k->reading, elem, &e))
+	if (!proxy_element_read(k->reading, k->reading_chain, elem, &e))
 		memset(&e.data, 0xff, sizeof(e.data));
 	element_list_add(&k->elements, &e);
 	return 0;
@@ -178,13 +182,13 @@ static int read_kernel(struct mnl_socket *nl, struct kernel_table *k, struct ck_
 	    (r = nft_read_chains(nl, NFPROTO_IPV4, PROXY_TABLE, on_chain, k, err)) < 0 ||
 	    (r = nft_read_rules(nl, NFPROTO_IPV4, PROXY_TABLE, on_rule, k, err)) < 0)
 		return r;
-	for (int set = 0; set < PROXY_SET_COUNT; set++) {
-		if (!k->set_seen[set])
-			k->sets_wrong = true;
-		if (set == PROXY_SET_AFFINITY || k->sets_wrong)
+	for (size_t i = 0; i < k->wanted->set_count && !k->sets_wrong; i++) {
+		if (!k->set_seen[i] || i == PROXY_SET_AFFINITY)
 			continue;
-		k->reading = set;
-		r = nft_read_elements(nl, NFPROTO_IPV4, PROXY_TABLE, proxy_set_name(set),
+		k->reading = i < PROXY_FIXED_SETS ? (enum proxy_set)i : PROXY_SET_LB;
+		k->reading_chain =
+		    i < PROXY_FIXED_SETS ? NULL : &k->wanted->lb_chains[i - PROXY_FIXED_SETS];
+		r = nft_read_elements(nl, NFPROTO_IPV4, PROXY_TABLE, k->wanted->sets[i].name,
 				      on_elements, k, err);
 		if (r < 0)
 			return r;
@@ -210,8 +214,8 @@ static void rebuild(struct nft_batch *batch, const struct proxy_wanted *wanted,
 	nft_batch_table(batch, NFT_MSG_NEWTABLE, NLM_F_CREATE, table, "make sure the table exists");
 	nft_batch_table(batch, NFT_MSG_DELTABLE, 0, table, "delete the old table");
 	nft_batch_table(batch, NFT_MSG_NEWTABLE, NLM_F_CREATE, table, "create the table");
-	for (int set = 0; set < PROXY_SET_COUNT; set++) {
-		struct nftnl_set *s = proxy_set_definition(set);
+	for (size_t i = 0; i < wanted->set_count; i++) {
+		struct nftnl_set *s = proxy_set_object(&wanted->sets[i]);
 
 		nft_batch_set(batch, NFT_MSG_NEWSET, NLM_F_CREATE, s, "create a set");
 		nftnl_set_free(s);
@@ -244,6 +248,21 @@ static bool base_chain_is_right(const struct kernel_chain *k, const struct chain
 		return false;
 	return !k->base || (strcmp(k->type, wanted->type) == 0 && k->hook == wanted->hook &&
 			    k->priority == wanted->priority);
+}
+
+/* Sets someone deleted (after the rules that used them) are made again first. */
+static void repair_sets(struct nft_batch *batch, const struct kernel_table *k,
+			const struct proxy_wanted *wanted)
+{
+	for (size_t i = 0; i < wanted->set_count; i++) {
+		struct nftnl_set *s;
+
+		if (k->set_seen[i])
+			continue;
+		s = proxy_set_object(&wanted->sets[i]);
+		nft_batch_set(batch, NFT_MSG_NEWSET, NLM_F_CREATE, s, "create a missing set");
+		nftnl_set_free(s);
+	}
 }
 
 /* False when only a rebuild will do. Missing chains are all created before any rule goes in,
@@ -345,15 +364,19 @@ int proxy_reconcile_table(struct mnl_socket *nl, const struct proxy_wanted *want
 {
 	_cleanup_(batch_freep) struct nft_batch *batch = NULL;
 	_cleanup_(batch_freep) struct nft_batch *extras = NULL;
-	struct kernel_table k = {0};
+	struct kernel_table k = {.wanted = wanted};
 	int r;
 
 	/* The ruleset may change while it is read (the kernel says so): read it again. */
 	for (int attempt = 0;; attempt++) {
+		k.set_seen = calloc(wanted->set_count, sizeof(*k.set_seen));
+		if (!k.set_seen)
+			abort();
 		r = read_kernel(nl, &k, err);
 		if (r != -EINTR || attempt == 2)
 			break;
 		kernel_table_clear(&k);
+		k.wanted = wanted;
 	}
 	if (r < 0) {
 		kernel_table_clear(&k);
@@ -361,6 +384,8 @@ int proxy_reconcile_table(struct mnl_socket *nl, const struct proxy_wanted *want
 	}
 
 	batch = nft_batch_new(NFPROTO_IPV4, PROXY_TABLE_TEXT);
+	if (k.exists && !k.sets_wrong)
+		repair_sets(batch, &k, wanted);
 	if (!k.exists || k.sets_wrong || !repair_chains(batch, &k, wanted, stats)) {
 		nft_batch_free(batch);
 		batch = nft_batch_new(NFPROTO_IPV4, PROXY_TABLE_TEXT);

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "iptables/lb_chain.h"
 #include "iptables/proxy_elements.h"
 #include "iptables/proxy_table.h"
 #include "lib/error.h"
@@ -17,7 +18,13 @@
 struct mnl_socket;
 
 struct proxy_wanted {
-	struct chain_spec *chains; /* the fixed ones, then the load-balancing ones in use */
+	/* Every set: the fixed ones (PROXY_FIXED_SETS, in their order), then the load-balancing
+	 * chains' in the order of `lb_chains`. */
+	const struct proxy_set_definition *sets;
+	size_t set_count;
+	const struct lb_chain *lb_chains; /* the load-balancing chains in use */
+	/* Every chain, regular ones first: the fixed ones, `services`, the load-balancing ones. */
+	struct chain_spec *chains;
 	size_t chain_count;
 	const struct element_list *elements; /* sorted; every set's but the affinity map's */
 };

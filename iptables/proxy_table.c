@@ -21,66 +21,41 @@
 
 #include "lib/nft_expr.h"
 
-/* nft's data type numbers, so that `nft list table` prints keys as addresses, protocols and
- * ports. A concatenation's type is its members' types, six bits each. */
-enum {
-	TYPE_VERDICT = 1,
-	TYPE_IPADDR = 7,
-	TYPE_INET_PROTOCOL = 12,
-	TYPE_INET_SERVICE = 13,
-	TYPE_MARK = 19, /* a 32-bit number in host order: the load-balancing slot */
-};
-#define CONCAT2(a, b) ((a) << 6 | (b))
-#define CONCAT3(a, b, c) (CONCAT2(a, b) << 6 | (c))
-#define CONCAT4(a, b, c, d) (CONCAT3(a, b, c) << 6 | (d))
-#define CONCAT5(a, b, c, d, e) (CONCAT4(a, b, c, d) << 6 | (e))
+#define ENDPOINT_TYPE PROXY_CONCAT2(PROXY_TYPE_IPADDR, PROXY_TYPE_INET_SERVICE)
+/* A concatenation of concatenations shifts the first by six bits per member of the second. */
 
-#define SERVICE_KEY_TYPE CONCAT3(TYPE_IPADDR, TYPE_INET_PROTOCOL, TYPE_INET_SERVICE)
-#define NODE_PORT_KEY_TYPE CONCAT2(TYPE_INET_PROTOCOL, TYPE_INET_SERVICE)
-#define ENDPOINT_TYPE CONCAT2(TYPE_IPADDR, TYPE_INET_SERVICE)
-
-struct set_definition {
-	const char *name;
-	uint32_t key_type, key_len;
-	uint32_t data_type, data_len; /* data_len 0: a set */
-	uint32_t flags;
-};
-
-/* Lengths count each member of a concatenation as four bytes, as the registers hold them. */
-static const struct set_definition set_definitions[PROXY_SET_COUNT] = {
-    [PROXY_SET_SERVICES] = {"services", SERVICE_KEY_TYPE, 12, NFT_DATA_VERDICT, 0, NFT_SET_MAP},
-    [PROXY_SET_NODE_PORTS] = {"node-ports", NODE_PORT_KEY_TYPE, 8, NFT_DATA_VERDICT, 0,
-			      NFT_SET_MAP},
-    [PROXY_SET_NODE_PORT_TARGETS] = {"node-port-targets", NODE_PORT_KEY_TYPE, 8, SERVICE_KEY_TYPE,
-				     12, NFT_SET_MAP},
-    [PROXY_SET_BACKENDS] = {"backends",
-			    CONCAT4(TYPE_IPADDR, TYPE_INET_PROTOCOL, TYPE_INET_SERVICE, TYPE_MARK),
-			    16, ENDPOINT_TYPE, 8, NFT_SET_MAP},
-    [PROXY_SET_NO_ENDPOINTS] = {"no-endpoints", SERVICE_KEY_TYPE, 12, 0, 0, 0},
-    [PROXY_SET_NO_ENDPOINT_NODE_PORTS] = {"no-endpoint-node-ports", NODE_PORT_KEY_TYPE, 8, 0, 0, 0},
-    [PROXY_SET_CLUSTER_IPS] = {"cluster-ips", TYPE_IPADDR, 4, 0, 0, 0},
-    [PROXY_SET_HAIRPIN] = {"hairpin", CONCAT2(TYPE_IPADDR, TYPE_IPADDR), 8, 0, 0, 0},
+static const struct proxy_set_definition fixed_sets[PROXY_FIXED_SETS] = {
+    [PROXY_SET_NODE_PORT_TARGETS] = {"node-port-targets", PROXY_NODE_PORT_KEY_TYPE,
+				     PROXY_NODE_PORT_KEY_LEN, PROXY_SERVICE_KEY_TYPE,
+				     PROXY_SERVICE_KEY_LEN, NFT_SET_MAP},
+    [PROXY_SET_BACKENDS] = {"backends", PROXY_CONCAT2(PROXY_SERVICE_KEY_TYPE, PROXY_TYPE_MARK),
+			    PROXY_SERVICE_KEY_LEN + 4, ENDPOINT_TYPE, 8, NFT_SET_MAP},
+    [PROXY_SET_NO_ENDPOINTS] = {"no-endpoints", PROXY_SERVICE_KEY_TYPE, PROXY_SERVICE_KEY_LEN, 0, 0,
+				0},
+    [PROXY_SET_NO_ENDPOINT_NODE_PORTS] = {"no-endpoint-node-ports", PROXY_NODE_PORT_KEY_TYPE,
+					  PROXY_NODE_PORT_KEY_LEN, 0, 0, 0},
+    [PROXY_SET_CLUSTER_IPS] = {"cluster-ips", PROXY_TYPE_IPADDR, 4, 0, 0, 0},
+    [PROXY_SET_HAIRPIN] = {"hairpin", PROXY_CONCAT2(PROXY_TYPE_IPADDR, PROXY_TYPE_IPADDR), 8, 0, 0,
+			   0},
     [PROXY_SET_AFFINITY_ENDPOINTS] = {"affinity-endpoints",
-				      CONCAT5(TYPE_IPADDR, TYPE_INET_PROTOCOL, TYPE_INET_SERVICE,
-					      TYPE_IPADDR, TYPE_INET_SERVICE),
-				      20, 0, 0, 0},
-    [PROXY_SET_AFFINITY] = {"affinity",
-			    CONCAT4(TYPE_IPADDR, TYPE_IPADDR, TYPE_INET_PROTOCOL,
-				    TYPE_INET_SERVICE),
-			    16, ENDPOINT_TYPE, 8, NFT_SET_MAP | NFT_SET_TIMEOUT | NFT_SET_EVAL},
+				      PROXY_SERVICE_KEY_TYPE << 12 | ENDPOINT_TYPE,
+				      PROXY_SERVICE_KEY_LEN + 8, 0, 0, 0},
+    [PROXY_SET_AFFINITY] = {"affinity", PROXY_TYPE_IPADDR << 18 | PROXY_SERVICE_KEY_TYPE,
+			    4 + PROXY_SERVICE_KEY_LEN, ENDPOINT_TYPE, 8,
+			    NFT_SET_MAP | NFT_SET_TIMEOUT | NFT_SET_EVAL},
 };
+
+const struct proxy_set_definition *proxy_fixed_set(enum proxy_set set)
+{
+	return &fixed_sets[set];
+}
 
 const char *proxy_set_name(enum proxy_set set)
 {
-	return set_definitions[set].name;
+	return fixed_sets[set].name;
 }
 
-bool proxy_set_is_verdict_map(enum proxy_set set)
-{
-	return set_definitions[set].data_type == NFT_DATA_VERDICT;
-}
-
-struct nftnl_set *proxy_set_handle(enum proxy_set set)
+struct nftnl_set *proxy_set_handle(const char *name)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
 
@@ -88,39 +63,43 @@ struct nftnl_set *proxy_set_handle(enum proxy_set set)
 		abort();
 	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_IPV4);
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, PROXY_TABLE);
-	nftnl_set_set_str(s, NFTNL_SET_NAME, set_definitions[set].name);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
 	return s;
 }
 
-struct nftnl_set *proxy_set_definition(enum proxy_set set)
+struct nftnl_set *proxy_set_object(const struct proxy_set_definition *def)
 {
-	const struct set_definition *def = &set_definitions[set];
-	struct nftnl_set *s = proxy_set_handle(set);
+	struct nftnl_set *s = proxy_set_handle(def->name);
+	/* Messages in one batch find the set by name; the kernel wants an id besides, unique
+	 * in the batch. */
+	static uint32_t id;
 
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, def->key_type);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, def->key_len);
 	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, def->flags);
 	if (def->flags & NFT_SET_MAP) {
 		nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, def->data_type);
-		if (def->data_type != NFT_DATA_VERDICT)
-			nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, def->data_len);
+		nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, def->data_len);
 	}
-	/* Messages in one batch find the set by name; an id is what the kernel wants besides. */
-	nftnl_set_set_u32(s, NFTNL_SET_ID, (uint32_t)set + 1);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, __atomic_add_fetch(&id, 1, __ATOMIC_RELAXED));
 	return s;
 }
 
-bool proxy_set_matches(enum proxy_set set, const struct nftnl_set *kernel)
+struct nftnl_set *proxy_set_definition(enum proxy_set set)
 {
-	const struct set_definition *def = &set_definitions[set];
+	return proxy_set_object(&fixed_sets[set]);
+}
 
+bool proxy_set_matches(const struct proxy_set_definition *def, const struct nftnl_set *kernel)
+{
 	if (nftnl_set_get_u32(kernel, NFTNL_SET_KEY_LEN) != def->key_len ||
 	    nftnl_set_get_u32(kernel, NFTNL_SET_KEY_TYPE) != def->key_type ||
 	    nftnl_set_get_u32(kernel, NFTNL_SET_FLAGS) != def->flags)
 		return false;
 	if (!(def->flags & NFT_SET_MAP))
 		return true;
-	return nftnl_set_get_u32(kernel, NFTNL_SET_DATA_TYPE) == def->data_type;
+	return nftnl_set_get_u32(kernel, NFTNL_SET_DATA_TYPE) == def->data_type &&
+	       nftnl_set_get_u32(kernel, NFTNL_SET_DATA_LEN) == def->data_len;
 }
 
 struct nftnl_table *proxy_table_object(void)
@@ -138,6 +117,7 @@ void chain_spec_clear(struct chain_spec *spec)
 {
 	for (size_t i = 0; i < spec->rule_count; i++)
 		nftnl_rule_free(spec->rules[i]);
+	free(spec->rules);
 	memset(spec, 0, sizeof(*spec));
 }
 
@@ -145,8 +125,12 @@ struct nftnl_rule *chain_spec_rule(struct chain_spec *spec)
 {
 	struct nftnl_rule *rule = nft_rule_new(NFPROTO_IPV4, PROXY_TABLE, spec->name);
 
-	if (spec->rule_count == PROXY_CHAIN_RULES_MAX)
-		abort(); /* a chain of this file's making: a programming error */
+	if (spec->rule_count == spec->rule_capacity) {
+		spec->rule_capacity = spec->rule_capacity ? 2 * spec->rule_capacity : 4;
+		spec->rules = realloc(spec->rules, spec->rule_capacity * sizeof(*spec->rules));
+		if (!spec->rules)
+			abort();
+	}
 	spec->rules[spec->rule_count++] = rule;
 	return rule;
 }
@@ -266,22 +250,19 @@ static void load_daddr(struct nftnl_rule *rule, uint32_t reg)
 	nft_expr_payload(rule, NFT_PAYLOAD_NETWORK_HEADER, IPV4_DADDR, 4, reg);
 }
 
-/* protocol . destination port, as keys of node ports hold them, into reg and reg + 1. */
-static void load_protocol_port(struct nftnl_rule *rule, uint32_t reg)
+void proxy_load_protocol_port(struct nftnl_rule *rule, uint32_t reg)
 {
 	nft_expr_meta_load(rule, NFT_META_L4PROTO, reg);
 	nft_expr_payload(rule, NFT_PAYLOAD_TRANSPORT_HEADER, TRANSPORT_DPORT, 2, reg + 1);
 }
 
-/* address . protocol . port of the packet's destination, as a Service's key, from `reg`. */
-static void load_service_key(struct nftnl_rule *rule, uint32_t reg)
+void proxy_load_service_key(struct nftnl_rule *rule, uint32_t reg)
 {
 	load_daddr(rule, reg);
-	load_protocol_port(rule, reg + 1);
+	proxy_load_protocol_port(rule, reg + 1);
 }
 
-/* "fib daddr type local ip daddr != 127.0.0.0/8": addressed to this node, not on loopback. */
-static void match_node_address(struct nftnl_rule *rule)
+void proxy_match_node_address(struct nftnl_rule *rule)
 {
 	uint32_t local = RTN_LOCAL;
 
@@ -338,34 +319,19 @@ static void hook_chain(struct chain_spec *spec, const char *name, const char *ty
 	nft_expr_verdict(rule, NFT_JUMP, target);
 }
 
-static void services_chain(struct chain_spec *spec)
-{
-	struct nftnl_rule *rule;
-
-	regular_chain(spec, "services");
-	rule = chain_spec_rule(spec);
-	load_service_key(rule, NFT_REG32(0));
-	nft_expr_vmap(rule, proxy_set_name(PROXY_SET_SERVICES), NFT_REG32(0));
-
-	rule = chain_spec_rule(spec);
-	match_node_address(rule);
-	load_protocol_port(rule, NFT_REG32(0));
-	nft_expr_vmap(rule, proxy_set_name(PROXY_SET_NODE_PORTS), NFT_REG32(0));
-}
-
 static void endpoints_check_chain(struct chain_spec *spec)
 {
 	struct nftnl_rule *rule;
 
 	regular_chain(spec, "endpoints-check");
 	rule = chain_spec_rule(spec);
-	load_service_key(rule, NFT_REG32(0));
+	proxy_load_service_key(rule, NFT_REG32(0));
 	nft_expr_lookup(rule, proxy_set_name(PROXY_SET_NO_ENDPOINTS), NFT_REG32(0), 0, 0);
 	nft_expr_verdict(rule, NFT_GOTO, "reject");
 
 	rule = chain_spec_rule(spec);
-	match_node_address(rule);
-	load_protocol_port(rule, NFT_REG32(0));
+	proxy_match_node_address(rule);
+	proxy_load_protocol_port(rule, NFT_REG32(0));
 	nft_expr_lookup(rule, proxy_set_name(PROXY_SET_NO_ENDPOINT_NODE_PORTS), NFT_REG32(0), 0, 0);
 	nft_expr_verdict(rule, NFT_GOTO, "reject");
 }
@@ -446,7 +412,6 @@ void proxy_fixed_chains(const struct proxy_config *config,
 
 	memset(chains, 0, PROXY_FIXED_CHAINS * sizeof(*chains));
 	/* Regular chains first: the base chains jump to them. */
-	services_chain(c++);
 	endpoints_check_chain(c++);
 	reject_chain(c++);
 	cluster_ips_check_chain(c++, config);

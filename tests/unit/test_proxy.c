@@ -262,7 +262,10 @@ static void clusterip_reaches_every_endpoint(void **state)
 
 	/* As a person debugging the node sees it. */
 	assert_int_equal(shell_output(out, sizeof(out), "nft list table ip ckube-proxy"), 0);
-	assert_non_null(strstr(out, "10.96.0.10 . tcp . 80 : goto cluster-3"));
+	assert_non_null(strstr(out, "set cluster-3 {"));
+	assert_non_null(strstr(out, "elements = { 10.96.0.10 . tcp . 80 }"));
+	assert_non_null(
+	    strstr(out, "ip daddr . meta l4proto . th dport @cluster-3 goto cluster-3"));
 	assert_non_null(strstr(out, "10.96.0.10 . tcp . 80 . 0x00000002 : 10.244.0.7 . 8080"));
 	assert_non_null(strstr(out, "dnat ip to ip daddr . meta l4proto . th dport . numgen "
 				    "random mod 3 map @backends"));
@@ -370,7 +373,7 @@ static void restart_changes_nothing_flush_is_repaired(void **state)
 	assert_int_equal(proxy_kernel_changed(w->proxy, &changed, &err), 0);
 	assert_true(changed);
 	stats = reconcile(w);
-	assert_int_equal(stats.chains_rewritten, PROXY_FIXED_CHAINS + 1);
+	assert_int_equal(stats.chains_rewritten, PROXY_FIXED_CHAINS + 2); /* services, cluster-3 */
 	assert_int_equal(stats.elements_added + stats.elements_deleted, 0);
 	assert_int_equal(connect_from(CLIENT_IP, "10.96.0.10", 80, 2000), 0);
 	assert_true(answered_by(w) >= 0);
@@ -378,7 +381,7 @@ static void restart_changes_nothing_flush_is_repaired(void **state)
 	/* An element deleted, a foreign one and a foreign chain added: exactly those repaired. */
 	must("nft delete element ip ckube-proxy backends '{ 10.96.0.10 . tcp . 80 . 0x00000001 }'");
 	must("nft add chain ip ckube-proxy mine");
-	must("nft add element ip ckube-proxy services '{ 10.96.0.77 . tcp . 80 : goto mine }'");
+	must("nft add element ip ckube-proxy cluster-3 '{ 10.96.0.77 . tcp . 80 }'");
 	stats = reconcile(w);
 	assert_false(stats.rebuilt);
 	assert_int_equal(stats.elements_added, 1);
@@ -456,8 +459,10 @@ static void failed_commit_falls_back_to_reconcile(void **state)
 	must("nft delete element ip ckube-proxy backends '{ 10.96.0.10 . tcp . 80 . 0x00000002 }'");
 	proxy_delete_service(w->proxy, "default", "web");
 	stats = commit(w);
-	/* Its map element, 2 backends left, its ClusterIP, 3 hairpin pairs: found by reading. */
-	assert_int_equal(stats.elements_deleted, 7);
+	/* 2 backends left, its ClusterIP, 3 hairpin pairs, found by reading; then the unused
+	 * chain cluster-3 and its set, with the Service's element in it. */
+	assert_int_equal(stats.elements_deleted, 6);
+	assert_int_equal(stats.chains_deleted, 1);
 	assert_int_equal(shell_output(out, sizeof(out), "nft list table ip ckube-proxy"), 0);
 	assert_null(strstr(out, "10.96.0.10"));
 }

@@ -214,7 +214,7 @@ static void port_with_endpoints_has_its_elements(void **state)
 	element_list_add_service_port(&list, &j.ports[0]);
 	element_list_sort(&list);
 
-	e = find(&list, PROXY_SET_SERVICES, 0);
+	e = find(&list, PROXY_SET_LB, 1); /* sorted: the shorter node port key first */
 	assert_non_null(e);
 	assert_int_equal(e->key_len, 12);
 	assert_memory_equal(e->key, service_key, 12);
@@ -231,7 +231,8 @@ static void port_with_endpoints_has_its_elements(void **state)
 	assert_memory_equal(e->data.bytes, first_backend, 8);
 
 	assert_int_equal(count_of(&list, PROXY_SET_AFFINITY_ENDPOINTS), 3);
-	assert_int_equal(count_of(&list, PROXY_SET_NODE_PORTS), 1);
+	assert_int_equal(count_of(&list, PROXY_SET_LB), 2);
+	assert_int_equal(find(&list, PROXY_SET_LB, 0)->data.chain.entry, LB_NODE_PORT);
 	e = find(&list, PROXY_SET_NODE_PORT_TARGETS, 0);
 	assert_int_equal(e->key_len, 8);
 	assert_memory_equal(e->data.bytes, service_key, 12);
@@ -255,7 +256,7 @@ static void port_without_endpoints_is_refused(void **state)
 	assert_int_equal(count_of(&list, PROXY_SET_CLUSTER_IPS), 1);
 	assert_int_equal(count_of(&list, PROXY_SET_NO_ENDPOINTS), 2);
 	assert_int_equal(count_of(&list, PROXY_SET_NO_ENDPOINT_NODE_PORTS), 1);
-	assert_int_equal(count_of(&list, PROXY_SET_SERVICES), 0);
+	assert_int_equal(count_of(&list, PROXY_SET_LB), 0);
 	assert_int_equal(count_of(&list, PROXY_SET_BACKENDS), 0);
 	assert_int_equal(list.count, 4);
 	element_list_clear(&list);
@@ -282,20 +283,15 @@ static void diff_sends_only_what_changed(void **state)
 	element_list_sort(&after);
 	element_changes_diff(&changes, &before, &after);
 	/* Deleted: backend slot 1 (changed value) and slot 2 (gone), affinity-endpoints of
-	 * 10.244.1.4, the services and node-ports elements (another chain). Added: slot 1 again,
-	 * the two map elements again. */
+	 * 10.244.1.4, the port in the sets of cluster-3 and node-port-3. Added: slot 1 again, the
+	 * port in the sets of cluster-2 and node-port-2. */
 	assert_int_equal(changes.deleted, 5);
 	assert_int_equal(changes.added, 3);
 	/* The same again: nothing. */
-	for (int set = 0; set < PROXY_SET_COUNT; set++) {
-		if (changes.deletes[set])
-			nftnl_set_free(changes.deletes[set]);
-		if (changes.adds[set])
-			nftnl_set_free(changes.adds[set]);
-	}
-	memset(&changes, 0, sizeof(changes));
+	element_changes_clear(&changes);
 	element_changes_diff(&changes, &after, &after);
 	assert_int_equal(changes.deleted + changes.added, 0);
+	element_changes_clear(&changes);
 	element_list_clear(&before);
 	element_list_clear(&after);
 	unjoin(&a);
