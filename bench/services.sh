@@ -177,12 +177,13 @@ if ! [ -e "$memcg/memory.kmem.usage_in_bytes" ]; then
 		"memory figures are left out"
 fi
 
-# check_ckube N: ckube's table holds N Services (elements of its services map).
+# check_ckube N: ckube's table holds N Services (the elements of its cluster-ips set).
 check_ckube() {
 	local have
-	have=$(in_ns "$ns_ck" nft list map ip ckube-proxy services | grep -c ' : goto ' || true)
+	have=$(in_ns "$ns_ck" nft -j list set ip ckube-proxy cluster-ips |
+		jq '[.nftables[] | .set? | select(.) | .elem // [] | length] | add')
 	if [ "$have" != "$1" ]; then
-		echo "bench: ckube's services map holds $have elements, not $1" >&2
+		echo "bench: ckube's cluster-ips set holds $have elements, not $1" >&2
 		exit 1
 	fi
 }
