@@ -224,12 +224,13 @@ static void update_routes(struct node_network *network)
 	network->routes = NULL;
 	if (pod_network_set_routes(network->pods, routes, count, &err) < 0) {
 		/* Not kept: the next change of the nodes tries again. */
-		log_warn("node %s: routes to other nodes' pods: %s", network->config.node_name,
-			 err.message);
+		log_warn("node %s: routes to other nodes' pods and Services: %s",
+			 network->config.node_name, err.message);
 		free(routes);
 		return;
 	}
-	log_info("node %s: %zu routes to other nodes' pods", network->config.node_name, count);
+	log_info("node %s: %zu routes to other nodes' pods and Services", network->config.node_name,
+		 count);
 	/* Their names point into the node table, which changes: only addresses are compared. */
 	network->routes = routes;
 	network->route_count = count;

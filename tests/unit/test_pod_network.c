@@ -913,8 +913,14 @@ static const char *routes_of(const char *protocol, char *out, size_t len)
 	json_array_foreach (all, i, route) {
 		if (strcmp(string_of(route, "protocol"), protocol) != 0)
 			continue;
-		snprintf(out + strlen(out), len - strlen(out), "%s%s via %s", out[0] ? ", " : "",
-			 string_of(route, "dst"), string_of(route, "gateway"));
+		if (json_object_get(route, "gateway"))
+			snprintf(out + strlen(out), len - strlen(out), "%s%s via %s",
+				 out[0] ? ", " : "", string_of(route, "dst"),
+				 string_of(route, "gateway"));
+		else
+			snprintf(out + strlen(out), len - strlen(out), "%s%s dev %s",
+				 out[0] ? ", " : "", string_of(route, "dst"),
+				 string_of(route, "dev"));
 	}
 	json_decref(all);
 	return out;
@@ -967,6 +973,13 @@ static void node_routes_are_exactly_the_wanted_ones(void **state)
 	assert_int_equal(pod_network_set_routes(w->network, routes, 2, &err), 0);
 	assert_string_equal(routes_of("77", text, sizeof(text)),
 			    "10.244.8.0/24 via 10.77.0.4, 10.244.9.0/24 via 10.77.0.3");
+
+	/* A route without an address goes on the bridge (the Service CIDR). */
+	assert_int_equal(ipv4_cidr_parse("10.96.0.0/12", &routes[1].destination, NULL), 0);
+	routes[1].address = 0;
+	assert_int_equal(pod_network_set_routes(w->network, routes, 2, &err), 0);
+	assert_string_equal(routes_of("77", text, sizeof(text)),
+			    "10.96.0.0/12 dev ckube0, 10.244.8.0/24 via 10.77.0.4");
 
 	assert_int_equal(pod_network_set_routes(w->network, routes, 1, &err), 0);
 	assert_string_equal(routes_of("77", text, sizeof(text)), "10.244.8.0/24 via 10.77.0.4");
