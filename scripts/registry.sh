@@ -37,10 +37,16 @@ usage() {
 
 # alive PID CONFIG: true when PID is a running docker-registry serving CONFIG. A zombie counts as
 # gone, and so does a recycled pid that now belongs to another program.
-alive() {
+# running PID: the process exists and has not exited.
+running() {
 	[ -r "/proc/$1/stat" ] || return 1
 	state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d ' ' -f 1) || return 1
-	[ "$state" != Z ] || return 1
+	[ "$state" != Z ]
+}
+
+# alive PID CONFIG: PID is a running registry serving CONFIG (a pid file may be stale).
+alive() {
+	running "$1" || return 1
 	tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | grep -qxF "$2"
 }
 
@@ -86,7 +92,9 @@ cmd_start() {
 	address=""
 	deadline=$(($(date +%s) + timeout))
 	while :; do
-		if ! alive "$pid" "$config"; then
+		# Not `alive`: until the child has exec'd docker-registry its command line is still
+		# this script's, and that is no reason to give up.
+		if ! running "$pid"; then
 			die "docker-registry exited; its log:
 $(cat "$dir/registry.log")"
 		fi
