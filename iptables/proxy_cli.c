@@ -139,10 +139,13 @@ static int load(struct proxy *proxy, const char *file, size_t *services, size_t 
 	json_array_foreach (json_object_get(list, "items"), i, item) {
 		int r = 0;
 
-		if (is_kind(item, "Service"))
-			r = proxy_set_service(proxy, item, &err), ++*services;
-		else if (is_kind(item, "Endpoints"))
-			r = proxy_set_endpoints(proxy, item, &err), ++*endpoints;
+		if (is_kind(item, "Service")) {
+			r = proxy_set_service(proxy, item, &err);
+			++*services;
+		} else if (is_kind(item, "Endpoints")) {
+			r = proxy_set_endpoints(proxy, item, &err);
+			++*endpoints;
+		}
 		if (r < 0)
 			fprintf(stderr, "ckube proxy: %s: skipped: %s\n", file, err.message);
 	}
@@ -238,8 +241,9 @@ static int sync_table(const struct proxy_args *args)
 		if (r < 0) {
 			fprintf(stderr, "ckube proxy: %s\n", err.message);
 		} else {
-			snprintf(what, sizeof(what), "sync of %zu services and %zu endpoints",
-				 services, endpoints);
+			snprintf(what, sizeof(what),
+				 "sync of %zu services and %zu endpoints objects", services,
+				 endpoints);
 			print_stats(what, elapsed_ms(&start), &stats);
 		}
 	}
