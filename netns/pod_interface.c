@@ -40,7 +40,22 @@ static int attach_existing(struct nl_sock *node, const struct pod_interface_requ
 
 	if (r == 0)
 		r = link_set_up(node, facts.index, request->bridge_ifindex, err);
+	if (r == 0)
+		r = bridge_port_set_hairpin(node, facts.index, err);
 	return r < 0 ? ck_error_prefix(err, "attach veth %s to the bridge", node_name) : 0;
+}
+
+/* With br_netfilter (bridge-nf-call-iptables on), a pod's packet to its own Service is DNATed
+ * while it is bridged, and the bridge sends it back out the port it came in on: only a port in
+ * hairpin mode lets it go (the CNI bridge plugin's hairpinMode). */
+static int allow_hairpin(struct nl_sock *node, const char *node_name, struct ck_error *err)
+{
+	struct link_facts facts;
+	int r = link_find(node, node_name, &facts, err);
+
+	if (r == 0)
+		r = bridge_port_set_hairpin(node, facts.index, err);
+	return r;
 }
 
 static int create_pair(struct nl_sock *node, const struct pod_interface_request *request,
@@ -106,6 +121,8 @@ int pod_interface_add(struct nl_sock *node, const struct pod_interface_request *
 		r = configure_pod_end(request, err);
 		return r < 0 ? r : attach_existing(node, request, node_name, err);
 	}
+	if (r == 0)
+		r = allow_hairpin(node, node_name, err);
 	if (r == 0)
 		r = configure_pod_end(request, err);
 	return r;

@@ -61,6 +61,23 @@ int link_set_up(struct nl_sock *sock, int ifindex, int master, struct ck_error *
 	return r < 0 ? netlink_error(err, r, "bring link %d up", ifindex) : 0;
 }
 
+int bridge_port_set_hairpin(struct nl_sock *sock, int ifindex, struct ck_error *err)
+{
+	struct ifinfomsg ifi = {.ifi_family = AF_BRIDGE, .ifi_index = ifindex};
+	struct nl_msg *msg = nlmsg_alloc_simple(RTM_SETLINK, 0);
+	struct nlattr *protinfo;
+	int r;
+
+	/* libnl has no setter for bridge port flags; the request is small enough to build. */
+	if (!msg || nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+	    !(protinfo = nla_nest_start(msg, IFLA_PROTINFO | NLA_F_NESTED)) ||
+	    nla_put_u8(msg, IFLA_BRPORT_MODE, 1) < 0)
+		abort();
+	nla_nest_end(msg, protinfo);
+	r = nl_send_sync(sock, msg);
+	return r < 0 ? netlink_error(err, r, "hairpin mode on bridge port %d", ifindex) : 0;
+}
+
 int ipv4_address_add(struct nl_sock *sock, int ifindex, uint32_t address, unsigned prefix,
 		     struct ck_error *err)
 {

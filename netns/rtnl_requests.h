@@ -27,6 +27,9 @@ struct link_facts {
 int link_find(struct nl_sock *sock, const char *name, struct link_facts *out, struct ck_error *err);
 /* Brings the link up (a no-op when it is), as a port of the bridge `master` unless that is 0. */
 int link_set_up(struct nl_sock *sock, int ifindex, int master, struct ck_error *err);
+/* Hairpin mode on the bridge port `ifindex`: the bridge may send a frame back out the port it
+ * came in on. */
+int bridge_port_set_hairpin(struct nl_sock *sock, int ifindex, struct ck_error *err);
 /* Adds address/prefix (with its broadcast address) to the link; an address already there is
  * fine. */
 int ipv4_address_add(struct nl_sock *sock, int ifindex, uint32_t address, unsigned prefix,

@@ -421,6 +421,9 @@ static void assert_pod_wired(const struct pod *pod, unsigned prefix, const char 
 
 	assert_string_equal(string_of(node_end, "master"), bridge);
 	assert_true(has_flag(node_end, "UP"));
+	/* A pod's packet to its own Service may come back out its port (br_netfilter). */
+	assert_true(json_is_true(json_object_get(
+	    json_object_get(json_object_get(node_end, "linkinfo"), "info_slave_data"), "hairpin")));
 	assert_string_equal(string_of(json_object_get(node_end, "linkinfo"), "info_kind"), "veth");
 	assert_int_equal(json_integer_value(json_object_get(node_end, "mtu")), mtu);
 	json_decref(node_end);
