@@ -2,20 +2,21 @@
 #include "iptables/lb_chain.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 
 #include "lib/nft_expr.h"
 
-/* The registers of the rules below: the client in 0, the Service (address . protocol . port)
- * in 1 to 3, then the slot in 4, where the endpoint (address . port) lands in 4 and 5. The
- * backends key is 1 to 4, the affinity key 0 to 3, the affinity-endpoints key 1 to 5. */
+/* The registers of the rules below: the client in 0, the packet's destination . protocol .
+ * port in 1 to 3 and the slot in 4 (the affinity key, 0 to 4); a ClusterIP's backend key is 1
+ * to 4, a node port's 2 to 4 (protocol . port . slot); the endpoint lands in 5 and 6. */
 #define R_CLIENT NFT_REG32(0)
-#define R_SERVICE NFT_REG32(1)
+#define R_DESTINATION NFT_REG32(1)
 #define R_SLOT NFT_REG32(4)
-#define R_ENDPOINT NFT_REG32(4)
-#define R_ENDPOINT_PORT NFT_REG32(5)
+#define R_ENDPOINT NFT_REG32(5)
 
 #define IPV4_SADDR 12
 #define IPV4_DADDR 16
@@ -54,25 +55,34 @@ bool lb_chain_parse(const char *name, struct lb_chain *out)
 	return false;
 }
 
-/* The Service the packet is for, into R_SERVICE.. */
-static void load_service(struct nftnl_rule *rule, enum lb_entry entry)
+/* The packet's destination . protocol . port into R_DESTINATION.. */
+static void load_destination(struct nftnl_rule *rule)
 {
-	if (entry == LB_CLUSTER_IP) {
-		nft_expr_payload(rule, NFT_PAYLOAD_NETWORK_HEADER, IPV4_DADDR, 4, R_SERVICE);
-		nft_expr_meta_load(rule, NFT_META_L4PROTO, R_SERVICE + 1);
-		nft_expr_payload(rule, NFT_PAYLOAD_TRANSPORT_HEADER, TRANSPORT_DPORT, 2,
-				 R_SERVICE + 2);
-		return;
-	}
-	nft_expr_meta_load(rule, NFT_META_L4PROTO, R_SERVICE);
-	nft_expr_payload(rule, NFT_PAYLOAD_TRANSPORT_HEADER, TRANSPORT_DPORT, 2, R_SERVICE + 1);
-	nft_expr_lookup(rule, proxy_set_name(PROXY_SET_NODE_PORT_TARGETS), R_SERVICE, R_SERVICE, 0);
+	nft_expr_payload(rule, NFT_PAYLOAD_NETWORK_HEADER, IPV4_DADDR, 4, R_DESTINATION);
+	nft_expr_meta_load(rule, NFT_META_L4PROTO, R_DESTINATION + 1);
+	nft_expr_payload(rule, NFT_PAYLOAD_TRANSPORT_HEADER, TRANSPORT_DPORT, 2, R_DESTINATION + 2);
 }
 
-static void load_client_and_service(struct nftnl_rule *rule, enum lb_entry entry)
+/* The affinity key of the packet for `slot`: client . destination . protocol . port . slot. */
+static void load_affinity_key(struct nftnl_rule *rule, uint32_t slot)
 {
 	nft_expr_payload(rule, NFT_PAYLOAD_NETWORK_HEADER, IPV4_SADDR, 4, R_CLIENT);
-	load_service(rule, entry);
+	load_destination(rule);
+	nft_expr_immediate_u32(rule, R_SLOT, slot);
+}
+
+/* DNAT to the endpoint of the slot in R_SLOT, with R_DESTINATION.. loaded. */
+static void dnat_to_slot(struct nftnl_rule *rule, enum lb_entry entry)
+{
+	if (entry == LB_CLUSTER_IP) {
+		nft_expr_lookup(rule, proxy_set_name(PROXY_SET_BACKENDS), R_DESTINATION, R_ENDPOINT,
+				0);
+	} else {
+		/* protocol . port . slot: the registers after the node's address. */
+		nft_expr_lookup(rule, proxy_set_name(PROXY_SET_NODE_PORT_BACKENDS),
+				R_DESTINATION + 1, R_ENDPOINT, 0);
+	}
+	nft_expr_dnat_ipv4(rule, R_ENDPOINT, R_ENDPOINT + 1);
 }
 
 static void mark_for_masquerade(struct nftnl_rule *rule)
@@ -84,35 +94,35 @@ static void mark_for_masquerade(struct nftnl_rule *rule)
 	nft_expr_meta_set(rule, NFT_META_MARK, NFT_REG32(0));
 }
 
-/* A random endpoint of the Service in R_SERVICE.., into R_ENDPOINT. */
-static void choose_endpoint(struct nftnl_rule *rule, uint32_t endpoints)
+static void slot_chain_name(const char *chain, uint32_t slot, char name[PROXY_CHAIN_NAME_MAX])
 {
-	nft_expr_numgen_random(rule, R_SLOT, endpoints);
-	nft_expr_lookup(rule, proxy_set_name(PROXY_SET_BACKENDS), R_SERVICE, R_ENDPOINT, 0);
+	snprintf(name, PROXY_CHAIN_NAME_MAX, "%s-slot-%u", chain, slot);
 }
 
-/* The client's endpoint from the affinity map, into R_ENDPOINT, and whether the Service still
- * has it (`flags` 0) or no longer has it (NFT_LOOKUP_F_INV). */
-static void recall_endpoint(struct nftnl_rule *rule, uint32_t flags)
-{
-	nft_expr_lookup(rule, proxy_set_name(PROXY_SET_AFFINITY), R_CLIENT, R_ENDPOINT, 0);
-	nft_expr_lookup(rule, proxy_set_name(PROXY_SET_AFFINITY_ENDPOINTS), R_SERVICE, 0, flags);
-}
-
-static void remember_endpoint(struct nftnl_rule *rule, uint32_t seconds)
-{
-	nft_expr_dynset(rule, proxy_set_name(PROXY_SET_AFFINITY), NFT_DYNSET_OP_UPDATE, R_CLIENT,
-			R_ENDPOINT, (uint64_t)seconds * 1000);
-}
-
-void lb_chain_spec(const struct lb_chain *chain, const struct proxy_config *config,
-		   struct chain_spec *spec)
+/* Records the client for the slot (a fresh timeout each time), then DNAT. */
+static void slot_spec(const struct lb_chain *chain, const char *name, uint32_t slot,
+		      struct chain_spec *spec)
 {
 	struct nftnl_rule *rule;
 
 	memset(spec, 0, sizeof(*spec));
-	lb_chain_name(chain, spec->name);
+	slot_chain_name(name, slot, spec->name);
+	rule = chain_spec_rule(spec);
+	load_affinity_key(rule, slot);
+	nft_expr_dynset(rule, proxy_set_name(PROXY_SET_AFFINITY), NFT_DYNSET_OP_UPDATE, R_CLIENT, 0,
+			(uint64_t)chain->affinity_seconds * 1000);
+	dnat_to_slot(rule, chain->entry);
+	chain_spec_seal(spec);
+}
 
+static void main_spec(const struct lb_chain *chain, const struct proxy_config *config,
+		      const char *name, struct chain_spec *spec)
+{
+	struct nftnl_rule *rule;
+	char slot[PROXY_CHAIN_NAME_MAX];
+
+	memset(spec, 0, sizeof(*spec));
+	snprintf(spec->name, sizeof(spec->name), "%s", name);
 	rule = chain_spec_rule(spec);
 	/* A client outside the cluster (the node itself, another host) gets the answer only if
 	 * it goes back through this node; a node port's client always. */
@@ -121,32 +131,50 @@ void lb_chain_spec(const struct lb_chain *chain, const struct proxy_config *conf
 					   config->cluster_cidr.prefix, NFT_CMP_NEQ);
 	mark_for_masquerade(rule);
 
-	if (chain->affinity_seconds) {
+	if (!chain->affinity_seconds) {
 		rule = chain_spec_rule(spec);
-		load_client_and_service(rule, chain->entry);
-		recall_endpoint(rule, 0);
-		remember_endpoint(rule, chain->affinity_seconds);
-		nft_expr_dnat_ipv4(rule, R_ENDPOINT, R_ENDPOINT_PORT);
+		load_destination(rule);
+		nft_expr_numgen_random(rule, R_SLOT, chain->endpoints);
+		dnat_to_slot(rule, chain->entry);
+		chain_spec_seal(spec);
+		return;
+	}
+	for (uint32_t i = 0; i < chain->endpoints; i++) {
+		rule = chain_spec_rule(spec);
+		load_affinity_key(rule, i);
+		nft_expr_lookup(rule, proxy_set_name(PROXY_SET_AFFINITY), R_CLIENT, 0, 0);
+		slot_chain_name(name, i, slot);
+		nft_expr_verdict(rule, NFT_GOTO, slot);
+	}
+	for (uint32_t i = 0; i < chain->endpoints; i++) {
+		uint32_t zero = 0;
 
 		rule = chain_spec_rule(spec);
-		load_client_and_service(rule, chain->entry);
-		recall_endpoint(rule, NFT_LOOKUP_F_INV);
-		/* The kernel wants a map's data register even to delete. */
-		nft_expr_dynset(rule, proxy_set_name(PROXY_SET_AFFINITY), NFT_DYNSET_OP_DELETE,
-				R_CLIENT, R_ENDPOINT, 0);
-
-		rule = chain_spec_rule(spec);
-		load_client_and_service(rule, chain->entry);
-		choose_endpoint(rule, chain->endpoints);
-		remember_endpoint(rule, chain->affinity_seconds);
-		nft_expr_dnat_ipv4(rule, R_ENDPOINT, R_ENDPOINT_PORT);
-	} else {
-		rule = chain_spec_rule(spec);
-		load_service(rule, chain->entry);
-		choose_endpoint(rule, chain->endpoints);
-		nft_expr_dnat_ipv4(rule, R_ENDPOINT, R_ENDPOINT_PORT);
+		if (i + 1 < chain->endpoints) {
+			nft_expr_numgen_random(rule, NFT_REG32(0), chain->endpoints - i);
+			nft_expr_cmp(rule, NFT_REG32(0), NFT_CMP_EQ, &zero, sizeof(zero));
+		}
+		slot_chain_name(name, i, slot);
+		nft_expr_verdict(rule, NFT_GOTO, slot);
 	}
 	chain_spec_seal(spec);
+}
+
+size_t lb_chain_specs(const struct lb_chain *chain, const struct proxy_config *config,
+		      struct chain_spec **specs)
+{
+	size_t slots = chain->affinity_seconds ? chain->endpoints : 0;
+	struct chain_spec *out = calloc(slots + 1, sizeof(*out));
+	char name[PROXY_CHAIN_NAME_MAX];
+
+	if (!out)
+		abort();
+	lb_chain_name(chain, name);
+	for (uint32_t i = 0; i < slots; i++)
+		slot_spec(chain, name, i, &out[i]);
+	main_spec(chain, config, name, &out[slots]);
+	*specs = out;
+	return slots + 1;
 }
 
 void lb_chain_set(const struct lb_chain *chain, char name[PROXY_CHAIN_NAME_MAX],

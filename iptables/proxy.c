@@ -56,6 +56,9 @@ struct proxy {
 	bool dispatch_changed; /* a load-balancing chain came: `services` needs its rule */
 	uint32_t generation;
 	struct udp_flow_match *stale_udp;
+	/* Affinity records of Service ports that lost their affinity: their keys' Service part
+	 * (the elements of PROXY_SET_LB of those ports). */
+	struct element_list stale_affinity;
 	size_t stale_udp_count, stale_udp_capacity;
 };
 
@@ -120,6 +123,7 @@ void proxy_free(struct proxy *p)
 	strmap_free(p->hairpin);
 	free(p->dirty);
 	free(p->stale_udp);
+	element_list_clear(&p->stale_affinity);
 	free(p->bridge);
 	free(p->node_name);
 	free(p);
@@ -298,16 +302,21 @@ static void chain_acquire(struct proxy *p, const struct lb_chain *chain, struct 
 	use->users++;
 	if (batch && !use->in_kernel) {
 		struct proxy_set_definition definition;
-		struct chain_spec spec;
+		struct chain_spec *specs;
+		size_t count = lb_chain_specs(chain, &p->config, &specs);
 		struct nftnl_set *set;
 
 		lb_chain_set(chain, name, &definition);
 		set = proxy_set_object(&definition);
 		nft_batch_set(batch, NFT_MSG_NEWSET, NLM_F_CREATE, set, "create a chain's set");
 		nftnl_set_free(set);
-		lb_chain_spec(chain, &p->config, &spec);
-		chain_spec_add(batch, &spec);
-		chain_spec_clear(&spec);
+		for (size_t i = 0; i < count; i++)
+			chain_spec_create(batch, &specs[i]);
+		for (size_t i = 0; i < count; i++) {
+			chain_spec_fill(batch, &specs[i]);
+			chain_spec_clear(&specs[i]);
+		}
+		free(specs);
 		use->in_kernel = true;
 		p->dispatch_changed = true;
 		stats->chains_added++;
@@ -446,6 +455,97 @@ static void note_stale_udp(struct proxy *p, const struct service_port *old, size
 	}
 }
 
+/* Ports that had ClientIP affinity and have it no more (or are gone): the packet path only ever
+ * adds records, and these would stay until their timeout, for a later Service of the same
+ * address and port to inherit. */
+static void note_stale_affinity(struct proxy *p, const struct service_port *old, size_t old_count,
+				const struct service_port *new, size_t new_count)
+{
+	for (size_t i = 0; i < old_count; i++) {
+		const struct service_port *n = find_port(new, new_count, &old[i]);
+		struct element_list elements = {0};
+
+		if (!old[i].affinity_seconds || !old[i].endpoint_count ||
+		    (n && n->affinity_seconds && n->node_port == old[i].node_port))
+			continue;
+		element_list_add_service_port(&elements, &old[i]);
+		for (size_t j = 0; j < elements.count; j++)
+			if (elements.items[j].set == PROXY_SET_LB)
+				element_list_add(&p->stale_affinity, &elements.items[j]);
+		element_list_clear(&elements);
+	}
+}
+
+/* Whether an affinity record (client . destination . protocol . port . slot) is of a port
+ * that lost its affinity: a ClusterIP's whole destination, a node port's protocol and port on
+ * any of the node's addresses. */
+static bool affinity_record_stale(const struct element_list *stale, const uint8_t *key,
+				  uint32_t len)
+{
+	if (len != 4 + PROXY_SERVICE_KEY_LEN + 4)
+		return false;
+	for (size_t i = 0; i < stale->count; i++) {
+		const struct proxy_element *e = &stale->items[i];
+
+		if (e->data.chain.entry == LB_CLUSTER_IP
+			? memcmp(key + 4, e->key, PROXY_SERVICE_KEY_LEN) == 0
+			: memcmp(key + 8, e->key, PROXY_NODE_PORT_KEY_LEN) == 0)
+			return true;
+	}
+	return false;
+}
+
+struct affinity_sweep {
+	struct proxy *proxy;
+	struct element_list doomed;
+};
+
+static int collect_stale_record(struct nftnl_set_elem *elem, void *ctx)
+{
+	struct affinity_sweep *sweep = ctx;
+	uint32_t len = 0;
+	const uint8_t *key = nftnl_set_elem_get(elem, NFTNL_SET_ELEM_KEY, &len);
+	struct proxy_element e = {.set = PROXY_SET_AFFINITY};
+
+	if (key && affinity_record_stale(&sweep->proxy->stale_affinity, key, len)) {
+		memcpy(e.key, key, len);
+		e.key_len = (uint8_t)len;
+		element_list_add(&sweep->doomed, &e);
+	}
+	return 0;
+}
+
+static void collect_stale_records(void *ctx, struct nftnl_set *set)
+{
+	nftnl_set_elem_foreach(set, collect_stale_record, ctx);
+}
+
+/* Deleted one by one: a record may time out between the read and its delete, which would fail
+ * a batch of them all. */
+static void clean_stale_affinity(struct proxy *p)
+{
+	struct affinity_sweep sweep = {.proxy = p};
+	struct ck_error err = {0};
+
+	if (!p->stale_affinity.count)
+		return;
+	if (nft_read_elements(p->nl, NFPROTO_IPV4, PROXY_TABLE, proxy_set_name(PROXY_SET_AFFINITY),
+			      collect_stale_records, &sweep, &err) < 0)
+		log_warn("service proxy: affinity records: %s", err.message);
+	for (size_t i = 0; i < sweep.doomed.count; i++) {
+		struct element_changes changes = {0};
+		struct nft_batch *batch = nft_batch_new(NFPROTO_IPV4, PROXY_TABLE_TEXT);
+
+		element_changes_delete(&changes, &sweep.doomed.items[i]);
+		element_changes_flush(&changes, batch);
+		if (nft_batch_send(batch, p->nl, &err) < 0 && err.code != ENOENT)
+			log_warn("service proxy: %s", err.message);
+		nft_batch_free(batch);
+	}
+	element_list_clear(&sweep.doomed);
+	element_list_clear(&p->stale_affinity);
+}
+
 static void port_elements(const struct service_port *ports, size_t count, struct element_list *out)
 {
 	for (size_t i = 0; i < count; i++)
@@ -485,6 +585,7 @@ static void take_changes(struct proxy *p, struct nft_batch *batch, struct elemen
 		use_hairpin(p, ports, count, +1, changes);
 		use_hairpin(p, record->applied, record->applied_count, -1, changes);
 		note_stale_udp(p, record->applied, record->applied_count, ports, count);
+		note_stale_affinity(p, record->applied, record->applied_count, ports, count);
 		service_ports_free(record->applied, record->applied_count);
 		record->applied = ports;
 		record->applied_count = count;
@@ -602,6 +703,7 @@ int proxy_commit(struct proxy *p, struct proxy_stats *stats, struct ck_error *er
 	}
 	note_generation(p);
 	clean_stale_udp(p, stats);
+	clean_stale_affinity(p);
 	return 0;
 }
 
@@ -650,13 +752,21 @@ int proxy_reconcile(struct proxy *p, struct proxy_stats *stats, struct ck_error 
 		sets[set] = *proxy_fixed_set(set);
 	for (size_t i = 0; i < count; i++)
 		lb_chain_set(&chains[i], set_names[i], &sets[PROXY_FIXED_SETS + i]);
-	/* The fixed chains, `services`, then the load-balancing chains. */
-	wanted.chains = xrealloc(NULL, (PROXY_FIXED_CHAINS + 1 + count) * sizeof(*wanted.chains));
+	/* The fixed chains, `services`, then the load-balancing ones. */
+	wanted.chains = xrealloc(NULL, (PROXY_FIXED_CHAINS + 1) * sizeof(*wanted.chains));
 	proxy_fixed_chains(&p->config, wanted.chains);
 	lb_dispatch_chain(chains, count, &wanted.chains[PROXY_FIXED_CHAINS]);
-	for (size_t i = 0; i < count; i++)
-		lb_chain_spec(&chains[i], &p->config, &wanted.chains[PROXY_FIXED_CHAINS + 1 + i]);
-	wanted.chain_count = PROXY_FIXED_CHAINS + 1 + count;
+	wanted.chain_count = PROXY_FIXED_CHAINS + 1;
+	for (size_t i = 0; i < count; i++) {
+		struct chain_spec *specs;
+		size_t n = lb_chain_specs(&chains[i], &p->config, &specs);
+
+		wanted.chains =
+		    xrealloc(wanted.chains, (wanted.chain_count + n) * sizeof(*wanted.chains));
+		memcpy(&wanted.chains[wanted.chain_count], specs, n * sizeof(*specs));
+		wanted.chain_count += n;
+		free(specs);
+	}
 	wanted.sets = sets;
 	wanted.set_count = PROXY_FIXED_SETS + count;
 	wanted.lb_chains = chains;
@@ -693,6 +803,7 @@ int proxy_reconcile(struct proxy *p, struct proxy_stats *stats, struct ck_error 
 	p->in_sync = true;
 	note_generation(p);
 	clean_stale_udp(p, stats);
+	clean_stale_affinity(p);
 	return 0;
 }
 
@@ -732,17 +843,29 @@ int proxy_collect_chains(struct proxy *p, int64_t now, int64_t idle_ms, struct c
 		return 0;
 	rewrite_dispatch(p, batch);
 	STRMAP_FOREACH (p->chains, iter, name, use) {
-		struct chain_spec empty = {0};
-		struct nftnl_chain *chain;
+		struct chain_spec *specs;
+		size_t count;
 		struct nftnl_set *set;
 
 		if (use->users || use->in_kernel)
 			continue;
-		snprintf(empty.name, sizeof(empty.name), "%s", name);
-		chain_spec_rewrite(batch, &empty);
-		chain = chain_spec_object(&empty);
-		nft_batch_chain(batch, NFT_MSG_DELCHAIN, 0, chain, "delete an unused chain");
-		nftnl_chain_free(chain);
+		/* Emptied first: the chain jumps to its slot chains. */
+		count = lb_chain_specs(&use->chain, &p->config, &specs);
+		for (size_t i = count; i-- > 0;) {
+			struct chain_spec empty = {0};
+
+			memcpy(empty.name, specs[i].name, sizeof(empty.name));
+			chain_spec_rewrite(batch, &empty);
+		}
+		for (size_t i = count; i-- > 0;) {
+			struct nftnl_chain *chain = chain_spec_object(&specs[i]);
+
+			nft_batch_chain(batch, NFT_MSG_DELCHAIN, 0, chain,
+					"delete an unused chain");
+			nftnl_chain_free(chain);
+			chain_spec_clear(&specs[i]);
+		}
+		free(specs);
 		set = proxy_set_handle(name);
 		nft_batch_set(batch, NFT_MSG_DELSET, 0, set, "delete an unused chain's set");
 		nftnl_set_free(set);

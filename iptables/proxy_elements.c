@@ -125,23 +125,19 @@ void element_list_add_service_port(struct element_list *list, const struct servi
 		data = (struct packer){e.data.bytes, 0};
 		pack_endpoint(&data, &port->endpoints[i]);
 		finish(list, &e, &key);
-		if (port->affinity_seconds) {
-			element_new(&e, PROXY_SET_AFFINITY_ENDPOINTS, &key);
-			pack_service(&key, port);
-			pack_endpoint(&key, &port->endpoints[i]);
-			finish(list, &e, &key);
-		}
 	}
-	if (port->node_port) {
-		element_new(&e, PROXY_SET_LB, &key);
+	if (!port->node_port)
+		return;
+	element_new(&e, PROXY_SET_LB, &key);
+	pack_node_port(&key, port);
+	e.data.chain = node;
+	finish(list, &e, &key);
+	for (size_t i = 0; i < port->endpoint_count; i++) {
+		element_new(&e, PROXY_SET_NODE_PORT_BACKENDS, &key);
 		pack_node_port(&key, port);
-		e.data.chain = node;
-		finish(list, &e, &key);
-
-		element_new(&e, PROXY_SET_NODE_PORT_TARGETS, &key);
-		pack_node_port(&key, port);
+		pack_u32_host(&key, (uint32_t)i);
 		data = (struct packer){e.data.bytes, 0};
-		pack_service(&data, port);
+		pack_endpoint(&data, &port->endpoints[i]);
 		finish(list, &e, &key);
 	}
 }

@@ -3,7 +3,7 @@
  * load-balancing slot in host order (numgen writes it so). A Service port with endpoints has
  *   cluster-<n>[-affinity-<T>]: ClusterIP . protocol . port   (the set of its chain)
  *   backends:          ClusterIP . protocol . port . <slot> : endpoint . port, slots 0..n-1
- *   node-port-<n>[...], node-port-targets (with a node port), affinity-endpoints (with affinity)
+ *   node-port-<n>[...] and node-port-backends (protocol . node port . <slot>), with a node port
  * and one without has no-endpoints (and no-endpoint-node-ports); each has cluster-ips. */
 #pragma once
 

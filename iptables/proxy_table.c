@@ -25,24 +25,22 @@
 /* A concatenation of concatenations shifts the first by six bits per member of the second. */
 
 static const struct proxy_set_definition fixed_sets[PROXY_FIXED_SETS] = {
-    [PROXY_SET_NODE_PORT_TARGETS] = {"node-port-targets", PROXY_NODE_PORT_KEY_TYPE,
-				     PROXY_NODE_PORT_KEY_LEN, PROXY_SERVICE_KEY_TYPE,
-				     PROXY_SERVICE_KEY_LEN, NFT_SET_MAP},
     [PROXY_SET_BACKENDS] = {"backends", PROXY_CONCAT2(PROXY_SERVICE_KEY_TYPE, PROXY_TYPE_MARK),
 			    PROXY_SERVICE_KEY_LEN + 4, ENDPOINT_TYPE, 8, NFT_SET_MAP},
-    [PROXY_SET_NO_ENDPOINTS] = {"no-endpoints", PROXY_SERVICE_KEY_TYPE, PROXY_SERVICE_KEY_LEN, 0, 0,
-				0},
+    [PROXY_SET_NODE_PORT_BACKENDS] = {"node-port-backends",
+				      PROXY_CONCAT2(PROXY_NODE_PORT_KEY_TYPE, PROXY_TYPE_MARK),
+				      PROXY_NODE_PORT_KEY_LEN + 4, ENDPOINT_TYPE, 8, NFT_SET_MAP},
+    [PROXY_SET_NO_ENDPOINTS] = {"no-endpoints", PROXY_SERVICE_KEY_TYPE, PROXY_SERVICE_KEY_LEN, 0,
+				0, 0},
     [PROXY_SET_NO_ENDPOINT_NODE_PORTS] = {"no-endpoint-node-ports", PROXY_NODE_PORT_KEY_TYPE,
 					  PROXY_NODE_PORT_KEY_LEN, 0, 0, 0},
     [PROXY_SET_CLUSTER_IPS] = {"cluster-ips", PROXY_TYPE_IPADDR, 4, 0, 0, 0},
     [PROXY_SET_HAIRPIN] = {"hairpin", PROXY_CONCAT2(PROXY_TYPE_IPADDR, PROXY_TYPE_IPADDR), 8, 0, 0,
 			   0},
-    [PROXY_SET_AFFINITY_ENDPOINTS] = {"affinity-endpoints",
-				      PROXY_SERVICE_KEY_TYPE << 12 | ENDPOINT_TYPE,
-				      PROXY_SERVICE_KEY_LEN + 8, 0, 0, 0},
-    [PROXY_SET_AFFINITY] = {"affinity", PROXY_TYPE_IPADDR << 18 | PROXY_SERVICE_KEY_TYPE,
-			    4 + PROXY_SERVICE_KEY_LEN, ENDPOINT_TYPE, 8,
-			    NFT_SET_MAP | NFT_SET_TIMEOUT | NFT_SET_EVAL},
+    [PROXY_SET_AFFINITY] = {"affinity",
+			    (PROXY_TYPE_IPADDR << 18 | PROXY_SERVICE_KEY_TYPE) << 6 |
+				PROXY_TYPE_MARK,
+			    4 + PROXY_SERVICE_KEY_LEN + 4, 0, 0, NFT_SET_TIMEOUT | NFT_SET_EVAL},
 };
 
 const struct proxy_set_definition *proxy_fixed_set(enum proxy_set set)

@@ -6,14 +6,14 @@
  *
  *   set cluster-3      { ClusterIP . protocol . port }    the ports that go to chain cluster-3,
  *   set node-port-3    { protocol . node port }           one set per load-balancing chain
- *   map node-port-targets { protocol . node port : ClusterIP . protocol . port }
  *   map backends       { ClusterIP . protocol . port . slot : endpoint . port }
+ *   map node-port-backends { protocol . node port . slot : endpoint . port }
  *   set no-endpoints   { ClusterIP . protocol . port }   ports without a ready endpoint
  *   set no-endpoint-node-ports { protocol . node port }
  *   set cluster-ips    { ClusterIP }
  *   set hairpin        { endpoint . endpoint }            this node's endpoints
- *   set affinity-endpoints { ClusterIP . protocol . port . endpoint . port }   ClientIP affinity
- *   map affinity       { client . ClusterIP . protocol . port : endpoint . port }  (packet path)
+ *   set affinity       { client . ClusterIP (or node address) . protocol . port . slot }
+ *                      ClientIP affinity, written by packets
  *
  *   nat-prerouting, nat-output (nat, dstnat): jump services
  *   services: ip daddr . meta l4proto . th dport @cluster-3 goto cluster-3   (one rule per
@@ -29,6 +29,10 @@
  *   masquerading: meta mark & 0x4000 != 0 meta mark set meta mark & ~0x4000 masquerade fully-random
  *                 ct status dnat ip saddr . ip daddr @hairpin masquerade fully-random
  *                 [ct status dnat iifname <bridge> oifname <bridge> masquerade fully-random]
+ *
+ * Every rule is one that nft 1.0.6 (Debian 12's) can list: it aborts on a map lookup whose
+ * result feeds another lookup's key, so node ports have backends of their own rather than a
+ * map to their Service's.
  *
  * No verdict maps: the kernel checks a whole table for loops whenever an element that jumps is
  * added, which made adding a Service cost time in proportion to the Services there (1 ms at
@@ -59,13 +63,12 @@
 #define PROXY_MASQUERADE_MARK 0x4000u
 
 enum proxy_set {
-	PROXY_SET_NODE_PORT_TARGETS,
 	PROXY_SET_BACKENDS,
+	PROXY_SET_NODE_PORT_BACKENDS,
 	PROXY_SET_NO_ENDPOINTS,
 	PROXY_SET_NO_ENDPOINT_NODE_PORTS,
 	PROXY_SET_CLUSTER_IPS,
 	PROXY_SET_HAIRPIN,
-	PROXY_SET_AFFINITY_ENDPOINTS,
 	PROXY_SET_AFFINITY, /* written by packets only: never diffed, emptied on rebuild */
 	PROXY_FIXED_SETS,
 	/* Not one set but one per load-balancing chain, named as the chain (lb_chain.h): an
@@ -74,7 +77,7 @@ enum proxy_set {
 	PROXY_SET_KINDS
 };
 
-/* The longest key and data of any set (affinity-endpoints; node-port-targets). */
+/* The longest key and data of any set (affinity; a chain in PROXY_SET_LB elements). */
 #define PROXY_KEY_MAX 20
 #define PROXY_DATA_MAX 12
 

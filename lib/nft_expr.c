@@ -142,6 +142,14 @@ void nft_expr_vmap(struct nftnl_rule *rule, const char *set, uint32_t sreg)
 	nftnl_expr_set_u32(expr, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
 }
 
+void nft_expr_immediate_u32(struct nftnl_rule *rule, uint32_t dreg, uint32_t value)
+{
+	struct nftnl_expr *expr = expr_add(rule, "immediate");
+
+	nftnl_expr_set_u32(expr, NFTNL_EXPR_IMM_DREG, dreg);
+	nftnl_expr_set(expr, NFTNL_EXPR_IMM_DATA, &value, sizeof(value));
+}
+
 void nft_expr_numgen_random(struct nftnl_rule *rule, uint32_t dreg, uint32_t modulus)
 {
 	struct nftnl_expr *expr = expr_add(rule, "numgen");

@@ -230,12 +230,14 @@ static void port_with_endpoints_has_its_elements(void **state)
 	assert_int_equal(slot, 0);
 	assert_memory_equal(e->data.bytes, first_backend, 8);
 
-	assert_int_equal(count_of(&list, PROXY_SET_AFFINITY_ENDPOINTS), 3);
 	assert_int_equal(count_of(&list, PROXY_SET_LB), 2);
 	assert_int_equal(find(&list, PROXY_SET_LB, 0)->data.chain.entry, LB_NODE_PORT);
-	e = find(&list, PROXY_SET_NODE_PORT_TARGETS, 0);
-	assert_int_equal(e->key_len, 8);
-	assert_memory_equal(e->data.bytes, service_key, 12);
+	/* The node port's own backends: tcp . 30080 . slot. */
+	assert_int_equal(count_of(&list, PROXY_SET_NODE_PORT_BACKENDS), 3);
+	e = find(&list, PROXY_SET_NODE_PORT_BACKENDS, 0);
+	assert_int_equal(e->key_len, 12);
+	assert_memory_equal(e->key, ((uint8_t[]){IPPROTO_TCP, 0, 0, 0, 0x75, 0x80, 0, 0}), 8);
+	assert_memory_equal(e->data.bytes, first_backend, 8);
 	assert_int_equal(count_of(&list, PROXY_SET_CLUSTER_IPS), 1);
 	assert_int_equal(count_of(&list, PROXY_SET_NO_ENDPOINTS), 0);
 	element_list_clear(&list);
@@ -282,11 +284,11 @@ static void diff_sends_only_what_changed(void **state)
 	element_list_sort(&before);
 	element_list_sort(&after);
 	element_changes_diff(&changes, &before, &after);
-	/* Deleted: backend slot 1 (changed value) and slot 2 (gone), affinity-endpoints of
-	 * 10.244.1.4, the port in the sets of cluster-3 and node-port-3. Added: slot 1 again, the
-	 * port in the sets of cluster-2 and node-port-2. */
-	assert_int_equal(changes.deleted, 5);
-	assert_int_equal(changes.added, 3);
+	/* Deleted: slot 1 (changed value) and slot 2 (gone) of the backends and of the node port's
+	 * backends, the port in the sets of cluster-3 and node-port-3. Added: slot 1 again twice,
+	 * the port in the sets of cluster-2 and node-port-2. */
+	assert_int_equal(changes.deleted, 6);
+	assert_int_equal(changes.added, 4);
 	/* The same again: nothing. */
 	element_changes_clear(&changes);
 	element_changes_diff(&changes, &after, &after);
