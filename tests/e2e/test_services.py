@@ -331,6 +331,13 @@ def test_node_port_answers_on_every_node_from_outside(cluster_factory, registry)
         spread(answers, ["web-0", "web-1"], f"from outside to {node.name}")
     # The ClusterIP answers beside it.
     assert set(from_node(cluster, 0, url_of(svc), 20)) == {"web-0", "web-1"}
+    # An outside host that routes the Service CIDR through node 0 reaches the ClusterIP too:
+    # masqueraded by node 0, or node 1's pods would answer it straight from their own
+    # addresses, which its TCP would refuse.
+    from_outside(cluster, url_of(svc), 0)
+    cluster.lan.ip("route", "add", "10.96.0.0/12", "via", cluster.nodes[0].ip)
+    answers = from_outside(cluster, url_of(svc), 30)
+    spread(answers, ["web-0", "web-1"], "from outside to the ClusterIP")
 
 
 UDP_ECHO = """
