@@ -465,13 +465,12 @@ static void note_stale_affinity(struct proxy *p, const struct service_port *old,
 		const struct service_port *n = find_port(new, new_count, &old[i]);
 		struct element_list elements = {0};
 
-		if (!old[i].affinity_seconds || !old[i].endpoint_count ||
+		if (!old[i].affinity_seconds ||
 		    (n && n->affinity_seconds && n->node_port == old[i].node_port))
 			continue;
-		element_list_add_service_port(&elements, &old[i]);
+		element_list_add_dispatch(&elements, &old[i]);
 		for (size_t j = 0; j < elements.count; j++)
-			if (elements.items[j].set == PROXY_SET_LB)
-				element_list_add(&p->stale_affinity, &elements.items[j]);
+			element_list_add(&p->stale_affinity, &elements.items[j]);
 		element_list_clear(&elements);
 	}
 }

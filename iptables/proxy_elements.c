@@ -89,14 +89,49 @@ static void finish(struct element_list *list, struct proxy_element *e, const str
 	element_list_add(list, e);
 }
 
-void element_list_add_service_port(struct element_list *list, const struct service_port *port)
+void element_list_add_dispatch(struct element_list *list, const struct service_port *port)
 {
-	struct lb_chain cluster = {LB_CLUSTER_IP, (uint32_t)port->endpoint_count,
-				   port->affinity_seconds};
-	struct lb_chain node = {LB_NODE_PORT, (uint32_t)port->endpoint_count,
-				port->affinity_seconds};
+	struct proxy_element e;
+	struct packer key;
+
+	element_new(&e, PROXY_SET_LB, &key);
+	pack_service(&key, port);
+	e.data.chain = (struct lb_chain){LB_CLUSTER_IP, (uint32_t)port->endpoint_count,
+					 port->affinity_seconds};
+	finish(list, &e, &key);
+	if (!port->node_port)
+		return;
+	element_new(&e, PROXY_SET_LB, &key);
+	pack_node_port(&key, port);
+	e.data.chain =
+	    (struct lb_chain){LB_NODE_PORT, (uint32_t)port->endpoint_count, port->affinity_seconds};
+	finish(list, &e, &key);
+}
+
+/* Slots 0..n-1 of the port's endpoints in `set`, keyed by the Service or by the node port. */
+static void add_backends(struct element_list *list, const struct service_port *port,
+			 enum proxy_set set)
+{
 	struct proxy_element e;
 	struct packer key, data;
+
+	for (size_t i = 0; i < port->endpoint_count; i++) {
+		element_new(&e, set, &key);
+		if (set == PROXY_SET_BACKENDS)
+			pack_service(&key, port);
+		else
+			pack_node_port(&key, port);
+		pack_u32_host(&key, (uint32_t)i);
+		data = (struct packer){e.data.bytes, 0};
+		pack_endpoint(&data, &port->endpoints[i]);
+		finish(list, &e, &key);
+	}
+}
+
+void element_list_add_service_port(struct element_list *list, const struct service_port *port)
+{
+	struct proxy_element e;
+	struct packer key;
 
 	element_new(&e, PROXY_SET_CLUSTER_IPS, &key);
 	pack_u32_be(&key, port->cluster_ip);
@@ -113,33 +148,10 @@ void element_list_add_service_port(struct element_list *list, const struct servi
 		}
 		return;
 	}
-
-	element_new(&e, PROXY_SET_LB, &key);
-	pack_service(&key, port);
-	e.data.chain = cluster;
-	finish(list, &e, &key);
-	for (size_t i = 0; i < port->endpoint_count; i++) {
-		element_new(&e, PROXY_SET_BACKENDS, &key);
-		pack_service(&key, port);
-		pack_u32_host(&key, (uint32_t)i);
-		data = (struct packer){e.data.bytes, 0};
-		pack_endpoint(&data, &port->endpoints[i]);
-		finish(list, &e, &key);
-	}
-	if (!port->node_port)
-		return;
-	element_new(&e, PROXY_SET_LB, &key);
-	pack_node_port(&key, port);
-	e.data.chain = node;
-	finish(list, &e, &key);
-	for (size_t i = 0; i < port->endpoint_count; i++) {
-		element_new(&e, PROXY_SET_NODE_PORT_BACKENDS, &key);
-		pack_node_port(&key, port);
-		pack_u32_host(&key, (uint32_t)i);
-		data = (struct packer){e.data.bytes, 0};
-		pack_endpoint(&data, &port->endpoints[i]);
-		finish(list, &e, &key);
-	}
+	element_list_add_dispatch(list, port);
+	add_backends(list, port, PROXY_SET_BACKENDS);
+	if (port->node_port)
+		add_backends(list, port, PROXY_SET_NODE_PORT_BACKENDS);
 }
 
 struct proxy_element proxy_element_hairpin(uint32_t address)

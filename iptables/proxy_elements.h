@@ -36,6 +36,9 @@ struct element_list {
 /* Appends the elements of the port (unsorted). */
 void element_list_add_service_port(struct element_list *list, const struct service_port *port);
 void element_list_add(struct element_list *list, const struct proxy_element *element);
+/* Only the port's elements of PROXY_SET_LB (its ClusterIP's, its node port's), whatever its
+ * endpoints: the keys by which its affinity records are found. */
+void element_list_add_dispatch(struct element_list *list, const struct service_port *port);
 /* Sorts by set and key and drops repeated keys (a ClusterIP of several ports). */
 void element_list_sort(struct element_list *list);
 void element_list_clear(struct element_list *list);
