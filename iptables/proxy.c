@@ -826,7 +826,7 @@ int proxy_collect_chains(struct proxy *p, int64_t now, int64_t idle_ms, struct c
 	_cleanup_(batch_freep) struct nft_batch *batch = NULL;
 	const char *name;
 	struct chain_use *use;
-	int r;
+	int collected = 0, r;
 
 	if (!p->in_sync || !proxy_socket(p, err))
 		return p->in_sync ? -err->code : 0;
@@ -836,9 +836,9 @@ int proxy_collect_chains(struct proxy *p, int64_t now, int64_t idle_ms, struct c
 		if (use->users || !use->in_kernel || now - use->unused_since < idle_ms)
 			continue;
 		use->in_kernel = false;
-		p->dispatch_changed = true;
+		collected++;
 	}
-	if (!p->dispatch_changed)
+	if (!collected)
 		return 0;
 	rewrite_dispatch(p, batch);
 	STRMAP_FOREACH (p->chains, iter, name, use) {
@@ -885,7 +885,7 @@ int proxy_collect_chains(struct proxy *p, int64_t now, int64_t idle_ms, struct c
 		}
 	}
 	note_generation(p);
-	return 0;
+	return collected;
 }
 
 json_t *proxy_describe(const struct proxy *p)

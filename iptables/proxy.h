@@ -44,9 +44,9 @@ int proxy_commit(struct proxy *proxy, struct proxy_stats *stats, struct ck_error
 int proxy_reconcile(struct proxy *proxy, struct proxy_stats *stats, struct ck_error *err);
 /* True when someone else committed to the ruleset since the proxy's last commit. */
 int proxy_kernel_changed(struct proxy *proxy, bool *changed, struct ck_error *err);
-/* Load-balancing chains no Service port has used for `idle_ms` are deleted (one batch). A
- * chain is kept that long because kernels before 6.2 may still count a map element deleted in
- * the same batch as a reference to it. */
+/* Load-balancing chains no Service port has used for `idle_ms` are deleted (one batch); returns
+ * how many. A chain is kept that long because kernels before 6.2 may still count a map element
+ * deleted in the same batch as a reference to it. */
 int proxy_collect_chains(struct proxy *proxy, int64_t now_ms, int64_t idle_ms,
 			 struct ck_error *err);
 

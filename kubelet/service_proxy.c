@@ -138,6 +138,7 @@ static void check_kernel(void *ctx)
 	struct proxy_stats stats;
 	struct ck_error err = {0};
 	bool changed = false;
+	int collected;
 
 	sp->check_timer = loop_timer_in(sp->loop, CHECK_INTERVAL_MS, check_kernel, sp);
 	if (!sp->synced_once || sp->retry_timer)
@@ -152,8 +153,11 @@ static void check_kernel(void *ctx)
 			log_stats("the ruleset was changed from outside; table repaired", &stats);
 		update_status(sp, NULL);
 	}
-	if (proxy_collect_chains(sp->proxy, loop_now_ms(), CHAIN_IDLE_MS, &err) < 0)
+	collected = proxy_collect_chains(sp->proxy, loop_now_ms(), CHAIN_IDLE_MS, &err);
+	if (collected < 0)
 		log_warn("service proxy: %s", err.message);
+	else if (collected > 0)
+		update_status(sp, NULL);
 }
 
 static void on_services(void *ctx, const struct watch_change *change)

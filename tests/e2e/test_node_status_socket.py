@@ -130,8 +130,8 @@ def test_service_proxy_in_status(node):
         code, content_type, body = socket_get(path, "/services")
         assert code == 200 and content_type == "application/json"
         s = json.loads(body)
-        return s if s["services"] == 2 else None
-    s = wait_for(described, what="two Services in the proxy's table")
+        return s if s["services"] == 2 and s["endpoints"] == 3 else None
+    s = wait_for(described, what="two Services and their 3 endpoints in the proxy's table")
     assert s["table"] == "ip ckube-proxy" and s["listed"] and s["inSync"]
     assert s["servicePorts"] == 2 and s["endpoints"] == 3 and s["lastError"] is None
     assert {c["name"]: c["users"] for c in s["loadBalancingChains"]} == {
