@@ -204,13 +204,8 @@ int proxy_set_endpoints(struct proxy *p, const json_t *endpoints, struct ck_erro
 	return 0;
 }
 
-void proxy_delete_service(struct proxy *p, const char *namespace, const char *name)
+static void forget_service(struct proxy *p, struct proxied *record)
 {
-	char key[512];
-	struct proxied *record;
-
-	object_key(namespace, name, key, sizeof(key));
-	record = strmap_get(p->services, key);
 	if (!record || !record->has_service)
 		return;
 	service_spec_clear(&record->service);
@@ -218,18 +213,29 @@ void proxy_delete_service(struct proxy *p, const char *namespace, const char *na
 	mark_dirty(p, record);
 }
 
-void proxy_delete_endpoints(struct proxy *p, const char *namespace, const char *name)
+static void forget_endpoints(struct proxy *p, struct proxied *record)
 {
-	char key[512];
-	struct proxied *record;
-
-	object_key(namespace, name, key, sizeof(key));
-	record = strmap_get(p->services, key);
 	if (!record || !record->has_endpoints)
 		return;
 	endpoints_spec_clear(&record->endpoints);
 	record->has_endpoints = false;
 	mark_dirty(p, record);
+}
+
+void proxy_delete_service(struct proxy *p, const char *namespace, const char *name)
+{
+	char key[512];
+
+	object_key(namespace, name, key, sizeof(key));
+	forget_service(p, strmap_get(p->services, key));
+}
+
+void proxy_delete_endpoints(struct proxy *p, const char *namespace, const char *name)
+{
+	char key[512];
+
+	object_key(namespace, name, key, sizeof(key));
+	forget_endpoints(p, strmap_get(p->services, key));
 }
 
 static int replace_all(struct proxy *p, const json_t *objects, bool services, struct ck_error *err)
@@ -254,15 +260,10 @@ static int replace_all(struct proxy *p, const json_t *objects, bool services, st
 	STRMAP_FOREACH (p->services, iter, key, record) {
 		if (strmap_get(listed, key))
 			continue;
-		if (services && record->has_service) {
-			service_spec_clear(&record->service);
-			record->has_service = false;
-			mark_dirty(p, record);
-		} else if (!services && record->has_endpoints) {
-			endpoints_spec_clear(&record->endpoints);
-			record->has_endpoints = false;
-			mark_dirty(p, record);
-		}
+		if (services)
+			forget_service(p, record);
+		else
+			forget_endpoints(p, record);
 	}
 	return err && err->code ? -err->code : 0;
 }
@@ -275,11 +276,6 @@ int proxy_replace_services(struct proxy *p, const json_t *services, struct ck_er
 int proxy_replace_endpoints(struct proxy *p, const json_t *endpoints, struct ck_error *err)
 {
 	return replace_all(p, endpoints, false, err);
-}
-
-bool proxy_has_changes(const struct proxy *p)
-{
-	return p->dirty_count > 0;
 }
 
 /* --- from Services to kernel objects ---------------------------------------------------- */

@@ -34,8 +34,6 @@ void proxy_delete_endpoints(struct proxy *proxy, const char *namespace, const ch
 int proxy_replace_services(struct proxy *proxy, const json_t *services, struct ck_error *err);
 int proxy_replace_endpoints(struct proxy *proxy, const json_t *endpoints, struct ck_error *err);
 
-/* True when changes wait for a commit. */
-bool proxy_has_changes(const struct proxy *proxy);
 /* Sends the changes in one batch, then deletes the UDP conntrack entries of endpoints that
  * went away (a failure there is logged, not returned). When the table is not known to be
  * right (the first time, after a failure), reconciles instead. */

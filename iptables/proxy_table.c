@@ -83,11 +83,6 @@ struct nftnl_set *proxy_set_object(const struct proxy_set_definition *def)
 	return s;
 }
 
-struct nftnl_set *proxy_set_definition(enum proxy_set set)
-{
-	return proxy_set_object(&fixed_sets[set]);
-}
-
 bool proxy_set_matches(const struct proxy_set_definition *def, const struct nftnl_set *kernel)
 {
 	if (nftnl_set_get_u32(kernel, NFTNL_SET_KEY_LEN) != def->key_len ||
@@ -214,12 +209,6 @@ void chain_spec_create(struct nft_batch *batch, const struct chain_spec *spec)
 	snprintf(step, sizeof(step), "add chain %s", spec->name);
 	nft_batch_chain(batch, NFT_MSG_NEWCHAIN, NLM_F_CREATE, chain, step);
 	nftnl_chain_free(chain);
-}
-
-void chain_spec_add(struct nft_batch *batch, const struct chain_spec *spec)
-{
-	chain_spec_create(batch, spec);
-	chain_spec_fill(batch, spec);
 }
 
 void chain_spec_rewrite(struct nft_batch *batch, const struct chain_spec *spec)

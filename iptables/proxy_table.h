@@ -93,9 +93,6 @@ struct proxy_config {
 
 /* The fixed sets (below PROXY_FIXED_SETS). */
 const char *proxy_set_name(enum proxy_set set);
-/* The set as the kernel should have it (type, flags, key and data), ready for NFT_MSG_NEWSET
- * or for comparing with what a dump returned. */
-struct nftnl_set *proxy_set_definition(enum proxy_set set);
 
 /* Any set of the table, fixed or a load-balancing chain's. A set's definition: its key's
  * type and length (with the data's for a map), flags. */
@@ -154,10 +151,8 @@ void chain_spec_seal(struct chain_spec *spec);
 bool chain_spec_rule_matches(const struct chain_spec *spec, size_t index, const void *userdata,
 			     uint32_t len);
 struct nftnl_chain *chain_spec_object(const struct chain_spec *spec);
-/* Batch steps: create the chain with its rules (chain_spec_create, then chain_spec_fill, when
- * chains jump to each other: all are created first); or empty an existing one and put the
- * rules in again. */
-void chain_spec_add(struct nft_batch *batch, const struct chain_spec *spec);
+/* Batch steps: create the chain, then put its rules in (chains jump to each other: all are
+ * created first); or empty an existing one and put the rules in again. */
 void chain_spec_create(struct nft_batch *batch, const struct chain_spec *spec);
 void chain_spec_fill(struct nft_batch *batch, const struct chain_spec *spec);
 void chain_spec_rewrite(struct nft_batch *batch, const struct chain_spec *spec);

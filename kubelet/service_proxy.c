@@ -27,7 +27,6 @@
 #define RETRY_MAX_MS 30000
 
 struct service_proxy {
-	char *node_name;
 	struct proxy *proxy;
 	struct loop *loop;
 	pthread_t thread;
@@ -255,7 +254,6 @@ int service_proxy_start(const struct service_proxy_config *config, struct servic
 		abort();
 	pthread_mutex_init(&sp->lock, NULL);
 	sp->retry_ms = RETRY_FIRST_MS;
-	sp->node_name = strdup(config->node_name);
 	if ((r = parse_cidr(config->cluster_cidr, "--cluster-cidr", &proxy.cluster_cidr, err)) <
 		0 ||
 	    (r = parse_cidr(config->service_cidr, "--service-cidr", &proxy.service_cidr, err)) <
@@ -323,6 +321,5 @@ void service_proxy_stop(struct service_proxy *sp)
 	proxy_free(sp->proxy);
 	json_decref(sp->status);
 	pthread_mutex_destroy(&sp->lock);
-	free(sp->node_name);
 	free(sp);
 }

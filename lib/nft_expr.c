@@ -133,15 +133,6 @@ void nft_expr_lookup(struct nftnl_rule *rule, const char *set, uint32_t sreg, ui
 		nftnl_expr_set_u32(expr, NFTNL_EXPR_LOOKUP_FLAGS, flags);
 }
 
-void nft_expr_vmap(struct nftnl_rule *rule, const char *set, uint32_t sreg)
-{
-	struct nftnl_expr *expr = expr_add(rule, "lookup");
-
-	nftnl_expr_set_str(expr, NFTNL_EXPR_LOOKUP_SET, set);
-	nftnl_expr_set_u32(expr, NFTNL_EXPR_LOOKUP_SREG, sreg);
-	nftnl_expr_set_u32(expr, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
-}
-
 void nft_expr_immediate_u32(struct nftnl_rule *rule, uint32_t dreg, uint32_t value)
 {
 	struct nftnl_expr *expr = expr_add(rule, "immediate");

@@ -43,9 +43,6 @@ void nft_expr_ipv4_prefix_match(struct nftnl_rule *rule, uint32_t offset, uint32
  * NFT_LOOKUP_F_INV in `flags`, unless absent). A map's data goes to `dreg`; 0: none wanted. */
 void nft_expr_lookup(struct nftnl_rule *rule, const char *set, uint32_t sreg, uint32_t dreg,
 		     uint32_t flags);
-/* The key starting at `sreg` looked up in the verdict map `set`: the element's verdict (a
- * jump or goto) is taken; without one the rule goes on. */
-void nft_expr_vmap(struct nftnl_rule *rule, const char *set, uint32_t sreg);
 /* A 32-bit constant (host order) into `dreg`. */
 void nft_expr_immediate_u32(struct nftnl_rule *rule, uint32_t dreg, uint32_t value);
 /* A random number from 0 to modulus - 1 into `dreg` (host order, 4 bytes). */

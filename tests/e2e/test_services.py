@@ -102,13 +102,13 @@ def elements(cluster, k, kind, name):
 
 
 def table_sets(cluster, k):
-    """{name: elements} of every set and map of node k's table, each read by itself."""
+    """{name: elements} of every set and map of node k's table, read in one listing (read
+    one by one, a chain's set that goes meanwhile would make nft fail)."""
     found = {}
-    for kind in ("set", "map"):
-        for item in nft_json(cluster, k, kind + "s", "ip"):
-            if kind in item and item[kind]["table"] == "ckube-proxy":
-                name = item[kind]["name"]
-                found[name] = elements(cluster, k, kind, name)
+    for item in nft_json(cluster, k, "table", "ip", "ckube-proxy"):
+        for kind in ("set", "map"):
+            if kind in item:
+                found[item[kind]["name"]] = item[kind].get("elem", [])
     return found
 
 
