@@ -13,3 +13,4 @@ int rm_main(int argc, char **argv);
 int wait_main(int argc, char **argv);
 int network_main(int argc, char **argv);
 int proxy_main(int argc, char **argv);
+int volume_main(int argc, char **argv);

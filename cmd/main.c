@@ -33,6 +33,7 @@ static const struct command commands[] = {
     {"rm", rm_main, "remove what stopped containers left"},
     {"network", network_main, "wire a network namespace as a pod's, or unwire it"},
     {"proxy", proxy_main, "program this node's Service rules from a file, or delete them"},
+    {"volume", volume_main, "mount a volume of this node by hand (nfs-mount)"},
     {"version", cmd_version, "print the version"},
 };
 

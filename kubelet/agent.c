@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "kubelet/agent_metrics.h"
+#include "kubelet/agent_settings.h"
 #include "kubelet/api_writer.h"
 #include "kubelet/image_puller.h"
 #include "kubelet/loop.h"
@@ -55,6 +56,8 @@ struct agent {
 	struct node_status *node;
 	struct node_server *endpoint;
 	struct agent_context context;
+	struct agent_settings settings;
+	char *pods_dir;           /* <data-dir>/pods: pod volumes */
 	char *status_socket_path; /* owned copy behind config's pointer */
 	struct agent_metrics *metrics;
 	struct usage_reporter *usage;
@@ -333,6 +336,13 @@ static int start_services(struct agent *agent, struct ck_error *err)
 	_cleanup_free_ char *image_dir = NULL;
 	int r;
 
+	_cleanup_free_ char *settings_file = NULL;
+	if (asprintf(&settings_file, "%s/agent.yaml", config->dirs.config_dir) < 0 ||
+	    asprintf(&agent->pods_dir, "%s/pods", config->dirs.data_dir) < 0)
+		abort();
+	r = agent_settings_load(settings_file, &agent->settings, err);
+	if (r < 0)
+		return ck_error_prefix(err, "node %s: settings", config->node_name);
 	r = cgroup_root_open(config->dirs.cgroup_root, &agent->cgroup, err);
 	if (r < 0)
 		return ck_error_prefix(err, "node %s: cgroup root", config->node_name);
@@ -362,6 +372,8 @@ static int start_services(struct agent *agent, struct ck_error *err)
 	    .api = agent->api,
 	    .metrics = agent->metrics,
 	    .network = agent->network,
+	    .settings = &agent->settings,
+	    .pods_dir = agent->pods_dir,
 	};
 	r = -pthread_create(&agent->loop_thread, NULL, run_loop, agent);
 	if (r < 0)
@@ -503,5 +515,7 @@ void agent_stop(struct agent *agent)
 	free(agent->cluster_cidr);
 	free(agent->service_cidr);
 	free(agent->status_socket_path);
+	free(agent->pods_dir);
+	agent_settings_clear(&agent->settings);
 	free(agent);
 }

@@ -74,10 +74,11 @@ struct pod {
 	enum pod_stage stage;
 	bool removed_from_api; /* no longer in the API: clean up and forget */
 	bool sandbox_ready;
-	char *sandbox_error; /* CreatePodSandboxError's message */
-	bool volume_error_reported;
-	char *dir;             /* <run-dir>/pods/<uid> */
-	char *cgroup_relative; /* <qos>/pod<uid> */
+	char *sandbox_error;         /* CreatePodSandboxError's message */
+	struct pod_volumes *volumes; /* pod_volumes.c: NULL until the first setup */
+	bool volume_error_reported;  /* a spec the volumes cannot be read from */
+	char *dir;                   /* <run-dir>/pods/<uid> */
+	char *cgroup_relative;       /* <qos>/pod<uid> */
 	int cgroup_fd;
 	char ip[IPV4_TEXT_MAX + 1]; /* its address on the pod network; "" when none */
 	struct pod_container *init_containers;

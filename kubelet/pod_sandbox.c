@@ -49,13 +49,15 @@ char *pod_namespaces_dir(const struct pod *pod)
 }
 
 /* The pod's share of the node, as the kubelet sets it on the pod cgroup: the sum of its
- * containers' requests, and of their limits when every container has one. */
-static void pod_resources(const struct pod_spec *spec, struct cgroup_resources *out)
+ * containers' requests, and of their limits when every container has one; the node's
+ * podPidsLimit. */
+static void pod_resources(const struct pod_spec *spec, int64_t pids_limit,
+			  struct cgroup_resources *out)
 {
 	bool all_cpu = true, all_memory = true;
 
-	*out =
-	    (struct cgroup_resources){.guaranteed = spec->qos == QOS_GUARANTEED, .pids_limit = -1};
+	*out = (struct cgroup_resources){.guaranteed = spec->qos == QOS_GUARANTEED,
+					 .pids_limit = pids_limit};
 	for (size_t i = 0; i < spec->container_count; i++) {
 		const struct resources_spec *r = &spec->containers[i].resources;
 		if (r->cpu_request_milli > 0)
@@ -101,7 +103,7 @@ static int create_cgroup(struct pod *pod, const struct agent_context *context, s
 	r = cgroup_create(context->cgroup, pod->cgroup_relative, &pod->cgroup_fd, err);
 	if (r < 0)
 		return r;
-	pod_resources(pod->spec, &resources);
+	pod_resources(pod->spec, context->settings->pod_pids_limit, &resources);
 	cgroup_limits_from_resources(&resources, &limits);
 	return cgroup_apply_limits(pod->cgroup_fd, &limits, &not_enforced, err);
 }

@@ -363,6 +363,21 @@ static void read_ports(struct reader *rd, const json_t *container, const char *p
 	}
 }
 
+static enum container_propagation read_propagation(struct reader *rd, const json_t *mount,
+						   const char *path)
+{
+	const char *text = read_string_ref(rd, mount, path, "mountPropagation");
+
+	if (!text || strcmp(text, "None") == 0)
+		return CONTAINER_PROPAGATION_NONE;
+	if (strcmp(text, "HostToContainer") == 0)
+		return CONTAINER_PROPAGATION_HOST_TO_CONTAINER;
+	if (strcmp(text, "Bidirectional") == 0)
+		return CONTAINER_PROPAGATION_BIDIRECTIONAL;
+	fail_field(rd, path, "mountPropagation", "want None, HostToContainer or Bidirectional");
+	return CONTAINER_PROPAGATION_NONE;
+}
+
 static void read_mounts(struct reader *rd, const json_t *container, const char *path,
 			struct container_spec *c)
 {
@@ -381,6 +396,7 @@ static void read_mounts(struct reader *rd, const json_t *container, const char *
 		m->sub_path = read_string(rd, mount, mpath, "subPath");
 		m->sub_path_expr = read_string(rd, mount, mpath, "subPathExpr");
 		m->read_only = read_bool(rd, mount, mpath, "readOnly", false);
+		m->propagation = read_propagation(rd, mount, mpath);
 	}
 }
 
@@ -804,7 +820,7 @@ static void env_free(struct env_spec *env, size_t count)
 	free(env);
 }
 
-static void container_free(struct container_spec *c)
+static void container_spec_clear(struct container_spec *c)
 {
 	free(c->name);
 	free(c->image);
@@ -841,7 +857,7 @@ static void container_free(struct container_spec *c)
 static void containers_free(struct container_spec *list, size_t count)
 {
 	for (size_t i = 0; i < count; i++)
-		container_free(&list[i]);
+		container_spec_clear(&list[i]);
 	free(list);
 }
 

@@ -12,6 +12,7 @@
 
 #include "lib/error.h"
 #include "lib/quantity.h"
+#include "runtime/container.h"
 
 enum restart_policy { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
 enum pull_policy { PULL_IF_NOT_PRESENT, PULL_ALWAYS, PULL_NEVER };
@@ -91,6 +92,7 @@ struct volume_mount_spec {
 	char *sub_path;      /* NULL when unset */
 	char *sub_path_expr; /* subPathExpr, $(VAR)-expanded with the container's env; or NULL */
 	bool read_only;
+	enum container_propagation propagation; /* mountPropagation; None when unset */
 };
 
 struct security_spec {

@@ -13,6 +13,7 @@
 #include "kubelet/container_env.h"
 #include "kubelet/pod_sandbox.h"
 #include "kubelet/pod_sync.h"
+#include "kubelet/pod_volumes.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
 #include "runtime/capabilities.h"
@@ -36,9 +37,8 @@ struct start_plan {
 	int stop_signal;
 	char *cgroup_relative, *cgroup_path;
 	int cgroup_fd;
-	int ns_fds[3]; /* net, ipc, uts, or -1 */
-	struct container_mount mounts[3];
-	char *mount_sources[3];
+	int ns_fds[3];                  /* net, ipc, uts, or -1 */
+	struct container_mount *mounts; /* the volumes' (pod_volumes.c), then /etc files */
 	size_t mount_count;
 	int output_child[2], output_reader[2];
 	char *log_path;
@@ -60,8 +60,7 @@ static void plan_clear(struct start_plan *plan)
 	for (int i = 0; i < 3; i++)
 		if (plan->ns_fds[i] >= 0)
 			close(plan->ns_fds[i]);
-	for (size_t i = 0; i < plan->mount_count; i++)
-		free(plan->mount_sources[i]);
+	pod_volumes_mounts_free(plan->mounts, plan->mount_count);
 	for (int i = 0; i < 2; i++) {
 		if (plan->output_child[i] >= 0)
 			close(plan->output_child[i]);
@@ -223,26 +222,41 @@ static int open_namespaces(struct pod_container *c, struct start_plan *plan, str
 	return 0;
 }
 
-static void add_etc_mounts(struct pod_container *c, struct start_plan *plan)
+/* A mount the container's volumes make already (say, a ConfigMap at /etc/resolv.conf) wins
+ * over the node's file, as with the kubelet. */
+static bool mounted_at(const struct start_plan *plan, const char *destination)
+{
+	for (size_t i = 0; i < plan->mount_count; i++)
+		if (strcmp(plan->mounts[i].destination, destination) == 0)
+			return true;
+	return false;
+}
+
+static int add_mounts(struct pod_container *c, struct start_plan *plan, struct ck_error *err)
 {
 	static const char *const files[] = {"hosts", "hostname", "resolv.conf"};
+	int r = pod_volumes_mounts(c, plan->environment, &plan->mounts, &plan->mount_count, err);
 
+	if (r < 0)
+		return r;
+	plan->mounts = realloc(plan->mounts, (plan->mount_count + 3) * sizeof(*plan->mounts));
+	if (!plan->mounts)
+		abort();
 	for (size_t i = 0; i < 3; i++) {
-		char *source;
+		char *source, *destination;
 
-		if (asprintf(&source, "%s/etc/%s", c->pod->dir, files[i]) < 0)
+		if (asprintf(&source, "%s/etc/%s", c->pod->dir, files[i]) < 0 ||
+		    asprintf(&destination, "/etc/%s", files[i]) < 0)
 			abort();
-		if (access(source, F_OK) < 0) {
+		if (access(source, F_OK) < 0 || mounted_at(plan, destination)) {
 			free(source);
+			free(destination);
 			continue;
 		}
-		plan->mount_sources[plan->mount_count] = source;
-		plan->mounts[plan->mount_count] = (struct container_mount){source, NULL, false};
-		if (asprintf((char **)&plan->mounts[plan->mount_count].destination, "/etc/%s",
-			     files[i]) < 0)
-			abort();
-		plan->mount_count++;
+		plan->mounts[plan->mount_count++] =
+		    (struct container_mount){.source = source, .destination = destination};
 	}
+	return 0;
 }
 
 static int open_output(struct pod_container *c, struct start_plan *plan, struct ck_error *err)
@@ -283,10 +297,10 @@ static int build(struct pod_container *c, struct start_plan *plan, struct ck_err
 		r = make_cgroup(c, plan, err);
 	if (r == 0)
 		r = open_namespaces(c, plan, err);
-	if (r == 0) {
-		add_etc_mounts(c, plan);
+	if (r == 0)
+		r = add_mounts(c, plan, err);
+	if (r == 0)
 		r = open_output(c, plan, err);
-	}
 	return r;
 }
 
@@ -362,8 +376,6 @@ int pod_container_start(struct pod_container *c, enum container_failure *failure
 				 c->pod->spec->name, c->spec->name, log_err.message);
 		}
 	}
-	for (size_t i = 0; i < plan.mount_count; i++)
-		free((char *)plan.mounts[i].destination);
 	plan_clear(&plan);
 	return r;
 }

@@ -18,6 +18,7 @@
 #include "kubelet/pod_events.h"
 #include "kubelet/pod_runs.h"
 #include "kubelet/pod_sandbox.h"
+#include "kubelet/pod_volumes.h"
 #include "kubelet/pod_status.h"
 #include "kubelet/static_pods.h"
 #include "lib/log.h"
@@ -85,33 +86,13 @@ void pod_sync_detach(struct pod *pod)
 
 /* --- the pod ------------------------------------------------------------------------------ */
 
-/* Volumes come with the volume part of the node; until then a pod that has any waits in
- * ContainerCreating with the reason in a FailedMount event, as a pod whose mount fails does,
- * rather than run without its data. */
-static bool volumes_ready(struct pod *pod)
-{
-	const json_t *volume = json_array_get(pod->spec->volumes, 0);
-	const char *name = json_string_value(json_object_get(volume, "name"));
-
-	if (!volume)
-		return true;
-	if (!pod->volume_error_reported) {
-		pod_event_pod(pod, "Warning", "FailedMount",
-			      "MountVolume.SetUp failed for volume \"%s\" : volumes are not "
-			      "supported by this node yet",
-			      name ? name : "?");
-		pod->volume_error_reported = true;
-	}
-	return false;
-}
-
 static bool ensure_sandbox(struct pod *pod)
 {
 	struct ck_error err = {0};
 
 	if (pod->sandbox_ready)
 		return true;
-	if (!volumes_ready(pod))
+	if (!pod_volumes_ready(pod))
 		return false;
 	if (pod_sandbox_create(pod, context_of(pod), &err) < 0) {
 		log_warn("pod %s/%s: sandbox: %s", pod->spec->namespace, pod->spec->name,
@@ -214,6 +195,12 @@ static void terminate_pod(struct pod *pod)
 		return;
 	}
 	pod->sandbox_ready = false;
+	if (pod_volumes_remove(pod, &err) < 0) {
+		log_warn("pod %s/%s: remove volumes: %s", pod->spec->namespace, pod->spec->name,
+			 err.message);
+		pod_sync_at(pod, loop_now_ms() + SANDBOX_RETRY_MS);
+		return;
+	}
 	pod->stage = POD_GONE;
 }
 

@@ -14,6 +14,7 @@
 #include "kubelet/pod_adopt.h"
 #include "kubelet/pod_sandbox.h"
 #include "kubelet/pod_sync.h"
+#include "kubelet/pod_volumes.h"
 #include "kubelet/static_pods.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
@@ -46,6 +47,7 @@ static void pod_free(void *value)
 		container_clear(&pod->containers[i]);
 	free(pod->init_containers);
 	free(pod->containers);
+	pod_volumes_free(pod);
 	pod_spec_free(pod->spec);
 	json_decref(pod->last_status);
 	free(pod->sandbox_error);

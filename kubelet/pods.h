@@ -7,6 +7,7 @@
 
 #include "cgroup/cgroup.h"
 #include "kubelet/agent.h"
+#include "kubelet/agent_settings.h"
 #include "kubelet/api_writer.h"
 #include "kubelet/image_puller.h"
 #include "kubelet/loop.h"
@@ -22,8 +23,10 @@ struct agent_context {
 	struct image_puller *puller;
 	struct log_pump *logs;
 	struct http_client *api; /* for the loop's own reads (services, config maps); loop only */
-	struct agent_metrics *metrics; /* thread-safe */
-	struct node_network *network;  /* loop only */
+	struct agent_metrics *metrics;         /* thread-safe */
+	struct node_network *network;          /* loop only */
+	const struct agent_settings *settings; /* <config-dir>/agent.yaml */
+	const char *pods_dir;                  /* <data-dir>/pods: pod volumes */
 };
 
 struct pods;

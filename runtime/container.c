@@ -102,20 +102,32 @@ static int make_scratch(const char *scratch_dir, struct ck_error *err)
 
 /* Each source as a detached copy of its mount tree, made here in the agent's mount namespace:
  * the child, in a namespace of its own, could not copy a mount of another namespace, but it
- * can attach a detached one. Read-only is applied before it is attached anywhere. */
+ * can attach a detached one. Read-only and propagation are applied before it is attached
+ * anywhere. A copy of a shared mount starts as a peer of its source, so even None must be
+ * set: left alone, mounts would travel both ways. */
 static int detach_source(const struct container_mount *m, int *tree, bool *is_dir,
 			 struct ck_error *err)
 {
-	struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
+	static const uint64_t propagation[] = {
+	    [CONTAINER_PROPAGATION_NONE] = MS_PRIVATE,
+	    [CONTAINER_PROPAGATION_HOST_TO_CONTAINER] = MS_SLAVE,
+	    [CONTAINER_PROPAGATION_BIDIRECTIONAL] = MS_SHARED,
+	};
+	struct mount_attr attr = {.attr_set = m->read_only ? MOUNT_ATTR_RDONLY : 0,
+				  .propagation = propagation[m->propagation]};
+	const char *source = m->source ? m->source : "volume";
 	struct stat st;
 
-	*tree = open_tree(AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	*tree =
+	    m->source
+		? open_tree(AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE)
+		: open_tree(m->source_fd, "",
+			    AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
 	if (*tree < 0 || fstat(*tree, &st) < 0)
-		return ck_error_errno(err, errno, "mount %s on %s", m->source, m->destination);
-	if (m->read_only &&
-	    mount_setattr(*tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &ro, sizeof(ro)) < 0)
-		return ck_error_errno(err, errno, "mount %s on %s: read-only", m->source,
-				      m->destination);
+		return ck_error_errno(err, errno, "mount %s on %s", source, m->destination);
+	if (mount_setattr(*tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+		return ck_error_errno(err, errno, "mount %s on %s: %s", source, m->destination,
+				      m->read_only ? "read-only and propagation" : "propagation");
 	*is_dir = S_ISDIR(st.st_mode);
 	return 0;
 }

@@ -39,10 +39,19 @@ struct container_namespace {
 	int fd;
 };
 
+/* How mounts below a bind reach the other side (Kubernetes' mountPropagation). */
+enum container_propagation {
+	CONTAINER_PROPAGATION_NONE,              /* private: neither way */
+	CONTAINER_PROPAGATION_HOST_TO_CONTAINER, /* the container's copy is a slave of the host's */
+	CONTAINER_PROPAGATION_BIDIRECTIONAL,     /* shared both ways (privileged containers) */
+};
+
 struct container_mount {
-	const char *source;      /* a host path: file or directory, bound recursively */
+	const char *source;      /* a host path: file or directory, bound recursively; or NULL */
+	int source_fd;           /* when `source` is NULL: an O_PATH descriptor of the source */
 	const char *destination; /* absolute, resolved inside the root; created when missing */
 	bool read_only;
+	enum container_propagation propagation;
 };
 
 struct container_process {

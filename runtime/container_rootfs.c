@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "runtime/container_internal.h"
-#include "runtime/path_in_root.h"
+#include "lib/path_in_root.h"
 #include "runtime/spawn.h"
 
 #define FD_PATH_SIZE 32

@@ -42,7 +42,8 @@ static int add_file(struct etc_files *files, const char *dir, const char *name,
 		return r;
 	}
 	files->paths[files->count] = path;
-	files->mounts[files->count] = (struct container_mount){path, destination, false};
+	files->mounts[files->count] =
+	    (struct container_mount){.source = path, .destination = destination};
 	files->count++;
 	return 0;
 }

@@ -16,7 +16,7 @@
 #include "lib/buf.h"
 #include "lib/cleanup.h"
 #include "lib/strconv.h"
-#include "runtime/path_in_root.h"
+#include "lib/path_in_root.h"
 
 /* runc's bound for ids given as numbers ("for 32-bit systems compatibility"), with its words. */
 #define ID_NUMBER_MAX 2147483647

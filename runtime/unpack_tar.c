@@ -18,7 +18,7 @@
 #include "lib/log.h"
 #include "runtime/archive_dl.h"
 #include "runtime/image_digest.h"
-#include "runtime/path_in_root.h"
+#include "lib/path_in_root.h"
 #include "runtime/unpack_tar.h"
 
 const struct unpack_limits unpack_default_limits = {

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "lib/fsutil.h"
-#include "runtime/path_in_root.h"
+#include "lib/path_in_root.h"
 
 /* The child's exit code when it cannot install its filter. */
 #define SECCOMP_UNAVAILABLE 77

@@ -1,4 +1,4 @@
-#include "runtime/path_in_root.h"
+#include "lib/path_in_root.h"
 
 #include <errno.h>
 #include <fcntl.h>

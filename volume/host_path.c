@@ -1,0 +1,208 @@
+/* hostPath volumes: see host_path.h. */
+#include "volume/host_path.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/cleanup.h"
+
+static int type_mismatch(const char *path, const char *what, struct ck_error *err)
+{
+	return ck_error_set(err, EINVAL, "hostPath type check failed: %s is not %s", path, what);
+}
+
+static int create(const char *path, bool directory, struct ck_error *err)
+{
+	if (directory) {
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return ck_error_errno(err, errno, "hostPath: create directory %s", path);
+		return 0;
+	}
+	int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOCTTY, 0644);
+	if (fd < 0)
+		return ck_error_errno(err, errno, "hostPath: create file %s", path);
+	close(fd);
+	return 0;
+}
+
+static int make_directories(const char *path, struct ck_error *err)
+{
+	char prefix[PATH_MAX];
+
+	/* The kubelet makes the missing parents too (os.MkdirAll). */
+	snprintf(prefix, sizeof(prefix), "%s", path);
+	for (char *slash = strchr(prefix + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		if (mkdir(prefix, 0755) < 0 && errno != EEXIST)
+			return ck_error_errno(err, errno, "hostPath: create directory %s", prefix);
+		*slash = '/';
+	}
+	return create(path, true, err);
+}
+
+static int check_type(const char *path, enum host_path_type type, struct ck_error *err)
+{
+	struct stat st;
+	bool exists = stat(path, &st) == 0;
+	int r = 0;
+
+	if (!exists && errno != ENOENT)
+		return ck_error_errno(err, errno, "hostPath type check: %s", path);
+	switch (type) {
+	case HOST_PATH_UNSET:
+		return 0;
+	case HOST_PATH_DIRECTORY_OR_CREATE:
+	case HOST_PATH_FILE_OR_CREATE:
+		if (exists)
+			break;
+		r = type == HOST_PATH_DIRECTORY_OR_CREATE ? make_directories(path, err)
+							  : create(path, false, err);
+		if (r < 0)
+			return r;
+		if (stat(path, &st) < 0)
+			return ck_error_errno(err, errno, "hostPath: %s", path);
+		exists = true;
+		break;
+	default:
+		break;
+	}
+	switch (type) {
+	case HOST_PATH_DIRECTORY_OR_CREATE:
+	case HOST_PATH_DIRECTORY:
+		return exists && S_ISDIR(st.st_mode) ? 0 : type_mismatch(path, "a directory", err);
+	case HOST_PATH_FILE_OR_CREATE:
+	case HOST_PATH_FILE:
+		return exists && S_ISREG(st.st_mode) ? 0 : type_mismatch(path, "a file", err);
+	case HOST_PATH_SOCKET:
+		return exists && S_ISSOCK(st.st_mode) ? 0
+						      : type_mismatch(path, "a socket file", err);
+	case HOST_PATH_CHAR_DEVICE:
+		return exists && S_ISCHR(st.st_mode)
+			   ? 0
+			   : type_mismatch(path, "a character device", err);
+	case HOST_PATH_BLOCK_DEVICE:
+		return exists && S_ISBLK(st.st_mode) ? 0
+						     : type_mismatch(path, "a block device", err);
+	case HOST_PATH_UNSET:
+		break;
+	}
+	return 0;
+}
+
+bool host_path_has_prefix(const char *path, const char *prefix)
+{
+	size_t len = strlen(prefix);
+
+	while (len > 1 && prefix[len - 1] == '/')
+		len--;
+	if (len == 1 && prefix[0] == '/')
+		return path[0] == '/';
+	return strncmp(path, prefix, len) == 0 && (path[len] == '\0' || path[len] == '/');
+}
+
+/* The rule allowing `path`, or NULL. */
+static const struct host_path_rule *rule_for(const struct host_path_policy *policy,
+					     const char *path)
+{
+	for (size_t i = 0; i < policy->count; i++)
+		if (host_path_has_prefix(path, policy->rules[i].prefix))
+			return &policy->rules[i];
+	return NULL;
+}
+
+/* `path` without "." elements, repeated or trailing slashes; ".." is refused (the API
+ * refuses it too). */
+static int clean(const char *path, char out[PATH_MAX], struct ck_error *err)
+{
+	size_t n = 0;
+
+	for (const char *p = path; *p;) {
+		size_t len;
+
+		while (*p == '/')
+			p++;
+		len = strcspn(p, "/");
+		if (len == 0)
+			break;
+		if (len == 2 && p[0] == '.' && p[1] == '.')
+			return ck_error_set(err, EINVAL, "hostPath %s: must not contain '..'",
+					    path);
+		if (!(len == 1 && p[0] == '.')) {
+			if (n + 1 + len >= PATH_MAX)
+				return ck_error_set(err, ENAMETOOLONG, "hostPath %s: too long",
+						    path);
+			out[n++] = '/';
+			memcpy(out + n, p, len);
+			n += len;
+		}
+		p += len;
+	}
+	if (n == 0)
+		out[n++] = '/';
+	out[n] = '\0';
+	return 0;
+}
+
+/* The rule allowing `path` as written (cleaned into `written`); -EPERM when none does. */
+static int allowed_as_written(const struct host_path_policy *policy, const char *path,
+			      char written[PATH_MAX], const struct host_path_rule **rule,
+			      struct ck_error *err)
+{
+	int r = clean(path, written, err);
+
+	if (r < 0)
+		return r;
+	*rule = rule_for(policy, written);
+	if (policy->count > 0 && !*rule)
+		return ck_error_set(
+		    err, EPERM, "hostPath %s is not allowed on this node (allowedHostPaths)", path);
+	return 0;
+}
+
+int host_path_prepare(const struct host_path_policy *policy, const char *path,
+		      enum host_path_type type, struct ck_error *err)
+{
+	char written[PATH_MAX];
+	const struct host_path_rule *rule;
+	int r = allowed_as_written(policy, path, written, &rule, err);
+
+	return r < 0 ? r : check_type(written, type, err);
+}
+
+int host_path_open(const struct host_path_policy *policy, const char *path, bool *read_only,
+		   struct ck_error *err)
+{
+	char written[PATH_MAX], resolved[PATH_MAX], link[64];
+	const struct host_path_rule *rule, *target_rule;
+	_cleanup_close_ int fd = -1;
+	ssize_t len;
+	int r = allowed_as_written(policy, path, written, &rule, err);
+
+	if (r < 0)
+		return r;
+	*read_only = false;
+	fd = open(written, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return ck_error_errno(err, errno, "hostPath %s", path);
+	if (policy->count == 0)
+		return steal_fd(&fd);
+	/* Where a symlink on the way leads counts as much as the path that names it. */
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	len = readlink(link, resolved, sizeof(resolved) - 1);
+	if (len < 0)
+		return ck_error_errno(err, errno, "hostPath %s: resolve", path);
+	resolved[len] = '\0';
+	target_rule = rule_for(policy, resolved);
+	if (!target_rule)
+		return ck_error_set(err, EPERM,
+				    "hostPath %s leads to %s, which is not allowed on this node "
+				    "(allowedHostPaths)",
+				    path, resolved);
+	*read_only = rule->read_only || target_rule->read_only;
+	return steal_fd(&fd);
+}
