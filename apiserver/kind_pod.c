@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "apiserver/filter.h"
+#include "apiserver/kind_pod_volumes.h"
 #include "apiserver/kinds.h"
 #include "apiserver/status.h"
 #include "lib/cleanup.h"
@@ -16,7 +17,9 @@
 /* The DefaultTolerationSeconds admission plugin lets pods ride out a short node outage. */
 #define DEFAULT_TOLERATION_SECONDS 300
 
-static const char *const container_lists[] = {"initContainers", "containers",
+/* In the order Kubernetes validates them, which decides where a name shared by two lists is
+ * reported and the order of the messages. */
+static const char *const container_lists[] = {"containers", "initContainers",
 					      "ephemeralContainers"};
 
 /* --- defaults ------------------------------------------------------------------------------ */
@@ -86,21 +89,6 @@ static void default_container(json_t *container)
 	default_probe(json_object_get(container, "livenessProbe"));
 	default_probe(json_object_get(container, "readinessProbe"));
 	default_probe(json_object_get(container, "startupProbe"));
-}
-
-static void default_volume(json_t *volume)
-{
-	static const char *const with_mode[] = {"configMap", "secret", "downwardAPI", "projected"};
-	if (!json_is_object(volume))
-		return;
-	for (size_t i = 0; i < sizeof(with_mode) / sizeof(with_mode[0]); i++) {
-		json_t *source = json_object_get(volume, with_mode[i]);
-		if (json_is_object(source))
-			kind_default_integer(source, "defaultMode", 0644);
-	}
-	json_t *host_path = json_object_get(volume, "hostPath");
-	if (json_is_object(host_path))
-		kind_default_string(host_path, "type", "");
 }
 
 static void add_default_toleration(json_t *spec, const char *key)
@@ -176,7 +164,7 @@ static void pod_set_defaults(json_t *pod)
 	size_t i;
 	json_t *volume;
 	json_array_foreach (json_object_get(spec, "volumes"), i, volume)
-		default_volume(volume);
+		pod_volume_set_defaults(volume);
 	add_default_toleration(spec, "node.kubernetes.io/not-ready");
 	add_default_toleration(spec, "node.kubernetes.io/unreachable");
 	json_t *status = json_object_ensure(pod, "status");
@@ -296,7 +284,7 @@ static void validate_env(const json_t *env, const char *base, struct field_error
 	}
 }
 
-static void validate_container(const json_t *container, const char *base, const json_t *volumes,
+static void validate_container(const json_t *container, const char *base, const json_t *mountable,
 			       json_t *names, bool image_required, struct field_errors *errors)
 {
 	char field[256];
@@ -321,6 +309,11 @@ static void validate_container(const json_t *container, const char *base, const 
 		field_error_invalid_string(errors, field, image,
 					   "must not have leading or trailing whitespace");
 
+	snprintf(field, sizeof(field), "%s.ports", base);
+	validate_ports(json_object_get(container, "ports"), field, errors);
+	snprintf(field, sizeof(field), "%s.env", base);
+	validate_env(json_object_get(container, "env"), field, errors);
+	pod_volume_mounts_validate(container, base, mountable, errors);
 	const char *policy = json_string_value(json_object_get(container, "imagePullPolicy"));
 	static const char *const policies[] = {"Always", "IfNotPresent", "Never", NULL};
 	if (policy && strcmp(policy, "Always") && strcmp(policy, "IfNotPresent") &&
@@ -329,101 +322,8 @@ static void validate_container(const json_t *container, const char *base, const 
 		field_error_not_supported(errors, field,
 					  json_object_get(container, "imagePullPolicy"), policies);
 	}
-	snprintf(field, sizeof(field), "%s.ports", base);
-	validate_ports(json_object_get(container, "ports"), field, errors);
-	snprintf(field, sizeof(field), "%s.env", base);
-	validate_env(json_object_get(container, "env"), field, errors);
 	snprintf(field, sizeof(field), "%s.resources", base);
 	validate_resources(json_object_get(container, "resources"), field, errors);
-
-	size_t i;
-	json_t *mount;
-	_cleanup_json_ json_t *mount_paths = json_object();
-	json_array_foreach (json_object_get(container, "volumeMounts"), i, mount) {
-		const char *volume = json_string_value(json_object_get(mount, "name"));
-		const char *path = json_string_value(json_object_get(mount, "mountPath"));
-		snprintf(field, sizeof(field), "%s.volumeMounts[%zu].name", base, i);
-		if (!volume || !*volume)
-			field_error_required(errors, field, NULL);
-		else if (!kind_find_by(volumes, "name", volume))
-			field_error_not_found(errors, field, json_object_get(mount, "name"));
-		snprintf(field, sizeof(field), "%s.volumeMounts[%zu].mountPath", base, i);
-		if (!path || !*path) {
-			field_error_required(errors, field, NULL);
-		} else if (json_object_get(mount_paths, path)) {
-			field_error_invalid_string(errors, field, path, "must be unique");
-		}
-		if (path)
-			json_object_set_new(mount_paths, path, json_true());
-	}
-}
-
-/* The volume sources; a volume must have exactly one. */
-static const char *const volume_sources[] = {"hostPath",
-					     "emptyDir",
-					     "gcePersistentDisk",
-					     "awsElasticBlockStore",
-					     "gitRepo",
-					     "secret",
-					     "nfs",
-					     "iscsi",
-					     "glusterfs",
-					     "persistentVolumeClaim",
-					     "rbd",
-					     "flexVolume",
-					     "cinder",
-					     "cephfs",
-					     "flocker",
-					     "downwardAPI",
-					     "fc",
-					     "azureFile",
-					     "configMap",
-					     "vsphereVolume",
-					     "quobyte",
-					     "azureDisk",
-					     "photonPersistentDisk",
-					     "projected",
-					     "portworxVolume",
-					     "scaleIO",
-					     "storageos",
-					     "csi",
-					     "ephemeral",
-					     "image"};
-
-static void validate_volumes(const json_t *volumes, struct field_errors *errors)
-{
-	_cleanup_json_ json_t *names = json_object();
-	size_t i;
-	json_t *volume;
-	json_array_foreach (volumes, i, volume) {
-		char field[128];
-		snprintf(field, sizeof(field), "spec.volumes[%zu].name", i);
-		const char *name = json_string_value(json_object_get(volume, "name"));
-		struct validation_messages why = {0};
-		if (!name || !*name)
-			field_error_required(errors, field, NULL);
-		else if (!validate_dns1123_label(name, &why))
-			field_error_invalid_messages(errors, field, name, &why);
-		else if (json_object_get(names, name))
-			field_error_duplicate(errors, field, json_object_get(volume, "name"));
-		if (name)
-			json_object_set_new(names, name, json_true());
-		size_t sources = 0;
-		for (size_t s = 0; s < sizeof(volume_sources) / sizeof(volume_sources[0]); s++)
-			if (json_object_get(volume, volume_sources[s]))
-				sources++;
-		snprintf(field, sizeof(field), "spec.volumes[%zu]", i);
-		if (sources == 0)
-			field_error_required(errors, field, "must specify a volume type");
-		else if (sources > 1)
-			field_error_forbidden(errors, field,
-					      "may not specify more than 1 volume type");
-		const char *host_path = json_path_string(volume, "hostPath.path");
-		if (json_object_get(volume, "hostPath") && (!host_path || !*host_path)) {
-			snprintf(field, sizeof(field), "spec.volumes[%zu].hostPath.path", i);
-			field_error_required(errors, field, NULL);
-		}
-	}
 }
 
 static void validate_enum(const json_t *spec, const char *key, const char *const *allowed,
@@ -444,11 +344,10 @@ static void validate_enum(const json_t *spec, const char *key, const char *const
 static void pod_validate(const json_t *pod, struct field_errors *errors)
 {
 	const json_t *spec = json_object_get(pod, "spec");
-	const json_t *containers = json_object_get(spec, "containers");
-	if (json_array_size(containers) == 0)
+	_cleanup_json_ json_t *mountable =
+	    pod_volumes_validate(json_object_get(spec, "volumes"), errors);
+	if (json_array_size(json_object_get(spec, "containers")) == 0)
 		field_error_required(errors, "spec.containers", NULL);
-	const json_t *volumes = json_object_get(spec, "volumes");
-	validate_volumes(volumes, errors);
 	_cleanup_json_ json_t *names = json_object();
 	for (size_t l = 0; l < 3; l++) {
 		size_t i;
@@ -456,7 +355,7 @@ static void pod_validate(const json_t *pod, struct field_errors *errors)
 		json_array_foreach (json_object_get(spec, container_lists[l]), i, container) {
 			char base[64];
 			snprintf(base, sizeof(base), "spec.%s[%zu]", container_lists[l], i);
-			validate_container(container, base, volumes, names, true, errors);
+			validate_container(container, base, mountable, names, true, errors);
 		}
 	}
 	static const char *const restart[] = {"Always", "Never", "OnFailure", NULL};

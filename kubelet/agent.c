@@ -12,6 +12,7 @@
 
 #include "kubelet/agent_metrics.h"
 #include "kubelet/agent_settings.h"
+#include "kubelet/volume_sources.h"
 #include "kubelet/api_writer.h"
 #include "kubelet/image_puller.h"
 #include "kubelet/loop.h"
@@ -52,6 +53,7 @@ struct agent {
 	struct api_watch *watch;
 	struct node_network *network;
 	struct api_watch *node_watch;
+	struct api_watch *config_map_watch, *secret_watch;
 	struct service_proxy *services;
 	struct node_status *node;
 	struct node_server *endpoint;
@@ -316,6 +318,24 @@ static int start_node_watch(struct agent *agent, struct ck_error *err)
 	return api_watch_start(&watch, &agent->node_watch, err);
 }
 
+/* ConfigMaps and Secrets, for the volumes that show them. */
+static int start_volume_source_watches(struct agent *agent, struct ck_error *err)
+{
+	struct api_watch_config watch = {.api = agent->config.api,
+					 .resource = "configmaps",
+					 .node_name = agent->config.node_name,
+					 .loop = agent->loop,
+					 .on_change = volume_sources_on_config_maps,
+					 .ctx = agent->pods};
+	int r = api_watch_start(&watch, &agent->config_map_watch, err);
+
+	if (r < 0)
+		return r;
+	watch.resource = "secrets";
+	watch.on_change = volume_sources_on_secrets;
+	return api_watch_start(&watch, &agent->secret_watch, err);
+}
+
 /* kube-proxy's part: every Service and Endpoints object, to the node's nftables table. */
 static int start_service_proxy(struct agent *agent, struct ck_error *err)
 {
@@ -395,6 +415,8 @@ static int start_services(struct agent *agent, struct ck_error *err)
 	r = api_watch_start(&watch, &agent->watch, err);
 	if (r == 0)
 		r = start_node_watch(agent, err);
+	if (r == 0)
+		r = start_volume_source_watches(agent, err);
 	if (r == 0)
 		r = start_service_proxy(agent, err);
 	if (r < 0)
@@ -490,6 +512,8 @@ void agent_stop(struct agent *agent)
 	node_server_stop(agent->endpoint);
 	api_watch_stop(agent->watch);
 	api_watch_stop(agent->node_watch);
+	api_watch_stop(agent->config_map_watch);
+	api_watch_stop(agent->secret_watch);
 	service_proxy_stop(agent->services);
 	if (agent->loop_running) {
 		loop_post(agent->loop, free_pods, NULL, agent);

@@ -424,9 +424,6 @@ void pod_volumes_object_changed(struct pod *pod, const char *kind, const char *n
 		if (v->spec->kind != wanted || v->state != VOLUME_READY ||
 		    strcmp(v->spec->object.name, name) != 0)
 			continue;
-		/* A deleted object leaves the last content in place, as the kubelet does. */
-		if (!object)
-			continue;
 		if (write_object(v, object, &changed, &err) < 0)
 			log_warn("pod %s/%s: volume %s: update: %s", pod->spec->namespace,
 				 pod->spec->name, v->spec->name, err.message);

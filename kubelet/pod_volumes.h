@@ -22,8 +22,8 @@ int pod_volumes_mounts(struct pod_container *c, char *const *env, struct contain
 		       size_t *count, struct ck_error *err);
 void pod_volumes_mounts_free(struct container_mount *mounts, size_t count);
 
-/* A ConfigMap or Secret (`kind`) of the pod's namespace changed; `object` is NULL when it was
- * deleted. Volumes showing it are rewritten (atomically) when their content differs. */
+/* A ConfigMap or Secret (`kind`) of the pod's namespace is now `object`. Volumes showing it
+ * are rewritten (atomically) when their content differs. */
 void pod_volumes_object_changed(struct pod *pod, const char *kind, const char *name,
 				const json_t *object);
 
