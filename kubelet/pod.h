@@ -76,6 +76,8 @@ struct pod {
 	bool sandbox_ready;
 	char *sandbox_error;         /* CreatePodSandboxError's message */
 	struct pod_volumes *volumes; /* pod_volumes.c: NULL until the first setup */
+	int64_t usage_check_at_ms;   /* the next look at its disk emptyDirs' sizeLimit */
+	char *evicted_message;       /* evicted (phase Failed, reason Evicted): why */
 	bool volume_error_reported;  /* a spec the volumes cannot be read from */
 	char *dir;                   /* <run-dir>/pods/<uid> */
 	char *cgroup_relative;       /* <qos>/pod<uid> */

@@ -55,7 +55,7 @@ const char *pod_status_phase(const struct pod *pod)
 {
 	size_t running = 0, waiting = 0, done = 0, failed = 0;
 
-	if (init_failed(pod))
+	if (pod->evicted_message || init_failed(pod))
 		return "Failed";
 	if (!init_done(pod))
 		return "Pending";
@@ -210,6 +210,10 @@ json_t *pod_status_build(const struct pod *pod, const struct pod_status_context 
 	}
 	if (*pod->start_time)
 		json_object_set_new(status, "startTime", json_string(pod->start_time));
+	if (pod->evicted_message) {
+		json_object_set_new(status, "reason", json_string("Evicted"));
+		json_object_set_new(status, "message", json_string(pod->evicted_message));
+	}
 	for (size_t i = 0; i < pod->init_count; i++)
 		json_array_append_new(inits, container_status(&pod->init_containers[i]));
 	for (size_t i = 0; i < pod->container_count; i++)

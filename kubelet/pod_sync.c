@@ -24,6 +24,8 @@
 #include "lib/log.h"
 
 #define SANDBOX_RETRY_MS 10000
+/* How often disk emptyDirs with a sizeLimit are measured. */
+#define USAGE_CHECK_MS 2000
 #define FORCED_GRACE_MS 2000 /* a pod gone from the API without waiting for its containers */
 
 static void sync_pod(struct pod *pod);
@@ -133,6 +135,31 @@ static bool run_init_containers(struct pod *pod)
 	return true;
 }
 
+/* Disk emptyDirs have no kernel limit: their usage is measured every so often (the kubelet
+ * looks every 10 s) and a pod over a sizeLimit is evicted. */
+static void check_disk_usage(struct pod *pod)
+{
+	int64_t now = loop_now_ms();
+	char *message;
+
+	if (!pod_volumes_have_disk_limits(pod))
+		return;
+	if (now < pod->usage_check_at_ms) {
+		pod_sync_at(pod, pod->usage_check_at_ms);
+		return;
+	}
+	message = pod_volumes_over_limit(pod);
+	if (message) {
+		log_info("pod %s/%s: evicted: %s", pod->spec->namespace, pod->spec->name, message);
+		pod_event_pod(pod, "Warning", "Evicted", "%s", message);
+		pod->evicted_message = message;
+		pod_sync_soon(pod);
+		return;
+	}
+	pod->usage_check_at_ms = now + USAGE_CHECK_MS;
+	pod_sync_at(pod, pod->usage_check_at_ms);
+}
+
 static void run_pod(struct pod *pod)
 {
 	if (!ensure_sandbox(pod))
@@ -142,6 +169,7 @@ static void run_pod(struct pod *pod)
 	pod->stage = POD_RUNNING;
 	for (size_t i = 0; i < pod->container_count; i++)
 		pod_run_sync(&pod->containers[i]);
+	check_disk_usage(pod);
 }
 
 static int64_t grace_ms(const struct pod *pod)
@@ -181,27 +209,43 @@ static bool stop_containers(struct pod *pod)
 	return !running;
 }
 
-static void terminate_pod(struct pod *pod)
+/* Stops the containers, then removes the sandbox and the volumes; true once all is gone. */
+static bool stop_pod(struct pod *pod)
 {
 	struct ck_error err = {0};
 
 	pod->stage = POD_TERMINATING;
 	if (!stop_containers(pod))
-		return;
+		return false;
 	if (pod_sandbox_remove(pod, context_of(pod), &err) < 0) {
 		log_warn("pod %s/%s: remove sandbox: %s", pod->spec->namespace, pod->spec->name,
 			 err.message);
 		pod_sync_at(pod, loop_now_ms() + SANDBOX_RETRY_MS);
-		return;
+		return false;
 	}
 	pod->sandbox_ready = false;
 	if (pod_volumes_remove(pod, &err) < 0) {
 		log_warn("pod %s/%s: remove volumes: %s", pod->spec->namespace, pod->spec->name,
 			 err.message);
 		pod_sync_at(pod, loop_now_ms() + SANDBOX_RETRY_MS);
-		return;
+		return false;
 	}
-	pod->stage = POD_GONE;
+	return true;
+}
+
+static void terminate_pod(struct pod *pod)
+{
+	if (stop_pod(pod))
+		pod->stage = POD_GONE;
+}
+
+/* An evicted pod stops at once (no grace, as the kubelet evicts for local storage) and stays
+ * in the API as Failed until someone deletes it. */
+static void evict_pod(struct pod *pod)
+{
+	if (!pod->kill_deadline_ms)
+		pod->kill_deadline_ms = loop_now_ms();
+	stop_pod(pod);
 }
 
 /* A static pod shows in the API through a mirror pod: its manifest's Pod, marked with
@@ -282,6 +326,8 @@ static void sync_pod_once(struct pod *pod)
 {
 	if (pod->stage != POD_GONE && (pod->removed_from_api || pod->spec->deleting))
 		terminate_pod(pod);
+	else if (pod->stage != POD_GONE && pod->evicted_message)
+		evict_pod(pod);
 	if (pod->stage == POD_GONE) {
 		if (pod->removed_from_api) {
 			if (pod->is_static && pod->mirror_uid)

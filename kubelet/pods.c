@@ -16,6 +16,8 @@
 #include "kubelet/pod_sync.h"
 #include "kubelet/pod_volumes.h"
 #include "kubelet/static_pods.h"
+#include "runtime/process_spec.h"
+#include "volume/pod_volume_dirs.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
 #include "lib/strmap.h"
@@ -51,6 +53,7 @@ static void pod_free(void *value)
 	pod_spec_free(pod->spec);
 	json_decref(pod->last_status);
 	free(pod->sandbox_error);
+	free(pod->evicted_message);
 	free(pod->cgroup_relative);
 	free(pod->mirror_uid);
 	free(pod->dir);
@@ -225,6 +228,31 @@ bool pods_api_listed(const struct pods *pods)
 	return pods->snapshot_seen;
 }
 
+/* Volume directories (and their mounts) of pods this node no longer has: what an agent that
+ * crashed between a pod's sandbox and its volumes left, or a reboot that took the run
+ * directory and its sandboxes along. */
+static void remove_orphan_volumes(struct pods *pods)
+{
+	const char *pods_dir = pods->context.pods_dir;
+	struct ck_error err = {0};
+	char **uids;
+
+	if (pod_volume_dirs_list(pods_dir, &uids, &err) < 0)
+		log_warn("node %s: %s", pods->context.config->node_name, err.message);
+	for (char **uid = uids; *uid; uid++) {
+		int unmounted = 0;
+
+		if (strmap_get(pods->by_uid, *uid))
+			continue;
+		if (pod_volume_dir_remove(pods_dir, *uid, &unmounted, &err) < 0)
+			log_warn("node %s: %s", pods->context.config->node_name, err.message);
+		else
+			log_info("node %s: volumes of gone pod %s removed (%d mounts)",
+				 pods->context.config->node_name, *uid, unmounted);
+	}
+	strv_free(uids);
+}
+
 /* Sandboxes of pods deleted while no agent ran: pods to remove, with what runs in them. */
 static void remove_orphans(struct pods *pods)
 {
@@ -248,6 +276,7 @@ static void remove_orphans(struct pods *pods)
 	}
 	adoption_free(pods->adoption);
 	pods->adoption = NULL;
+	remove_orphan_volumes(pods);
 }
 
 static void forget_from_api(struct pods *pods, const char *uid)
