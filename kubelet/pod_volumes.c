@@ -490,6 +490,27 @@ int pod_volumes_remove(struct pod *pod, struct ck_error *err)
 	return r;
 }
 
+json_t *pod_volumes_json(const struct pod *pod, json_t *errors)
+{
+	static const char *const states[] = {
+	    [VOLUME_PENDING] = "pending", [VOLUME_MOUNTING] = "mounting", [VOLUME_READY] = "ready"};
+	json_t *list = json_array();
+
+	for (size_t i = 0; pod->volumes && i < pod->volumes->count; i++) {
+		const struct pod_volume *v = &pod->volumes->volumes[i];
+		char step[300];
+
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s?, s:s}", "name",
+						      v->spec->name, "type", v->spec->source_name,
+						      "path", v->path, "state", states[v->state]));
+		if (v->error) {
+			snprintf(step, sizeof(step), "volume %s", v->spec->name);
+			json_object_set_new(errors, step, json_string(v->error));
+		}
+	}
+	return list;
+}
+
 void pod_volumes_free(struct pod *pod)
 {
 	struct pod_volumes *vols = pod->volumes;

@@ -36,5 +36,9 @@ bool pod_volumes_have_disk_limits(struct pod *pod);
 /* Every container must be gone. Unmounts and removes what the volumes made on the node. */
 int pod_volumes_remove(struct pod *pod, struct ck_error *err);
 
+/* The volumes as the status socket shows them (status_socket.h); failures go to `errors` as
+ * "volume NAME". */
+json_t *pod_volumes_json(const struct pod *pod, json_t *errors);
+
 /* Frees the loop's view (nothing on the node changes). */
 void pod_volumes_free(struct pod *pod);

@@ -9,6 +9,7 @@
 #include "kubelet/pod_sandbox.h"
 #include "kubelet/pod_status.h"
 #include "kubelet/pod_sync.h"
+#include "kubelet/pod_volumes.h"
 #include "kubelet/pods.h"
 #include "lib/cleanup.h"
 
@@ -108,7 +109,7 @@ static void add_pod(struct pod *pod, void *ctx)
 {
 	const struct agent_context *context = pods_context(pod->pods);
 	_cleanup_free_ char *ns_dir = pod_namespaces_dir(pod), *netns = NULL, *cgroup = NULL;
-	json_t *containers = json_array(), *errors = json_object();
+	json_t *containers = json_array(), *errors = json_object(), *volumes;
 
 	if (!pod->spec->host_network && pod->sandbox_ready &&
 	    asprintf(&netns, "%s/net", ns_dir) < 0)
@@ -118,19 +119,20 @@ static void add_pod(struct pod *pod, void *ctx)
 		abort();
 	if (pod->sandbox_error)
 		json_object_set_new(errors, "sandbox", json_string(pod->sandbox_error));
+	volumes = pod_volumes_json(pod, errors);
 	for (size_t i = 0; i < pod->init_count; i++)
 		json_array_append_new(containers, container_json(&pod->init_containers[i], errors));
 	for (size_t i = 0; i < pod->container_count; i++)
 		json_array_append_new(containers, container_json(&pod->containers[i], errors));
 	json_array_append_new(
 	    ctx,
-	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:O?, s:o, s:b, s:s?, s:s?, s:s?, s:o, s:o}",
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:O?, s:o, s:b, s:s?, s:s?, s:s?, s:o, s:o, s:o}",
 		      "namespace", pod->spec->namespace, "name", pod->spec->name, "uid", pod->uid,
 		      "phase", pod_status_phase(pod), "stage", stage_names[pod->stage], "podIP",
 		      json_object_get(pod->last_status, "podIP"), "podIPs", pod_ips(pod),
 		      "hostNetwork", pod->spec->host_network, "netns", netns, "cgroup", cgroup,
-		      "startTime", *pod->start_time ? pod->start_time : NULL, "containers",
-		      containers, "errors", errors));
+		      "startTime", *pod->start_time ? pod->start_time : NULL, "volumes", volumes,
+		      "containers", containers, "errors", errors));
 }
 
 json_t *pods_snapshot(struct pods *pods)

@@ -260,6 +260,12 @@ static void print_pod(const json_t *pod)
 					 : text_of(pod, "netns", "<none>"));
 	printf("Cgroup:       %s\n", text_of(pod, "cgroup", "<none>"));
 	printf("Started:      %s\n", text_of(pod, "startTime", "<not yet>"));
+	printf("Volumes:%s\n",
+	       json_array_size(json_object_get(pod, "volumes")) ? "" : "      <none>");
+	json_array_foreach (json_object_get(pod, "volumes"), i, value)
+		printf("  %s: %s %s (%s)\n", text_of(value, "name", "?"),
+		       text_of(value, "type", "?"), text_of(value, "path", "?"),
+		       text_of(value, "state", "?"));
 	printf("Containers:\n");
 	json_array_foreach (json_object_get(pod, "containers"), i, value)
 		print_container(value);

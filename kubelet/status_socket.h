@@ -25,6 +25,9 @@
  *                   sandbox exists,
  *    "cgroup":      the pod's cgroup directory (absolute) or null,
  *    "startTime":   RFC 3339 or null,
+ *    "volumes":     [{"name", "type" (the source: "hostPath", "emptyDir", "nfs", ...),
+ *                     "path": where it is on the node, "state": "pending" | "mounting" |
+ *                     "ready"}] (empty until the agent first sets them up),
  *    "containers":  [{"name", "init": bool,
  *                     "id":           the current (or last) run's container id, or null,
  *                     "pid":          its main process as the host sees it, or null,
@@ -37,7 +40,7 @@
  *                     "mounts":       [{"name", "mountPath", "readOnly", "subPath" (or null)}],
  *                     "lastError":    the last failure of a step of this container, or null}],
  *    "errors":      {step: message} for each step whose last attempt failed: "sandbox",
- *                   "pull CONTAINER", "start CONTAINER"}
+ *                   "volume NAME", "pull CONTAINER", "start CONTAINER"}
  * Init containers come first, in their order, then the app containers. */
 #pragma once
 
