@@ -6,6 +6,9 @@ moment a watch delivers the pod with its Ready condition True.
         RUNS pods one after another: create, wait for Ready, delete, wait until gone
     pod_latency.py [--node-cgroup DIR] burst PORT COUNT IMAGE CONNECTIONS [PREFIX]
         COUNT pods at once over CONNECTIONS keep-alive connections; they stay running
+    pod_latency.py [--node-cgroup DIR] volumes PORT RUNS IMAGE HOSTDIR
+        2 x RUNS pods one after another, alternately without volumes and with a hostPath
+        (HOSTDIR), an emptyDir and a configMap volume: what the volumes add to a start
     pod_latency.py [--node-cgroup DIR] delete PORT
         deletes every bench pod (label ckube-bench=pods) and waits until all are gone
 
@@ -57,13 +60,25 @@ def request(conn, method, path, body=None):
 COMMAND = ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
 
 
-def pod_body(name, image):
+CONFIG_MAP = "ckube-bench-volumes"
+
+
+def pod_body(name, image, host_dir=None):
+    spec = {"terminationGracePeriodSeconds": 0,
+            "containers": [{"name": "main", "image": image, "command": COMMAND}]}
+    if host_dir:
+        spec["volumes"] = [
+            {"name": "host", "hostPath": {"path": host_dir, "type": "DirectoryOrCreate"}},
+            {"name": "scratch", "emptyDir": {}},
+            {"name": "config", "configMap": {"name": CONFIG_MAP}}]
+        spec["containers"][0]["volumeMounts"] = [
+            {"name": "host", "mountPath": "/host"},
+            {"name": "scratch", "mountPath": "/scratch"},
+            {"name": "config", "mountPath": "/config"}]
     return json.dumps({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "labels": {"ckube-bench": "pods"}},
-        "spec": {"terminationGracePeriodSeconds": 0,
-                 "containers": [{"name": "main", "image": image,
-                                 "command": COMMAND}]}}).encode()
+        "spec": spec}).encode()
 
 
 class PodWatch:
@@ -211,6 +226,23 @@ def summary(latencies, scheduled):
             f"max_ms={ms(max(latencies))} scheduled_p50_ms={ms(percentile(scheduled, 50))}")
 
 
+def start_one(conn, watch, name, body):
+    """Creates the pod, waits for Ready, deletes it and waits until the node let go of it.
+    Returns (create to Ready, create to scheduled, delete to gone) in seconds."""
+    sent = time.monotonic()
+    status, answer = request(conn, "POST", NAMESPACE_PODS, body)
+    if status != 201:
+        die(f"create {name}: {status} {answer[:300]!r}")
+    watch.wait_ready([name])
+    asked = time.monotonic()
+    status, answer = request(conn, "DELETE", f"{NAMESPACE_PODS}/{name}")
+    if status not in (200, 202):
+        die(f"delete {name}: {status} {answer[:300]!r}")
+    gone = watch.wait_gone([name])
+    return (watch.ready[name] - sent, watch.scheduled.get(name, watch.ready[name]) - sent,
+            gone - asked)
+
+
 def single(port, runs, image, node_cgroup):
     watch = PodWatch(port, node_cgroup)
     conn = connect(port)
@@ -218,21 +250,42 @@ def single(port, runs, image, node_cgroup):
     tag = f"{time.monotonic_ns() % 100000:05d}"
     for run in range(runs):
         name = f"bench-one-{tag}-{run}"
-        body = pod_body(name, image)
-        sent = time.monotonic()
-        status, answer = request(conn, "POST", NAMESPACE_PODS, body)
-        if status != 201:
-            die(f"create {name}: {status} {answer[:300]!r}")
-        watch.wait_ready([name])
-        latencies.append(watch.ready[name] - sent)
-        scheduled.append(watch.scheduled.get(name, watch.ready[name]) - sent)
-        asked = time.monotonic()
-        status, answer = request(conn, "DELETE", f"{NAMESPACE_PODS}/{name}")
-        if status not in (200, 202):
-            die(f"delete {name}: {status} {answer[:300]!r}")
-        teardown.append(watch.wait_gone([name]) - asked)
+        ready, sched, gone = start_one(conn, watch, name, pod_body(name, image))
+        latencies.append(ready)
+        scheduled.append(sched)
+        teardown.append(gone)
     print("runs_ms=" + ",".join(ms(v) for v in latencies))
     print(f"{summary(latencies, scheduled)} teardown_p50_ms={ms(percentile(teardown, 50))}")
+
+
+def volumes(port, runs, image, host_dir, node_cgroup):
+    """Plain and volume pods in turn, so that the machine's noise falls on both alike."""
+    conn = connect(port)
+    config_map = json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
+                             "metadata": {"name": CONFIG_MAP},
+                             "data": {"app.conf": "workers 4\n", "level": "info"}}).encode()
+    status, answer = request(conn, "POST", "/api/v1/namespaces/default/configmaps", config_map)
+    if status not in (201, 409):
+        die(f"create the configMap: {status} {answer[:300]!r}")
+    watch = PodWatch(port, node_cgroup)
+    plain, with_volumes, teardown_plain, teardown_volumes = [], [], [], []
+    tag = f"{time.monotonic_ns() % 100000:05d}"
+    for run in range(runs):
+        name = f"bench-plain-{tag}-{run}"
+        ready, _, gone = start_one(conn, watch, name, pod_body(name, image))
+        plain.append(ready)
+        teardown_plain.append(gone)
+        name = f"bench-volumes-{tag}-{run}"
+        ready, _, gone = start_one(conn, watch, name, pod_body(name, image, host_dir))
+        with_volumes.append(ready)
+        teardown_volumes.append(gone)
+    # The difference of each pair, so that slow and fast stretches of the run cancel out.
+    added = [v - p for p, v in zip(plain, with_volumes)]
+    print(f"samples={runs} plain_p50_ms={ms(percentile(plain, 50))} "
+          f"volumes_p50_ms={ms(percentile(with_volumes, 50))} "
+          f"added_p50_ms={ms(percentile(added, 50))} "
+          f"plain_teardown_p50_ms={ms(percentile(teardown_plain, 50))} "
+          f"volumes_teardown_p50_ms={ms(percentile(teardown_volumes, 50))}")
 
 
 def burst(port, count, image, connections, prefix, node_cgroup):
@@ -316,11 +369,18 @@ def main():
     p.add_argument("image")
     p.add_argument("connections", type=int)
     p.add_argument("prefix", nargs="?", default="bench-burst")
+    p = sub.add_parser("volumes")
+    p.add_argument("port", type=int)
+    p.add_argument("runs", type=int)
+    p.add_argument("image")
+    p.add_argument("host_dir")
     p = sub.add_parser("delete")
     p.add_argument("port", type=int)
     args = parser.parse_args()
     if args.mode == "single":
         single(args.port, args.runs, args.image, args.node_cgroup)
+    elif args.mode == "volumes":
+        volumes(args.port, args.runs, args.image, args.host_dir, args.node_cgroup)
     elif args.mode == "burst":
         burst(args.port, args.count, args.image, args.connections, args.prefix,
               args.node_cgroup)

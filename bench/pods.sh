@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The node agent of build/ckube on this machine (run by bench/run.sh): how fast pods start,
 # counted from the create request to the pod's Ready condition as a watch shows it, for one pod
-# at a time and for 100 pods created at once (image present), and what the agent costs in
+# at a time, with three volumes (hostPath, emptyDir, configMap) against none, and for 100
+# pods created at once (image present), and what the agent costs in
 # memory and CPU while 100 pods run and nothing happens for a minute.
 #
 # Two nodes, one after the other, each with its own directories under one temporary directory
@@ -22,6 +23,7 @@ repo=$(cd "$here/.." && pwd)
 ckube=${CKUBE_BIN:-$repo/build/ckube}
 python=/usr/bin/python3 # Debian's, as scripts/deps.sh installs it; the client needs only its stdlib
 runs=${BENCH_POD_RUNS:-100}             # one-pod starts (create, Ready, delete, gone)
+volume_runs=${BENCH_VOLUME_RUNS:-50}    # pairs: a pod without volumes, then one with three
 bursts=${BENCH_POD_BURSTS:-3}           # rounds of BENCH_POD_BURST pods at once on node A
 burst=${BENCH_POD_BURST:-100}           # pods created at once
 connections=${BENCH_POD_CONNECTIONS:-8} # keep-alive connections the burst's creates share
@@ -261,7 +263,7 @@ quiet_window() {
 echo "ckube pod start benchmark: $("$ckube" version 2>/dev/null | head -n 1)"
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo |
 	head -n 1), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), Linux $(uname -r)"
-echo "runs: $runs one-pod starts; $bursts rounds of $burst pods at once over $connections connections; quiet window ${quiet} s"
+echo "runs: $runs one-pod starts; $volume_runs pairs with and without volumes; $bursts rounds of $burst pods at once over $connections connections; quiet window ${quiet} s"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on this machine skews the figures)"
 echo
 
@@ -296,6 +298,10 @@ echo "  one pod at a time ($runs runs) ..."
 single=$(podlat "$a_root" single "$a_port" "$runs" "$image")
 single_line=$(printf '%s\n' "$single" | grep '^samples=')
 echo "  $single_line"
+
+echo "  with and without volumes, in turn ($volume_runs runs each) ..."
+volumes_line=$(podlat "$a_root" volumes "$a_port" "$volume_runs" "$image" "$work/host-path")
+echo "  $volumes_line"
 
 burst_p50=() burst_p99=() burst_all=() burst_sched=() burst_creates=() burst_teardown=()
 burst_first=() burst_per_pod=()
@@ -401,6 +407,8 @@ row "one pod: create to Ready, p50" "$(field p50_ms "$single_line")" ms lt 30 \
 	"$(field samples "$single_line") starts; min $(field min_ms "$single_line") ms; scheduled (nodeName in the watch) p50 $(field scheduled_p50_ms "$single_line") ms"
 row "one pod: create to Ready, p99" "$(field p99_ms "$single_line")" ms lt 100 \
 	"max $(field max_ms "$single_line") ms; published peer: Kubernetes SLO p99 <= 5 s (not measured here)"
+row "one pod with 3 volumes: added to Ready" "$(field added_p50_ms "$volumes_line")" ms lt 2 \
+	"p50 of $(field samples "$volumes_line") pairs (hostPath + emptyDir + configMap vs none, started in turn): $(field volumes_p50_ms "$volumes_line") vs $(field plain_p50_ms "$volumes_line") ms; teardown $(field volumes_teardown_p50_ms "$volumes_line") vs $(field plain_teardown_p50_ms "$volumes_line") ms"
 row "$burst pods at once: create to Ready, p50" "$(med "${burst_p50[@]}")" ms "" "" \
 	"median of $bursts rounds: ${burst_p50[*]}"
 row "$burst pods at once: create to Ready, p99" "$(med "${burst_p99[@]}")" ms "" "" \
