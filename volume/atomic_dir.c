@@ -18,6 +18,21 @@
 #define DATA_LINK "..data"
 #define DATA_LINK_NEW "..data_tmp"
 
+/* The entry's type, asked of the file system where readdir does not say (DT_UNKNOWN). */
+static unsigned char entry_type(int dir_fd, const struct dirent *entry)
+{
+	struct stat st;
+
+	if (entry->d_type != DT_UNKNOWN)
+		return entry->d_type;
+	if (fstatat(dir_fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return DT_UNKNOWN;
+	return S_ISREG(st.st_mode)   ? DT_REG
+	       : S_ISDIR(st.st_mode) ? DT_DIR
+	       : S_ISLNK(st.st_mode) ? DT_LNK
+				     : DT_UNKNOWN;
+}
+
 /* How many regular files lie below `dir_fd` (which it closes), or -1. */
 static long count_files(int dir_fd)
 {
@@ -32,9 +47,11 @@ static long count_files(int dir_fd)
 	while (count >= 0 && (entry = readdir(dir))) {
 		if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
 			continue;
-		if (entry->d_type == DT_REG) {
+		unsigned char type = entry_type(dirfd(dir), entry);
+
+		if (type == DT_REG) {
 			count++;
-		} else if (entry->d_type == DT_DIR) {
+		} else if (type == DT_DIR) {
 			int sub = openat(dirfd(dir), entry->d_name,
 					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			long below = sub < 0 ? -1 : count_files(sub);
@@ -180,7 +197,7 @@ static int link_names(int dir_fd, const struct payload *payload, struct ck_error
 	}
 	while (r == 0 && (entry = readdir(dir))) {
 		if (strncmp(entry->d_name, "..", 2) == 0 || strcmp(entry->d_name, ".") == 0 ||
-		    entry->d_type != DT_LNK || in_payload(payload, entry->d_name))
+		    entry_type(dirfd(dir), entry) != DT_LNK || in_payload(payload, entry->d_name))
 			continue;
 		if (unlinkat(dir_fd, entry->d_name, 0) < 0)
 			r = ck_error_errno(err, errno, "remove %s", entry->d_name);

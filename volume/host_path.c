@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,36 +17,11 @@ static int type_mismatch(const char *path, const char *what, struct ck_error *er
 	return ck_error_set(err, EINVAL, "hostPath type check failed: %s is not %s", path, what);
 }
 
-static int create(const char *path, bool directory, struct ck_error *err)
-{
-	if (directory) {
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
-			return ck_error_errno(err, errno, "hostPath: create directory %s", path);
-		return 0;
-	}
-	int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOCTTY, 0644);
-	if (fd < 0)
-		return ck_error_errno(err, errno, "hostPath: create file %s", path);
-	close(fd);
-	return 0;
-}
+static int create_missing(const struct host_path_policy *policy, const char *path, bool directory,
+			  struct ck_error *err);
 
-static int make_directories(const char *path, struct ck_error *err)
-{
-	char prefix[PATH_MAX];
-
-	/* The kubelet makes the missing parents too (os.MkdirAll). */
-	snprintf(prefix, sizeof(prefix), "%s", path);
-	for (char *slash = strchr(prefix + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-		*slash = '\0';
-		if (mkdir(prefix, 0755) < 0 && errno != EEXIST)
-			return ck_error_errno(err, errno, "hostPath: create directory %s", prefix);
-		*slash = '/';
-	}
-	return create(path, true, err);
-}
-
-static int check_type(const char *path, enum host_path_type type, struct ck_error *err)
+static int check_type(const struct host_path_policy *policy, const char *path,
+		      enum host_path_type type, struct ck_error *err)
 {
 	struct stat st;
 	bool exists = stat(path, &st) == 0;
@@ -60,8 +36,7 @@ static int check_type(const char *path, enum host_path_type type, struct ck_erro
 	case HOST_PATH_FILE_OR_CREATE:
 		if (exists)
 			break;
-		r = type == HOST_PATH_DIRECTORY_OR_CREATE ? make_directories(path, err)
-							  : create(path, false, err);
+		r = create_missing(policy, path, type == HOST_PATH_DIRECTORY_OR_CREATE, err);
 		if (r < 0)
 			return r;
 		if (stat(path, &st) < 0)
@@ -113,6 +88,119 @@ static const struct host_path_rule *rule_for(const struct host_path_policy *poli
 		if (host_path_has_prefix(path, policy->rules[i].prefix))
 			return &policy->rules[i];
 	return NULL;
+}
+
+/* The rule allowing `resolved`, a path with every symlink resolved: a prefix matches as
+ * written or as resolved itself, so that a prefix behind a symlink (/var/lib -> /srv/lib)
+ * still allows what lies under it. */
+static const struct host_path_rule *rule_for_resolved(const struct host_path_policy *policy,
+						      const char *resolved)
+{
+	for (size_t i = 0; i < policy->count; i++) {
+		char real[PATH_MAX];
+
+		if (host_path_has_prefix(resolved, policy->rules[i].prefix) ||
+		    (realpath(policy->rules[i].prefix, real) &&
+		     host_path_has_prefix(resolved, real)))
+			return &policy->rules[i];
+	}
+	return NULL;
+}
+
+/* Where the descriptor leads, into `out`. */
+static int fd_path(int fd, char out[PATH_MAX], struct ck_error *err)
+{
+	char link[64];
+	ssize_t len;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	len = readlink(link, out, PATH_MAX - 1);
+	if (len < 0)
+		return ck_error_errno(err, errno, "resolve %s", link);
+	out[len] = '\0';
+	return 0;
+}
+
+/* Opens the deepest directory of `path` that exists (following symlinks, as a lookup of the
+ * path would); *rest points at what is missing below it. */
+static int open_deepest(const char *path, const char **rest, struct ck_error *err)
+{
+	char ancestor[PATH_MAX];
+
+	snprintf(ancestor, sizeof(ancestor), "%s", path);
+	for (;;) {
+		char *slash = strrchr(ancestor, '/');
+		int fd;
+
+		if (slash == ancestor)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		fd = open(ancestor, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) {
+			*rest = path + (slash - ancestor) + 1;
+			return fd;
+		}
+		if (errno != ENOENT || slash == ancestor)
+			return ck_error_errno(err, errno, "hostPath: %s", ancestor);
+	}
+}
+
+/* What DirectoryOrCreate (with the missing parents, as os.MkdirAll) and FileOrCreate (the
+ * parent must exist) make: one name at a time below the deepest directory that exists, never
+ * through a symlink, and with an allow-list only where that directory, resolved, lets the new
+ * path be. Otherwise a symlink planted in an allowed directory would have the node make files
+ * anywhere. */
+static int create_missing(const struct host_path_policy *policy, const char *path, bool directory,
+			  struct ck_error *err)
+{
+	char resolved[PATH_MAX], target[PATH_MAX];
+	_cleanup_close_ int dir_fd = -1;
+	const char *rest = "";
+	int r;
+
+	dir_fd = open_deepest(path, &rest, err);
+	if (dir_fd < 0)
+		return dir_fd;
+	if (policy->count > 0) {
+		r = fd_path(dir_fd, resolved, err);
+		if (r < 0)
+			return r;
+		snprintf(target, sizeof(target), "%s/%s", strcmp(resolved, "/") ? resolved : "",
+			 rest);
+		if (!rule_for_resolved(policy, target))
+			return ck_error_set(err, EPERM,
+					    "hostPath %s leads to %s, which is not allowed on this "
+					    "node (allowedHostPaths)",
+					    path, target);
+	}
+	if (!directory && strchr(rest, '/'))
+		return ck_error_errno(err, ENOENT, "hostPath: create file %s", path);
+	for (const char *name = rest; *name;) {
+		size_t len = strcspn(name, "/");
+		char component[NAME_MAX + 1];
+		int next;
+
+		snprintf(component, sizeof(component), "%.*s", (int)len, name);
+		name += len + (name[len] == '/');
+		if (!directory && !*name) {
+			next = openat(
+			    dir_fd, component,
+			    O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0644);
+			if (next < 0)
+				return ck_error_errno(err, errno, "hostPath: create file %s", path);
+			close(next);
+			return 0;
+		}
+		if (mkdirat(dir_fd, component, 0755) < 0 && errno != EEXIST)
+			return ck_error_errno(err, errno, "hostPath: create directory %s", path);
+		next = openat(dir_fd, component, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0)
+			return ck_error_errno(err, errno, "hostPath: create directory %s", path);
+		close(dir_fd);
+		dir_fd = next;
+	}
+	return 0;
 }
 
 /* `path` without "." elements, repeated or trailing slashes; ".." is refused (the API
@@ -171,16 +259,15 @@ int host_path_prepare(const struct host_path_policy *policy, const char *path,
 	const struct host_path_rule *rule;
 	int r = allowed_as_written(policy, path, written, &rule, err);
 
-	return r < 0 ? r : check_type(written, type, err);
+	return r < 0 ? r : check_type(policy, written, type, err);
 }
 
 int host_path_open(const struct host_path_policy *policy, const char *path, bool *read_only,
 		   struct ck_error *err)
 {
-	char written[PATH_MAX], resolved[PATH_MAX], link[64];
+	char written[PATH_MAX], resolved[PATH_MAX];
 	const struct host_path_rule *rule, *target_rule;
 	_cleanup_close_ int fd = -1;
-	ssize_t len;
 	int r = allowed_as_written(policy, path, written, &rule, err);
 
 	if (r < 0)
@@ -192,12 +279,10 @@ int host_path_open(const struct host_path_policy *policy, const char *path, bool
 	if (policy->count == 0)
 		return steal_fd(&fd);
 	/* Where a symlink on the way leads counts as much as the path that names it. */
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	len = readlink(link, resolved, sizeof(resolved) - 1);
-	if (len < 0)
-		return ck_error_errno(err, errno, "hostPath %s: resolve", path);
-	resolved[len] = '\0';
-	target_rule = rule_for(policy, resolved);
+	r = fd_path(fd, resolved, err);
+	if (r < 0)
+		return ck_error_prefix(err, "hostPath %s", path);
+	target_rule = rule_for_resolved(policy, resolved);
 	if (!target_rule)
 		return ck_error_set(err, EPERM,
 				    "hostPath %s leads to %s, which is not allowed on this node "

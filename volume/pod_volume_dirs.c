@@ -68,50 +68,113 @@ int pod_volume_prepare(const char *path, const struct volume_spec *volume, struc
 	}
 }
 
-/* Adds what the directory `fd` holds (it closes `fd`); `dev` is the volume's device. */
-static int add_usage(int fd, dev_t dev, int64_t *bytes, unsigned depth, struct ck_error *err)
-{
-	DIR *dir = fdopendir(fd);
-	struct dirent *entry;
-	int r = 0;
+/* The directories still to visit below one level of the walk. */
+struct pending {
+	char **names;
+	size_t count;
+};
 
+/* Adds the blocks of what the directory `fd` holds to *bytes and lists its subdirectories
+ * that are on the volume's own mount. */
+static int read_level(int fd, uint64_t mount_id, int64_t *bytes, struct pending *level,
+		      struct ck_error *err)
+{
+	int copy = dup(fd);
+	DIR *dir = copy < 0 ? NULL : fdopendir(copy);
+	struct dirent *entry;
+
+	*level = (struct pending){0};
 	if (!dir) {
-		close(fd);
+		if (copy >= 0)
+			close(copy);
 		return ck_error_errno(err, errno, "read directory");
 	}
-	while (r == 0 && (entry = readdir(dir))) {
-		struct stat st;
+	while ((entry = readdir(dir))) {
+		struct statx stx;
 
 		if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
 			continue;
-		if (fstatat(dirfd(dir), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    st.st_dev != dev)
-			continue; /* gone meanwhile, or another mount */
-		*bytes += (int64_t)st.st_blocks * 512;
-		if (S_ISDIR(st.st_mode) && depth < 256) {
-			int sub = openat(dirfd(dir), entry->d_name,
-					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (sub >= 0)
-				r = add_usage(sub, dev, bytes, depth + 1, err);
+		/* Another mount below (a bind of this same file system too) is not the volume's. */
+		if (statx(fd, entry->d_name, AT_SYMLINK_NOFOLLOW,
+			  STATX_TYPE | STATX_BLOCKS | STATX_MNT_ID, &stx) < 0 ||
+		    stx.stx_mnt_id != mount_id)
+			continue;
+		*bytes += (int64_t)stx.stx_blocks * 512;
+		if (S_ISDIR(stx.stx_mode)) {
+			level->names = realloc(level->names, (level->count + 1) * sizeof(char *));
+			if (!level->names)
+				abort();
+			level->names[level->count++] = strdup(entry->d_name);
 		}
 	}
 	closedir(dir);
-	return r;
+	return 0;
 }
 
+/* Depth-first with one open directory at a time: down by name, back up through "..", the names
+ * still to visit on the heap, so a tree as deep as a pod likes neither runs the agent out of
+ * descriptors or stack nor hides from the count. */
 int pod_volume_usage(const char *path, int64_t *bytes, struct ck_error *err)
 {
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	struct stat st;
+	struct pending *levels = NULL;
+	size_t depth = 0, room = 0;
+	struct statx root;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), r = 0;
 
 	*bytes = 0;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		int e = errno;
+	if (fd < 0 || statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &root) < 0) {
+		r = ck_error_errno(err, errno, "usage of %s", path);
 		if (fd >= 0)
 			close(fd);
-		return ck_error_errno(err, e, "usage of %s", path);
+		return r;
 	}
-	return add_usage(fd, st.st_dev, bytes, 0, err);
+	for (;;) {
+		if (depth == room) {
+			room = room ? room * 2 : 16;
+			levels = realloc(levels, room * sizeof(*levels));
+			if (!levels)
+				abort();
+		}
+		r = read_level(fd, root.stx_mnt_id, bytes, &levels[depth], err);
+		if (r < 0)
+			break;
+		depth++;
+		/* The next directory to enter: the last name of the deepest level that has one. */
+		int next = -1;
+		while (depth > 0 && next < 0) {
+			struct pending *level = &levels[depth - 1];
+			if (level->count == 0) {
+				free(level->names);
+				if (--depth == 0)
+					break;
+				next = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+				if (next < 0) {
+					r = ck_error_errno(err, errno, "usage of %s: go back up",
+							   path);
+					break;
+				}
+				close(fd);
+				fd = next;
+				next = -1;
+				continue;
+			}
+			char *name = level->names[--level->count];
+			next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			free(name);
+		}
+		if (r < 0 || depth == 0)
+			break;
+		close(fd);
+		fd = next;
+	}
+	for (size_t i = 0; i < depth; i++) {
+		while (levels[i].count > 0)
+			free(levels[i].names[--levels[i].count]);
+		free(levels[i].names);
+	}
+	free(levels);
+	close(fd);
+	return r < 0 ? ck_error_prefix(err, "usage of %s", path) : 0;
 }
 
 int pod_volume_open_sub_path(int base_fd, const char *sub_path, struct ck_error *err)

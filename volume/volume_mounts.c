@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,11 +60,18 @@ static int unmount_one(const struct mountinfo_entry *m, struct ck_error *err)
 int volume_unmount_below(const char *dir, int *found, struct ck_error *err)
 {
 	struct mountinfo_entry *entries;
-	size_t count, dir_len = strlen(dir);
-	int r = mountinfo_read_self(&entries, &count, err);
+	char real[PATH_MAX];
+	size_t count, dir_len;
+	int r;
 
 	if (found)
 		*found = 0;
+	/* mountinfo has resolved paths: compare with the directory as it resolves. */
+	if (!realpath(dir, real))
+		return errno == ENOENT ? 0 : ck_error_errno(err, errno, "resolve %s", dir);
+	dir = real;
+	dir_len = strlen(dir);
+	r = mountinfo_read_self(&entries, &count, err);
 	if (r < 0)
 		return r;
 	/* Later entries sit on earlier ones: unmount from the end. */

@@ -54,7 +54,8 @@ const char *host_path_type_name(enum host_path_type type)
 
 bool volume_path_is_local(const char *path)
 {
-	if (!path || !*path || path[0] == '/')
+	/* A leading ".." is the atomic writer's (..data), as Kubernetes reserves it. */
+	if (!path || !*path || path[0] == '/' || strncmp(path, "..", 2) == 0)
 		return false;
 	for (const char *p = path; *p;) {
 		size_t len = strcspn(p, "/");
@@ -237,9 +238,10 @@ int volume_specs_parse(const json_t *volumes, struct volume_spec **out, size_t *
 		}
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(specs[j].name, v->name) == 0) {
+				r = ck_error_set(err, EINVAL, "volume \"%s\": named twice",
+						 v->name);
 				volume_specs_free(specs, n);
-				return ck_error_set(err, EINVAL, "volume \"%s\": named twice",
-						    v->name);
+				return r;
 			}
 		r = read_source(v, volume, err);
 		if (r < 0) {

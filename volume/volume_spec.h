@@ -76,6 +76,7 @@ const struct volume_spec *volume_specs_find(const struct volume_spec *specs, siz
 /* The hostPath type's name as the API writes it ("" for HOST_PATH_UNSET). */
 const char *host_path_type_name(enum host_path_type type);
 
-/* A relative path that stays below its base: not empty, not absolute, no ".." element.
- * items[].path and subPath are checked with it. */
+/* A relative path that stays below its base: not empty, not absolute, no ".." element, not
+ * starting with ".." (the atomic writer's names). items[].path and subPath are checked with
+ * it. */
 bool volume_path_is_local(const char *path);
