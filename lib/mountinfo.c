@@ -77,6 +77,7 @@ void mountinfo_parse(const char *text, struct mountinfo_entry **out, size_t *cou
 					abort();
 			}
 			entries[n++] = (struct mountinfo_entry){
+			    .id = atoi(fields[0].start),
 			    .root = unescape(fields[3].start, fields[3].len),
 			    .mount_point = unescape(fields[4].start, fields[4].len),
 			    .fs_type =
@@ -110,6 +111,7 @@ void mountinfo_free(struct mountinfo_entry *entries, size_t count)
 		free(entries[i].mount_point);
 		free(entries[i].fs_type);
 		free(entries[i].source);
+		free(entries[i].propagation);
 	}
 	free(entries);
 }

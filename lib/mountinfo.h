@@ -10,10 +10,12 @@
 #include "lib/error.h"
 
 struct mountinfo_entry {
+	int id;            /* the mount's id (statx's stx_mnt_id) */
 	char *root;        /* the mount's root within its file system */
 	char *mount_point; /* where it is mounted, in the reader's namespace */
 	char *fs_type;
 	char *source;
+	char *propagation; /* the optional fields: "shared:1 master:2", "" for a private mount */
 };
 
 /* Parses the file's text; entries in the file's order (a mount after the one it sits on).

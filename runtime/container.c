@@ -19,6 +19,7 @@
 #include "lib/buf.h"
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
+#include "lib/mountinfo.h"
 #include "runtime/container_internal.h"
 #include "runtime/container_state.h"
 #include "runtime/process_spec.h"
@@ -100,6 +101,43 @@ static int make_scratch(const char *scratch_dir, struct ck_error *err)
 	return 0;
 }
 
+/* Propagation needs a peer group on the node's side: a Bidirectional source must sit on a shared
+ * mount, a HostToContainer one on a shared or slave mount; otherwise nothing would propagate,
+ * and the container runtimes refuse such a mount rather than pretend (these are containerd's
+ * words). */
+static int check_propagation(const struct container_mount *m, struct ck_error *err)
+{
+	const bool both_ways = m->propagation == CONTAINER_PROPAGATION_BIDIRECTIONAL;
+	const char *source = m->source ? m->source : "volume";
+	struct mountinfo_entry *entries;
+	const struct mountinfo_entry *mount = NULL;
+	struct statx stx;
+	size_t count;
+	int r;
+
+	if (m->propagation == CONTAINER_PROPAGATION_NONE)
+		return 0;
+	if (statx(m->source ? AT_FDCWD : m->source_fd, m->source ? m->source : "",
+		  m->source ? 0 : AT_EMPTY_PATH, STATX_MNT_ID, &stx) < 0)
+		return ck_error_errno(err, errno, "mount %s on %s", source, m->destination);
+	r = mountinfo_read_self(&entries, &count, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < count && !mount; i++)
+		if ((uint64_t)entries[i].id == stx.stx_mnt_id)
+			mount = &entries[i];
+	if (!mount)
+		r = ck_error_set(err, ENOENT, "mount %s on %s: its mount is not in mountinfo",
+				 source, m->destination);
+	else if (!strstr(mount->propagation, "shared:") &&
+		 (both_ways || !strstr(mount->propagation, "master:")))
+		r = ck_error_set(err, EINVAL, "path \"%s\" is mounted on \"%s\" but it is not a %s",
+				 source, mount->mount_point,
+				 both_ways ? "shared mount" : "shared or slave mount");
+	mountinfo_free(entries, count);
+	return r;
+}
+
 /* Each source as a detached copy of its mount tree, made here in the agent's mount namespace:
  * the child, in a namespace of its own, could not copy a mount of another namespace, but it
  * can attach a detached one. Read-only and propagation are applied before it is attached
@@ -117,7 +155,10 @@ static int detach_source(const struct container_mount *m, int *tree, bool *is_di
 				  .propagation = propagation[m->propagation]};
 	const char *source = m->source ? m->source : "volume";
 	struct stat st;
+	int r = check_propagation(m, err);
 
+	if (r < 0)
+		return r;
 	*tree =
 	    m->source
 		? open_tree(AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE)

@@ -777,6 +777,10 @@ static void mountinfo_unescapes_and_skips_optional_fields(void **state)
 	assert_string_equal(entries[0].mount_point, "/");
 	assert_string_equal(entries[0].fs_type, "ext4");
 	assert_string_equal(entries[0].source, "/dev/vda");
+	assert_int_equal(entries[0].id, 22);
+	assert_string_equal(entries[0].propagation, "shared:1");
+	assert_string_equal(entries[1].propagation, "shared:7 master:2");
+	assert_string_equal(entries[2].propagation, "");
 	assert_string_equal(entries[1].mount_point, "/var/lib/my pods/a\tb");
 	assert_string_equal(entries[1].root, "/");
 	assert_string_equal(entries[1].fs_type, "tmpfs");
