@@ -84,6 +84,13 @@ void mountinfo_parse(const char *text, struct mountinfo_entry **out, size_t *cou
 				unescape(fields[separator + 1].start, fields[separator + 1].len),
 			    .source =
 				unescape(fields[separator + 2].start, fields[separator + 2].len),
+			    /* The optional fields, from the 7th up to the "-". */
+			    .propagation =
+				unescape(fields[6].start,
+					 separator > 6
+					     ? (size_t)(fields[separator - 1].start +
+							fields[separator - 1].len - fields[6].start)
+					     : 0),
 			};
 		}
 		line += line_len + (line[line_len] == '\n');
