@@ -240,10 +240,12 @@ bool pod_volumes_ready(struct pod *pod)
 
 		if (v->state == VOLUME_READY)
 			continue;
-		ready = false;
-		if (v->state == VOLUME_MOUNTING)
+		if (v->state == VOLUME_MOUNTING) {
+			ready = false;
 			continue;
+		}
 		if (v->retry_at_ms > now) {
+			ready = false;
 			pod_sync_at(pod, v->retry_at_ms);
 			continue;
 		}
@@ -258,8 +260,6 @@ bool pod_volumes_ready(struct pod *pod)
 		}
 		ready &= r == 0;
 	}
-	for (size_t i = 0; ready && i < vols->count; i++)
-		ready = vols->volumes[i].state == VOLUME_READY;
 	vols->ready = ready;
 	return ready;
 }
