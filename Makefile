@@ -45,7 +45,7 @@ BIN := $(BUILD)/ckube
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps deps-build test unit e2e run bench lint format asan clean
+.PHONY: all deps deps-build test unit e2e vm-test run bench lint format asan clean
 all: $(BIN)
 
 $(BUILD)/%.o: %.c
@@ -85,9 +85,14 @@ unit: $(UNIT_BINS)
 e2e: $(BIN)
 	CKUBE_BIN=$(abspath $(BIN)) /usr/bin/python3 -m pytest -q tests/e2e
 
+# Real Debian kernels in qemu (tests/vm/README.md): the image is built once into $(BUILD)/vm.
+vm-test: $(BIN)
+	CKUBE_BIN=$(abspath $(BIN)) tests/vm/run.sh
+
 test: deps
 	$(MAKE) all unit
 	$(MAKE) e2e
+	$(MAKE) vm-test
 
 run: deps
 	$(MAKE) all

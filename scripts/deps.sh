@@ -19,12 +19,15 @@ build_pkgs="gcc libc6-dev clang make pkg-config
 # Tests: the official Python client, pytest, and what the tests use to drive the server.
 test_pkgs="python3 python3-kubernetes python3-pytest curl iproute2 procps
   docker-registry skopeo busybox-static nftables"
+# VM tests (tests/vm/): qemu (TCG), xz for the kernel's payload, and the libraries of the NFS
+# server tools that scripts/vm-image.sh unpacks from nfs-kernel-server without installing it.
+vm_pkgs="qemu-system-x86 xz-utils libwrap0 libtirpc3 libnsl2"
 # Benchmarks: public load and timing tools.
 bench_pkgs="wrk hyperfine crun jq containernetworking-plugins"
 # Lint: the formatter `make lint` runs.
 lint_pkgs="clang-format"
 
-want="$build_pkgs $test_pkgs $bench_pkgs $lint_pkgs"
+want="$build_pkgs $test_pkgs $vm_pkgs $bench_pkgs $lint_pkgs"
 case "${1:-all}" in
 build) want="$build_pkgs" ;;
 all) ;;

@@ -37,10 +37,16 @@ int nfs_mount(const char *server, const char *path, const char *target, bool rea
 	if (r < 0)
 		return r;
 	snprintf(source, sizeof(source), "%s:%s", server, path);
-	/* vers=4 lets the kernel take the highest minor version the server speaks. Hard mounts,
-	 * as Kubernetes mounts them: a server that goes away makes I/O wait, not fail. */
-	snprintf(options, sizeof(options), "vers=4,addr=%s,proto=tcp,timeo=600,retrans=2", address);
-	if (mount(source, target, "nfs4", read_only ? MS_RDONLY : 0, options) < 0)
-		return ck_error_errno(err, errno, "mount %s (%s) on %s", source, address, target);
-	return 0;
+	/* mount(2) takes "vers=4" as 4.0; negotiating the minor version is mount.nfs's part, so
+	 * the highest is tried first, down to what the server speaks. Hard mounts, as Kubernetes
+	 * mounts them: a server that goes away makes I/O wait, not fail. */
+	for (int minor = 2; minor >= 0; minor--) {
+		snprintf(options, sizeof(options),
+			 "vers=4.%d,addr=%s,proto=tcp,timeo=600,retrans=2", minor, address);
+		if (mount(source, target, "nfs4", read_only ? MS_RDONLY : 0, options) == 0)
+			return 0;
+		if (errno != EPROTONOSUPPORT)
+			break;
+	}
+	return ck_error_errno(err, errno, "mount %s (%s) on %s", source, address, target);
 }
