@@ -30,6 +30,8 @@ if [ "$1" = nfs ]; then
 fi
 
 if [ "$1" = agent ]; then
+	# A black hole for NFS: connections are taken and never answered, as a server that hangs.
+	(sleep 100000 | nc -l -p 2049 >/dev/null) &
 	import_images
 	start_agent "$server_ip"
 	wait_done 220
@@ -106,4 +108,51 @@ kubectl logs reader
 pod_is reader Succeeded || fail "pod reader ended $(pod_phase reader)"
 [ "$(kubectl logs reader | tail -n 1)" = "$token" ] ||
 	fail "pod reader on node agent read \"$(kubectl logs reader | tail -n 1)\", not \"$token\""
+
+# A server that takes the connection and never answers (the agent machine's black hole): the
+# mount is given up after its deadline and the pod waits with a FailedMount event, while the
+# agent, not held up, starts another pod meanwhile.
+lost_ip=$(host_ip agent)
+kubectl apply -f - <<YAML || fail "apply pod lost"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: lost
+spec:
+  nodeName: server
+  volumes:
+  - name: gone
+    nfs:
+      server: $lost_ip
+      path: /
+  containers:
+  - name: main
+    image: busybox:vm
+    imagePullPolicy: Never
+    command: ["sleep", "3600"]
+    volumeMounts:
+    - name: gone
+      mountPath: /data
+YAML
+kubectl apply -f - <<YAML || fail "apply pod alive"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: alive
+spec:
+  nodeName: server
+  containers:
+  - name: main
+    image: busybox:vm
+    imagePullPolicy: Never
+    command: ["sleep", "3600"]
+YAML
+wait_until 30 "pod alive Running beside the hanging mount" pod_is alive Running
+failed_mount() {
+	kubectl get events -o json | grep -q "MountVolume.SetUp failed for volume .*gone.* timed out"
+}
+wait_until 60 "a FailedMount event for pod lost saying the mount timed out" failed_mount
+kubectl get events -o json | grep "MountVolume.SetUp failed for volume .*gone" | head -n 1
+pod_is lost Pending || fail "pod lost is $(pod_phase lost), not Pending"
+node_ready server || fail "node server is not Ready while a mount hangs"
 say "PASS nfs"
