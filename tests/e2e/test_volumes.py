@@ -18,7 +18,7 @@ import tempfile
 
 import pytest
 
-from conftest import parse_table, wait_for
+from conftest import CKUBE, parse_table, wait_for
 
 PODS = "/api/v1/namespaces/default/pods"
 # The name the kubelet's atomic writer gives each version of a configMap or secret volume.
@@ -378,6 +378,13 @@ def test_empty_dir_on_disk_and_in_memory(srv, registry):
     assert host_mounts().get(volume_dir(srv, uid, "empty-dir", "mem"), ("",))[0] == "tmpfs"
     full = sh(srv, "cache", "dd if=/dev/zero of=/mem/fill bs=1M count=9", "writer")
     assert full.returncode != 0 and "No space left on device" in full.stderr, full
+
+    # The node's operator sees where each volume is, from the agent's status socket.
+    shown = subprocess.run(
+        [CKUBE, "status", "--socket", os.path.join(srv.root, "run", "ckube.sock"), "pod",
+         "cache"], capture_output=True, text=True, timeout=30, check=True).stdout
+    assert f"cache: emptyDir {on_node} (ready)" in shown, shown
+    assert f"mem: emptyDir {volume_dir(srv, uid, 'empty-dir', 'mem')} (ready)" in shown, shown
 
 
 def test_empty_dir_size_limit_evicts(srv, registry):
