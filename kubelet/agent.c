@@ -53,7 +53,7 @@ struct agent {
 	struct api_watch *watch;
 	struct node_network *network;
 	struct api_watch *node_watch;
-	struct api_watch *config_map_watch, *secret_watch;
+	struct volume_sources *volume_sources;
 	struct service_proxy *services;
 	struct node_status *node;
 	struct node_server *endpoint;
@@ -318,24 +318,6 @@ static int start_node_watch(struct agent *agent, struct ck_error *err)
 	return api_watch_start(&watch, &agent->node_watch, err);
 }
 
-/* ConfigMaps and Secrets, for the volumes that show them. */
-static int start_volume_source_watches(struct agent *agent, struct ck_error *err)
-{
-	struct api_watch_config watch = {.api = agent->config.api,
-					 .resource = "configmaps",
-					 .node_name = agent->config.node_name,
-					 .loop = agent->loop,
-					 .on_change = volume_sources_on_config_maps,
-					 .ctx = agent->pods};
-	int r = api_watch_start(&watch, &agent->config_map_watch, err);
-
-	if (r < 0)
-		return r;
-	watch.resource = "secrets";
-	watch.on_change = volume_sources_on_secrets;
-	return api_watch_start(&watch, &agent->secret_watch, err);
-}
-
 /* kube-proxy's part: every Service and Endpoints object, to the node's nftables table. */
 static int start_service_proxy(struct agent *agent, struct ck_error *err)
 {
@@ -395,6 +377,10 @@ static int start_services(struct agent *agent, struct ck_error *err)
 	    .settings = &agent->settings,
 	    .pods_dir = agent->pods_dir,
 	};
+	const struct api_watch_config sources = {
+	    .api = config->api, .node_name = config->node_name, .loop = agent->loop};
+	agent->volume_sources = volume_sources_new(&sources, &agent->pods);
+	agent->context.volume_sources = agent->volume_sources;
 	r = -pthread_create(&agent->loop_thread, NULL, run_loop, agent);
 	if (r < 0)
 		return ck_error_errno(err, -r, "start the sync loop");
@@ -415,8 +401,7 @@ static int start_services(struct agent *agent, struct ck_error *err)
 	r = api_watch_start(&watch, &agent->watch, err);
 	if (r == 0)
 		r = start_node_watch(agent, err);
-	if (r == 0)
-		r = start_volume_source_watches(agent, err);
+
 	if (r == 0)
 		r = start_service_proxy(agent, err);
 	if (r < 0)
@@ -512,15 +497,16 @@ void agent_stop(struct agent *agent)
 	node_server_stop(agent->endpoint);
 	api_watch_stop(agent->watch);
 	api_watch_stop(agent->node_watch);
-	api_watch_stop(agent->config_map_watch);
-	api_watch_stop(agent->secret_watch);
 	service_proxy_stop(agent->services);
 	if (agent->loop_running) {
 		loop_post(agent->loop, free_pods, NULL, agent);
 		loop_quit(agent->loop);
 		pthread_join(agent->loop_thread, NULL);
 	}
-	/* The loop is gone: nothing uses the network any more. What it made stays for the pods. */
+	/* The loop is gone: nothing asks for watches of volume sources any more; theirs end before
+	 * the loop they post to is freed. Nothing uses the network any more either. What it made
+	 * stays for the pods. */
+	volume_sources_free(agent->volume_sources);
 	node_network_free(agent->network);
 	image_puller_stop(agent->puller);
 	log_pump_stop(agent->logs);

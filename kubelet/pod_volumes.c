@@ -13,6 +13,7 @@
 #include "kubelet/pod_events.h"
 #include "kubelet/pod_sync.h"
 #include "kubelet/pods.h"
+#include "kubelet/volume_sources.h"
 #include "lib/cleanup.h"
 #include "lib/http_client.h"
 #include "lib/log.h"
@@ -179,6 +180,7 @@ static int set_up(struct pod *pod, struct pod_volume *v, size_t index, struct ck
 		return r < 0 ? r : 1;
 	case VOLUME_CONFIG_MAP:
 	case VOLUME_SECRET:
+		volume_sources_want(context_of(pod)->volume_sources, spec->kind == VOLUME_SECRET);
 		r = read_object(pod, spec, &object, err);
 		if (r == 0)
 			r = pod_volume_prepare(v->path, spec, err);

@@ -27,6 +27,7 @@ struct agent_context {
 	struct node_network *network;          /* loop only */
 	const struct agent_settings *settings; /* <config-dir>/agent.yaml */
 	const char *pods_dir;                  /* <data-dir>/pods: pod volumes */
+	struct volume_sources *volume_sources; /* loop only */
 };
 
 struct pods;
