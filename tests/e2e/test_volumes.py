@@ -686,3 +686,29 @@ def test_killed_agent_cleans_volumes_of_pods_deleted_meanwhile(server_factory, a
                  what="the deleted pod's mounts and directory removed by the new agent")
     nothing_left(agent.node_leftovers, what="the node holding nothing of the pod")
     assert agent.proc.poll() is None, agent.log()[-3000:]
+
+
+def test_restarted_agent_keeps_serving_a_running_pods_volumes(srv, registry):
+    """After kill -9 of the node's agent, its successor adopts the running pod with its
+    volumes: configMap updates still reach the container, and a container that restarts
+    gets its volumes again, with the emptyDir's data intact."""
+    srv.kubectl("create", "configmap", "survivor-config", "--from-literal=level=one")
+    create_pod(srv, "survivor", [container(
+        "main", registry.image("busybox"),
+        "[ -f /data/marker ] || echo first run > /data/marker; "
+        "while [ ! -f /data/stop ]; do sleep 0.2; done; rm /data/stop; exit 1",
+        [mount("data", "/data"), mount("cfg", "/cfg")])], [
+        {"name": "data", "emptyDir": {}},
+        {"name": "cfg", "configMap": {"name": "survivor-config"}}])
+    wait_running(srv, "survivor")
+    srv.restart(signal.SIGKILL)
+    srv.kubectl("patch", "configmap", "survivor-config", "--type=merge",
+                "-p", '{"data":{"level":"two"}}')
+    wait_until(lambda: sh(srv, "survivor", "cat /cfg/level").stdout,
+               lambda seen: seen == "two", timeout=30,
+               what="the update reaching the adopted pod through the new agent")
+    out(srv, "survivor", "touch /data/stop")
+    wait_until(lambda: (get_pod(srv, "survivor")["status"].get("containerStatuses") or [{}])[0],
+               lambda s: s.get("restartCount") == 1 and "running" in s.get("state", {}),
+               timeout=30, what="the container restarted and running")
+    assert out(srv, "survivor", "cat /data/marker; cat /cfg/level") == "first run\ntwo"
