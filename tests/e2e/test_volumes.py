@@ -712,3 +712,25 @@ def test_restarted_agent_keeps_serving_a_running_pods_volumes(srv, registry):
                lambda s: s.get("restartCount") == 1 and "running" in s.get("state", {}),
                timeout=30, what="the container restarted and running")
     assert out(srv, "survivor", "cat /data/marker; cat /cfg/level") == "first run\ntwo"
+
+
+def test_agent_start_removes_volumes_of_pods_it_no_longer_has(own_root, server_factory,
+                                                              registry):
+    """What a node keeps of a pod the API no longer has and whose sandbox is gone too (a
+    reboot took /run, or the agent died between the two removals): its volume directory with
+    a secret's tmpfs still mounted. The agent's start unmounts and removes it."""
+    uid = "0b0e7a1c-6d1e-4c2b-9a53-5d7c2f4e8a10"
+    stale = os.path.join(own_root, "data", "pods", uid, "volumes", "kubernetes.io~secret", "s")
+    os.makedirs(stale)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", stale], check=True)
+    try:
+        with open(os.path.join(stale, "token"), "w") as f:
+            f.write("secret left behind\n")
+        srv = server_factory(agent=True, registry=registry, root=own_root)
+        pod_dir = os.path.dirname(os.path.dirname(os.path.dirname(stale)))
+        nothing_left(lambda: mounts_below(pod_dir) + [p for p in [pod_dir] if os.path.exists(p)],
+                     what="the stale volume unmounted and its directory removed")
+        assert "volumes of gone pod " + uid in srv.log(), srv.log()[-2000:]
+    finally:
+        if stale in mounts_below(os.path.dirname(stale)):
+            subprocess.run(["umount", "-l", stale], check=False)
