@@ -11,18 +11,13 @@
 #include "cgroup/cgroup_internal.h"
 #include "lib/buf.h"
 #include "lib/cleanup.h"
+#include "lib/fsutil.h"
 
 /* Messages name the cgroup by its path, which only the kernel still knows here; looked up on
  * failure only. */
 static const char *dir_name(int dirfd, char out[PATH_MAX])
 {
-	char link[64];
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
-	ssize_t n = readlink(link, out, PATH_MAX - 1);
-	if (n < 0)
-		return "cgroup";
-	out[n] = '\0';
-	return out;
+	return fs_fd_path(dirfd, out) == 0 ? out : "cgroup";
 }
 
 /* Both spellings of "the cgroup was removed" become ENOENT, so callers test for one. */

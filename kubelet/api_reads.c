@@ -12,7 +12,9 @@
  * holds the loop no longer than a probe period. */
 #define API_READ_TIMEOUT_SECONDS 3
 
-int api_read_object(struct http_client *api, const char *path, json_t **out, struct ck_error *err)
+/* GET of one object at `path`: as api_read_config_object says. */
+static int read_object(struct http_client *api, const char *path, json_t **out,
+		       struct ck_error *err)
 {
 	struct http_request request = {
 	    .method = "GET", .path = path, .timeout_seconds = API_READ_TIMEOUT_SECONDS};
@@ -48,7 +50,7 @@ static int append_items(struct http_client *api, const char *path, json_t *servi
 			struct ck_error *err)
 {
 	_cleanup_json_ json_t *list = NULL;
-	int r = api_read_object(api, path, &list, err);
+	int r = read_object(api, path, &list, err);
 
 	if (r < 0)
 		return r;
@@ -68,8 +70,8 @@ int api_read_services(struct http_client *api, const char *namespace, json_t **o
 	r = append_items(api, path, services, err);
 	if (r == 0 && strcmp(namespace, "default") != 0) {
 		_cleanup_json_ json_t *kubernetes = NULL;
-		r = api_read_object(api, "/api/v1/namespaces/default/services/kubernetes",
-				    &kubernetes, err);
+		r = read_object(api, "/api/v1/namespaces/default/services/kubernetes", &kubernetes,
+				err);
 		if (r == 0 && kubernetes)
 			json_array_append(services, kubernetes);
 	}
@@ -77,4 +79,17 @@ int api_read_services(struct http_client *api, const char *namespace, json_t **o
 		return r;
 	*out = steal_ptr(&services);
 	return 0;
+}
+
+int api_read_config_object(struct http_client *api, const char *namespace, bool secret,
+			   const char *name, json_t **out, struct ck_error *err)
+{
+	_cleanup_free_ char *escaped_ns = http_escape(namespace);
+	_cleanup_free_ char *escaped_name = http_escape(name);
+	_cleanup_free_ char *path = NULL;
+
+	if (asprintf(&path, "/api/v1/namespaces/%s/%s/%s", escaped_ns,
+		     secret ? "secrets" : "configmaps", escaped_name) < 0)
+		abort();
+	return read_object(api, path, out, err);
 }

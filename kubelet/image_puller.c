@@ -2,15 +2,14 @@
 #include "kubelet/image_puller.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kubelet/ckube_child.h"
 #include "lib/buf.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
@@ -105,25 +104,6 @@ static void unlink_job(struct image_puller *puller, struct pull_job *job)
 		}
 }
 
-/* The child's stderr until it closes, the last STDERR_KEEP bytes of it. */
-static void read_stderr(int fd, struct buf *out)
-{
-	char chunk[4096];
-	ssize_t n;
-
-	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			break;
-		buf_append(out, chunk, (size_t)n);
-		if (out->len > STDERR_KEEP) {
-			memmove(out->data, out->data + out->len - STDERR_KEEP, STDERR_KEEP);
-			out->len = STDERR_KEEP;
-		}
-	}
-}
-
 /* The pull's error as `ckube image pull` printed it: its last line, without the prefix. */
 static void child_error(const struct buf *stderr_text, int status, struct ck_error *err)
 {
@@ -131,8 +111,6 @@ static void child_error(const struct buf *stderr_text, int status, struct ck_err
 	size_t len = stderr_text->len;
 	const char *line;
 
-	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
-		len--;
 	line = memrchr(text, '\n', len);
 	line = line ? line + 1 : text;
 	if (strncmp(line, PULL_ERROR_PREFIX, strlen(PULL_ERROR_PREFIX)) == 0)
@@ -163,25 +141,14 @@ static int pull_in_child(const struct image_puller *puller, const char *referenc
 			      (char *)reference,
 			      NULL};
 	_cleanup_close_ int read_end = -1;
-	posix_spawn_file_actions_t actions;
-	int pipe_fds[2], status = 0, r;
+	int status = 0, r;
 	struct buf stderr_text = {0};
 	pid_t pid;
 
-	if (pipe2(pipe_fds, O_CLOEXEC) < 0)
-		return ck_error_errno(err, errno, "pull: pipe");
-	read_end = pipe_fds[0];
-	posix_spawn_file_actions_init(&actions);
-	posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDERR_FILENO);
-	/* The agent's environment: a proxy for the registries (HTTPS_PROXY) applies to pulls. */
-	r = posix_spawn(&pid, "/proc/self/exe", &actions, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&actions);
-	close(pipe_fds[1]);
-	if (r != 0)
-		return ck_error_errno(err, r, "pull: start ckube image pull");
-	read_stderr(read_end, &stderr_text);
+	r = ckube_child_start(argv, "pull", &pid, &read_end, err);
+	if (r < 0)
+		return r;
+	ckube_child_read_stderr(read_end, STDERR_KEEP, &stderr_text);
 	while ((r = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
 		;
 	if (r < 0) {

@@ -2,21 +2,18 @@
 #include "kubelet/nfs_mounter.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kubelet/ckube_child.h"
 #include "lib/buf.h"
 #include "lib/cleanup.h"
-
-extern char **environ;
 
 struct nfs_job {
 	struct loop *loop;
@@ -54,50 +51,34 @@ static void drop(void *arg)
 	job_free(job);
 }
 
-/* The child's last line on stderr, which names the step that failed. */
-static void child_message(int fd, struct buf *out)
-{
-	char chunk[512];
-	ssize_t n;
-
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-		if (out->len < 4096)
-			buf_append(out, chunk, (size_t)n);
-	while (out->len > 0 && out->data[out->len - 1] == '\n')
-		out->data[--out->len] = '\0';
-}
-
 static int run_child(struct nfs_job *job, struct ck_error *err)
 {
-	char *argv[] = {"ckube",   "volume",    "nfs-mount", job->server,
-			job->path, job->target, NULL,        NULL};
+	char *argv[8] = {"ckube", "volume", "nfs-mount"};
+	size_t argc = 3;
 	_cleanup_close_ int read_end = -1, pidfd = -1;
-	posix_spawn_file_actions_t actions;
 	_cleanup_buf_ struct buf message = {0};
 	struct pollfd wait_for;
 	siginfo_t info = {0};
-	int pipe_fds[2], r;
 	pid_t pid;
+	int r;
 
-	if (job->read_only) {
-		memmove(argv + 4, argv + 3, 4 * sizeof(*argv));
-		argv[3] = "--read-only";
-	}
-	if (pipe2(pipe_fds, O_CLOEXEC) < 0)
-		return ck_error_errno(err, errno, "pipe");
-	read_end = pipe_fds[0];
-	posix_spawn_file_actions_init(&actions);
-	posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDERR_FILENO);
-	r = posix_spawn(&pid, "/proc/self/exe", &actions, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&actions);
-	close(pipe_fds[1]);
-	if (r != 0)
-		return ck_error_errno(err, r, "start ckube volume nfs-mount");
+	if (job->read_only)
+		argv[argc++] = "--read-only";
+	argv[argc++] = job->server;
+	argv[argc++] = job->path;
+	argv[argc++] = job->target;
+	r = ckube_child_start(argv, "mount", &pid, &read_end, err);
+	if (r < 0)
+		return r;
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0) {
+		r = ck_error_errno(err, errno, "mount: watch ckube volume nfs-mount");
+		kill(pid, SIGKILL);
+		waitid(P_PID, (id_t)pid, &info, WEXITED);
+		return r;
+	}
 	wait_for = (struct pollfd){.fd = pidfd, .events = POLLIN};
-	if (pidfd < 0 || poll(&wait_for, 1, job->timeout_ms) == 0) {
+	if (poll(&wait_for, 1, job->timeout_ms) == 0) {
 		/* The mount's waits are killable: the child ends, its half-made mount with it. */
 		kill(pid, SIGKILL);
 		waitid(P_PID, (id_t)pid, &info, WEXITED);
@@ -110,7 +91,7 @@ static int run_child(struct nfs_job *job, struct ck_error *err)
 		return ck_error_errno(err, errno, "wait for ckube volume nfs-mount");
 	if (info.si_code == CLD_EXITED && info.si_status == 0)
 		return 0;
-	child_message(read_end, &message);
+	ckube_child_read_stderr(read_end, 4096, &message);
 	return ck_error_set(err, EIO, "%s",
 			    message.len ? message.data : "ckube volume nfs-mount failed");
 }

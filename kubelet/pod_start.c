@@ -88,13 +88,9 @@ static int lookup_object(void *ctx, const char *kind, const char *name, json_t *
 			 struct ck_error *err)
 {
 	const struct pod_container *c = ctx;
-	_cleanup_free_ char *ns = http_escape(c->pod->spec->namespace);
-	_cleanup_free_ char *escaped = http_escape(name);
-	char path[1024];
 
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/%s/%s", ns,
-		 strcmp(kind, "Secret") == 0 ? "secrets" : "configmaps", escaped);
-	return api_read_object(context_of(c)->api, path, object, err);
+	return api_read_config_object(context_of(c)->api, c->pod->spec->namespace,
+				      strcmp(kind, "Secret") == 0, name, object, err);
 }
 
 static int build_environment(struct pod_container *c, struct start_plan *plan, struct ck_error *err)
@@ -235,7 +231,8 @@ static bool mounted_at(const struct start_plan *plan, const char *destination)
 static int add_mounts(struct pod_container *c, struct start_plan *plan, struct ck_error *err)
 {
 	static const char *const files[] = {"hosts", "hostname", "resolv.conf"};
-	int r = pod_volumes_mounts(c, plan->environment, &plan->mounts, &plan->mount_count, err);
+	int r = pod_volumes_mounts(c, plan->vars, plan->var_count, &plan->mounts,
+				   &plan->mount_count, err);
 
 	if (r < 0)
 		return r;

@@ -15,7 +15,6 @@
 #include "kubelet/pods.h"
 #include "kubelet/volume_sources.h"
 #include "lib/cleanup.h"
-#include "lib/http_client.h"
 #include "lib/log.h"
 #include "lib/quantity.h"
 #include "volume/atomic_dir.h"
@@ -85,18 +84,6 @@ static void failed(struct pod *pod, struct pod_volume *v, const char *message)
 		v->retry_ms = RETRY_MAX_MS;
 	v->retry_at_ms = now + v->retry_ms;
 	pod_sync_at(pod, v->retry_at_ms);
-}
-
-static int read_object(struct pod *pod, const struct volume_spec *spec, json_t **object,
-		       struct ck_error *err)
-{
-	_cleanup_free_ char *ns = http_escape(pod->spec->namespace);
-	_cleanup_free_ char *name = http_escape(spec->object.name);
-	char path[1024];
-
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/%s/%s", ns,
-		 spec->kind == VOLUME_SECRET ? "secrets" : "configmaps", name);
-	return api_read_object(context_of(pod)->api, path, object, err);
 }
 
 static int write_object(const struct pod_volume *v, const json_t *object, bool *changed,
@@ -181,7 +168,9 @@ static int set_up(struct pod *pod, struct pod_volume *v, size_t index, struct ck
 	case VOLUME_CONFIG_MAP:
 	case VOLUME_SECRET:
 		volume_sources_want(context_of(pod)->volume_sources, spec->kind == VOLUME_SECRET);
-		r = read_object(pod, spec, &object, err);
+		r = api_read_config_object(context_of(pod)->api, pod->spec->namespace,
+					   spec->kind == VOLUME_SECRET, spec->object.name, &object,
+					   err);
 		if (r == 0)
 			r = pod_volume_prepare(v->path, spec, err);
 		return r < 0 ? r : write_object(v, object, NULL, err);
@@ -266,35 +255,6 @@ bool pod_volumes_ready(struct pod *pod)
 	return ready;
 }
 
-/* subPathExpr: $(NAME) replaced by the container's variable, as Kubernetes expands it ($$ is a
- * literal $; an unknown name stays as written). */
-static char *expand(const char *text, char *const *env)
-{
-	struct buf out = {0};
-
-	for (const char *p = text; *p;) {
-		const char *end;
-		if (p[0] == '$' && p[1] == '$') {
-			buf_putc(&out, '$');
-			p += 2;
-		} else if (p[0] == '$' && p[1] == '(' && (end = strchr(p + 2, ')'))) {
-			size_t len = (size_t)(end - p - 2);
-			const char *value = NULL;
-			for (char *const *e = env; e && *e && !value; e++)
-				if (strncmp(*e, p + 2, len) == 0 && (*e)[len] == '=')
-					value = *e + len + 1;
-			if (value)
-				buf_puts(&out, value);
-			else
-				buf_append(&out, p, (size_t)(end - p + 1));
-			p = end + 1;
-		} else {
-			buf_putc(&out, *p++);
-		}
-	}
-	return buf_steal(&out);
-}
-
 /* The volume's directory (or hostPath) opened for a bind, and subPath inside it. */
 static int open_source(struct pod *pod, const struct pod_volume *v, const char *sub_path,
 		       bool *read_only, struct ck_error *err)
@@ -336,27 +296,29 @@ static int by_depth(const void *a, const void *b)
 	return dx < dy ? -1 : dx > dy;
 }
 
-static int add_mount(struct pod_container *c, const struct volume_mount_spec *m, char *const *env,
-		     struct container_mount *out, struct ck_error *err)
+static int add_mount(struct pod_container *c, const struct volume_mount_spec *m,
+		     const struct env_var *vars, size_t var_count, struct container_mount *out,
+		     struct ck_error *err)
 {
 	struct pod *pod = c->pod;
-	const struct pod_volume *v = NULL;
+	const struct volume_spec *spec =
+	    volume_specs_find(pod->volumes->specs, pod->volumes->count, m->name);
+	const struct pod_volume *v;
 	_cleanup_free_ char *sub_path = NULL;
 	bool rule_read_only;
 	int fd;
 
-	for (size_t i = 0; i < pod->volumes->count && !v; i++)
-		if (strcmp(pod->volumes->volumes[i].spec->name, m->name) == 0)
-			v = &pod->volumes->volumes[i];
-	if (!v)
+	if (!spec)
 		return ck_error_set(err, ENOENT, "volumeMount %s: no volume of that name", m->name);
+	v = &pod->volumes->volumes[spec - pod->volumes->specs];
 	if (m->propagation == CONTAINER_PROPAGATION_BIDIRECTIONAL && !c->spec->security.privileged)
 		return ck_error_set(err, EPERM,
 				    "volumeMount %s: Bidirectional mount propagation is available "
 				    "only to privileged containers",
 				    m->name);
+	/* subPathExpr: $(VAR) of the container's environment, expanded as its env values are. */
 	if (m->sub_path_expr)
-		sub_path = expand(m->sub_path_expr, env);
+		sub_path = env_expand(m->sub_path_expr, vars, var_count);
 	else if (m->sub_path)
 		sub_path = strdup(m->sub_path);
 	fd = open_source(pod, v, sub_path && *sub_path ? sub_path : NULL, &rule_read_only, err);
@@ -374,21 +336,20 @@ static int add_mount(struct pod_container *c, const struct volume_mount_spec *m,
 	return 0;
 }
 
-int pod_volumes_mounts(struct pod_container *c, char *const *env, struct container_mount **out,
-		       size_t *count, struct ck_error *err)
+int pod_volumes_mounts(struct pod_container *c, const struct env_var *vars, size_t var_count,
+		       struct container_mount **out, size_t *count, struct ck_error *err)
 {
 	const struct container_spec *spec = c->spec;
-	struct container_mount *mounts = calloc(spec->mount_count + 1, sizeof(*mounts));
+	struct container_mount *mounts;
 	size_t n = 0;
 
+	if (spec->mount_count > 0 && (!c->pod->volumes || !c->pod->volumes->ready))
+		return ck_error_set(err, EAGAIN, "volumes are not ready");
+	mounts = calloc(spec->mount_count + 1, sizeof(*mounts));
 	if (!mounts)
 		abort();
-	if (spec->mount_count > 0 && (!c->pod->volumes || !c->pod->volumes->ready)) {
-		free(mounts);
-		return ck_error_set(err, EAGAIN, "volumes are not ready");
-	}
 	for (; n < spec->mount_count; n++) {
-		int r = add_mount(c, &spec->mounts[n], env, &mounts[n], err);
+		int r = add_mount(c, &spec->mounts[n], vars, var_count, &mounts[n], err);
 		if (r < 0) {
 			pod_volumes_mounts_free(mounts, n);
 			return r;
@@ -435,14 +396,18 @@ void pod_volumes_object_changed(struct pod *pod, const char *kind, const char *n
 	}
 }
 
+/* An emptyDir on disk with a sizeLimit: the kernel does not hold it to it, the agent does. */
+static bool has_disk_limit(const struct volume_spec *spec)
+{
+	return spec->kind == VOLUME_EMPTY_DIR && !spec->empty_dir.memory &&
+	       spec->empty_dir.size_limit >= 0;
+}
+
 bool pod_volumes_have_disk_limits(struct pod *pod)
 {
-	for (size_t i = 0; pod->volumes && i < pod->volumes->count; i++) {
-		const struct volume_spec *spec = pod->volumes->volumes[i].spec;
-		if (spec->kind == VOLUME_EMPTY_DIR && !spec->empty_dir.memory &&
-		    spec->empty_dir.size_limit >= 0)
+	for (size_t i = 0; pod->volumes && i < pod->volumes->count; i++)
+		if (has_disk_limit(pod->volumes->volumes[i].spec))
 			return true;
-	}
 	return false;
 }
 
@@ -456,8 +421,7 @@ char *pod_volumes_over_limit(struct pod *pod)
 		int64_t used;
 		char *message;
 
-		if (spec->kind != VOLUME_EMPTY_DIR || spec->empty_dir.memory ||
-		    spec->empty_dir.size_limit < 0 || v->state != VOLUME_READY)
+		if (!has_disk_limit(spec) || v->state != VOLUME_READY)
 			continue;
 		if (pod_volume_usage(v->path, &used, &err) < 0) {
 			log_warn("pod %s/%s: volume %s: %s", pod->spec->namespace, pod->spec->name,

@@ -10,16 +10,17 @@
 
 #include "kubelet/pod.h"
 #include "runtime/container.h"
+#include "runtime/process_spec.h"
 
 /* Sets up what is not set up yet. True once every volume is ready; otherwise the pod is synced
  * again when a mount finishes or a retry is due. */
 bool pod_volumes_ready(struct pod *pod);
 
 /* The mounts of container `c` from its volumeMounts, sorted so that a mount inside another
- * comes after it. `env` ("NAME=value", NULL-terminated) expands subPathExpr. Release with
- * pod_volumes_mounts_free. */
-int pod_volumes_mounts(struct pod_container *c, char *const *env, struct container_mount **out,
-		       size_t *count, struct ck_error *err);
+ * comes after it. `vars` (the container's environment, container_env_build) expand
+ * subPathExpr. Release with pod_volumes_mounts_free. */
+int pod_volumes_mounts(struct pod_container *c, const struct env_var *vars, size_t var_count,
+		       struct container_mount **out, size_t *count, struct ck_error *err);
 void pod_volumes_mounts_free(struct container_mount *mounts, size_t count);
 
 /* A ConfigMap or Secret (`kind`) of the pod's namespace is now `object`. Volumes showing it

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,6 +164,19 @@ static int empty_directory(int fd, int *subdir, struct ck_error *err)
 		r = ck_error_errno(err, errno, "read directory");
 	closedir(dir);
 	return r;
+}
+
+int fs_fd_path(int fd, char *out)
+{
+	char link[64];
+	ssize_t len;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	len = readlink(link, out, PATH_MAX - 1);
+	if (len < 0)
+		return -errno;
+	out[len] = '\0';
+	return 0;
 }
 
 int fs_remove_tree(int dirfd, const char *path, struct ck_error *err)

@@ -20,6 +20,9 @@ int fs_write_file(const char *path, const void *data, size_t len, mode_t mode,
  * tmpfs). */
 int fs_replace_file(const char *path, const void *data, size_t len, mode_t mode,
 		    struct ck_error *err);
+/* Where the descriptor leads now (its /proc/self/fd link), into `out` of PATH_MAX bytes:
+ * 0, or -errno. */
+int fs_fd_path(int fd, char *out);
 /* mkdir -p. */
 int fs_mkdir_p(const char *path, mode_t mode, struct ck_error *err);
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "lib/cleanup.h"
+#include "lib/fsutil.h"
 
 static int type_mismatch(const char *path, const char *what, struct ck_error *err)
 {
@@ -23,28 +24,24 @@ static int create_missing(const struct host_path_policy *policy, const char *pat
 static int check_type(const struct host_path_policy *policy, const char *path,
 		      enum host_path_type type, struct ck_error *err)
 {
+	const bool create =
+	    type == HOST_PATH_DIRECTORY_OR_CREATE || type == HOST_PATH_FILE_OR_CREATE;
 	struct stat st;
-	bool exists = stat(path, &st) == 0;
-	int r = 0;
+	bool exists;
+	int r;
 
+	if (type == HOST_PATH_UNSET)
+		return 0;
+	exists = stat(path, &st) == 0;
 	if (!exists && errno != ENOENT)
 		return ck_error_errno(err, errno, "hostPath type check: %s", path);
-	switch (type) {
-	case HOST_PATH_UNSET:
-		return 0;
-	case HOST_PATH_DIRECTORY_OR_CREATE:
-	case HOST_PATH_FILE_OR_CREATE:
-		if (exists)
-			break;
+	if (!exists && create) {
 		r = create_missing(policy, path, type == HOST_PATH_DIRECTORY_OR_CREATE, err);
 		if (r < 0)
 			return r;
 		if (stat(path, &st) < 0)
 			return ck_error_errno(err, errno, "hostPath: %s", path);
 		exists = true;
-		break;
-	default:
-		break;
 	}
 	switch (type) {
 	case HOST_PATH_DIRECTORY_OR_CREATE:
@@ -107,20 +104,6 @@ static const struct host_path_rule *rule_for_resolved(const struct host_path_pol
 	return NULL;
 }
 
-/* Where the descriptor leads, into `out`. */
-static int fd_path(int fd, char out[PATH_MAX], struct ck_error *err)
-{
-	char link[64];
-	ssize_t len;
-
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	len = readlink(link, out, PATH_MAX - 1);
-	if (len < 0)
-		return ck_error_errno(err, errno, "resolve %s", link);
-	out[len] = '\0';
-	return 0;
-}
-
 /* Opens the deepest directory of `path` that exists (following symlinks, as a lookup of the
  * path would); *rest points at what is missing below it. */
 static int open_deepest(const char *path, const char **rest, struct ck_error *err)
@@ -163,9 +146,9 @@ static int create_missing(const struct host_path_policy *policy, const char *pat
 	if (dir_fd < 0)
 		return dir_fd;
 	if (policy->count > 0) {
-		r = fd_path(dir_fd, resolved, err);
+		r = fs_fd_path(dir_fd, resolved);
 		if (r < 0)
-			return r;
+			return ck_error_errno(err, -r, "hostPath %s: resolve", path);
 		snprintf(target, sizeof(target), "%s/%s", strcmp(resolved, "/") ? resolved : "",
 			 rest);
 		if (!rule_for_resolved(policy, target))
@@ -279,9 +262,9 @@ int host_path_open(const struct host_path_policy *policy, const char *path, bool
 	if (policy->count == 0)
 		return steal_fd(&fd);
 	/* Where a symlink on the way leads counts as much as the path that names it. */
-	r = fd_path(fd, resolved, err);
+	r = fs_fd_path(fd, resolved);
 	if (r < 0)
-		return ck_error_prefix(err, "hostPath %s", path);
+		return ck_error_errno(err, -r, "hostPath %s: resolve", path);
 	target_rule = rule_for_resolved(policy, resolved);
 	if (!target_rule)
 		return ck_error_set(err, EPERM,

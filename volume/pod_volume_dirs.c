@@ -68,22 +68,27 @@ int pod_volume_prepare(const char *path, const struct volume_spec *volume, struc
 	}
 }
 
-/* The directories still to visit below one level of the walk. */
-struct pending {
-	char **names;
-	size_t count;
+/* A directory still to visit: its name in its parent, which lies `depth` levels below the
+ * volume's root. */
+struct pending_dir {
+	char *name;
+	size_t depth;
 };
 
-/* Adds the blocks of what the directory `fd` holds to *bytes and lists its subdirectories
- * that are on the volume's own mount. */
-static int read_level(int fd, uint64_t mount_id, int64_t *bytes, struct pending *level,
-		      struct ck_error *err)
+struct pending {
+	struct pending_dir *dirs;
+	size_t count, room;
+};
+
+/* Adds the blocks of what the directory `fd` (at `depth`) holds to *bytes, and its
+ * subdirectories on the volume's own mount to the pending ones. */
+static int read_dir(int fd, size_t depth, uint64_t mount_id, int64_t *bytes,
+		    struct pending *pending, struct ck_error *err)
 {
 	int copy = dup(fd);
 	DIR *dir = copy < 0 ? NULL : fdopendir(copy);
 	struct dirent *entry;
 
-	*level = (struct pending){0};
 	if (!dir) {
 		if (copy >= 0)
 			close(copy);
@@ -100,26 +105,31 @@ static int read_level(int fd, uint64_t mount_id, int64_t *bytes, struct pending 
 		    stx.stx_mnt_id != mount_id)
 			continue;
 		*bytes += (int64_t)stx.stx_blocks * 512;
-		if (S_ISDIR(stx.stx_mode)) {
-			level->names = realloc(level->names, (level->count + 1) * sizeof(char *));
-			if (!level->names)
+		if (!S_ISDIR(stx.stx_mode))
+			continue;
+		if (pending->count == pending->room) {
+			pending->room = pending->room ? pending->room * 2 : 16;
+			pending->dirs =
+			    realloc(pending->dirs, pending->room * sizeof(*pending->dirs));
+			if (!pending->dirs)
 				abort();
-			level->names[level->count++] = strdup(entry->d_name);
 		}
+		pending->dirs[pending->count++] =
+		    (struct pending_dir){strdup(entry->d_name), depth};
 	}
 	closedir(dir);
 	return 0;
 }
 
-/* Depth-first with one open directory at a time: down by name, back up through "..", the names
- * still to visit on the heap, so a tree as deep as a pod likes neither runs the agent out of
- * descriptors or stack nor hides from the count. */
+/* Depth-first with one open directory at a time: down by name, back up through "..", the
+ * directories still to visit on the heap, so a tree as deep as a pod likes neither runs the
+ * agent out of descriptors or stack nor hides from the count. */
 int pod_volume_usage(const char *path, int64_t *bytes, struct ck_error *err)
 {
-	struct pending *levels = NULL;
-	size_t depth = 0, room = 0;
+	struct pending pending = {0};
 	struct statx root;
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), r = 0;
+	size_t depth = 0;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), r;
 
 	*bytes = 0;
 	if (fd < 0 || statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &root) < 0) {
@@ -128,51 +138,34 @@ int pod_volume_usage(const char *path, int64_t *bytes, struct ck_error *err)
 			close(fd);
 		return r;
 	}
-	for (;;) {
-		if (depth == room) {
-			room = room ? room * 2 : 16;
-			levels = realloc(levels, room * sizeof(*levels));
-			if (!levels)
-				abort();
-		}
-		r = read_level(fd, root.stx_mnt_id, bytes, &levels[depth], err);
-		if (r < 0)
-			break;
-		depth++;
-		/* The next directory to enter: the last name of the deepest level that has one. */
-		int next = -1;
-		while (depth > 0 && next < 0) {
-			struct pending *level = &levels[depth - 1];
-			if (level->count == 0) {
-				free(level->names);
-				if (--depth == 0)
-					break;
-				next = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-				if (next < 0) {
-					r = ck_error_errno(err, errno, "usage of %s: go back up",
-							   path);
-					break;
-				}
+	r = read_dir(fd, 0, root.stx_mnt_id, bytes, &pending, err);
+	while (r == 0 && pending.count > 0) {
+		struct pending_dir next = pending.dirs[--pending.count];
+		int sub;
+
+		for (; depth > next.depth && r == 0; depth--) {
+			int up = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (up < 0) {
+				r = ck_error_errno(err, errno, "go back up");
+			} else {
 				close(fd);
-				fd = next;
-				next = -1;
-				continue;
+				fd = up;
 			}
-			char *name = level->names[--level->count];
-			next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			free(name);
 		}
-		if (r < 0 || depth == 0)
-			break;
+		sub = r < 0
+			  ? -1
+			  : openat(fd, next.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		free(next.name);
+		if (sub < 0)
+			continue; /* gone meanwhile */
 		close(fd);
-		fd = next;
+		fd = sub;
+		depth = next.depth + 1;
+		r = read_dir(fd, depth, root.stx_mnt_id, bytes, &pending, err);
 	}
-	for (size_t i = 0; i < depth; i++) {
-		while (levels[i].count > 0)
-			free(levels[i].names[--levels[i].count]);
-		free(levels[i].names);
-	}
-	free(levels);
+	while (pending.count > 0)
+		free(pending.dirs[--pending.count].name);
+	free(pending.dirs);
 	close(fd);
 	return r < 0 ? ck_error_prefix(err, "usage of %s", path) : 0;
 }
