@@ -53,7 +53,7 @@ static void drop(void *arg)
 
 static int run_child(struct nfs_job *job, struct ck_error *err)
 {
-	char *argv[8] = {"ckube", "volume", "nfs-mount"};
+	char *argv[9] = {"ckube", "volume", "nfs-mount"};
 	size_t argc = 3;
 	_cleanup_close_ int read_end = -1, pidfd = -1;
 	_cleanup_buf_ struct buf message = {0};
@@ -64,6 +64,8 @@ static int run_child(struct nfs_job *job, struct ck_error *err)
 
 	if (job->read_only)
 		argv[argc++] = "--read-only";
+	/* Whatever the pod names as its server or path is no option. */
+	argv[argc++] = "--";
 	argv[argc++] = job->server;
 	argv[argc++] = job->path;
 	argv[argc++] = job->target;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/quantity.h"
+#include "lib/validation.h"
 
 static const char *const host_path_types[] = {
     [HOST_PATH_UNSET] = "",
@@ -235,6 +236,14 @@ int volume_specs_parse(const json_t *volumes, struct volume_spec **out, size_t *
 		if (!v->name || !*v->name) {
 			volume_specs_free(specs, n);
 			return ck_error_set(err, EINVAL, "volume %zu: no name", i);
+		}
+		/* The name becomes a directory on the node: a static pod's file has not been
+		 * through the API's validation. */
+		if (!validate_dns1123_label(v->name, NULL)) {
+			r = ck_error_set(err, EINVAL, "volume \"%s\": the name must be a DNS label",
+					 v->name);
+			volume_specs_free(specs, n);
+			return r;
 		}
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(specs[j].name, v->name) == 0) {
